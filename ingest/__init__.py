@@ -1,0 +1,1 @@
+"""Readers, German-aware chunking and the incremental ingestion pipeline."""

@@ -1,0 +1,395 @@
+"""The incremental ingest: files -> readers -> chunks -> embeddings -> Chroma + BM25.
+
+Built on llama-index's ``IngestionPipeline`` with a persisted docstore and the UPSERTS
+strategy: a document whose hash is unchanged is skipped, a changed one has its old
+chunks deleted before the new ones are written. In front of it, a table of file content
+hashes lets unchanged files skip even parsing, which keeps a no-op re-ingest cheap.
+
+Crash safety: every write is committed as it happens (Chroma and the SQLite docstore),
+the file hash is recorded only after a document's chunks are in Chroma, and a document
+that the docstore does not know yet has any stray chunks removed before it is written.
+A run killed at any point is completed by the next run without duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ingest.chunking import chunk_document, embedding_header
+from ingest.readers import ParsedDocument, read_file
+from rag.embedder import Embedder
+from rag.errors import ReaderError, UsageError
+from rag.keyword import KeywordIndex
+from rag.settings import Settings
+from rag.store import DataDir, Index
+
+# Documents are embedded in batches of about this much text: large enough for efficient
+# model batches, small enough that progress and crash recovery are fine-grained.
+BATCH_CHARACTERS = 120_000
+BATCH_DOCUMENTS = 64
+
+
+@dataclass
+class Failure:
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[Failure] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    root: Path
+
+    @property
+    def doc_id(self) -> str:
+        return self.path.relative_to(self.root).as_posix()
+
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+def collect_files(paths: Sequence[Path]) -> list[SourceFile]:
+    """Every file under ``paths`` (hidden files and folders skipped), with its ingest root."""
+    files: list[SourceFile] = []
+    for given in paths:
+        if not given.exists():
+            raise UsageError(f"Path not found: {given}")
+        root = given.resolve() if given.is_dir() else given.resolve().parent
+        if given.is_dir():
+            for path in sorted(root.rglob("*")):
+                relative = path.relative_to(root)
+                if any(part.startswith(".") for part in relative.parts):
+                    continue
+                if path.is_file() or path.is_symlink():
+                    files.append(SourceFile(path, root))
+        else:
+            files.append(SourceFile(given.resolve(), root))
+    return files
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def to_llama_document(source: SourceFile, parsed: ParsedDocument, sha256: str) -> Any:
+    from llama_index.core import Document
+
+    return Document(
+        id_=source.doc_id,
+        text=parsed.text,
+        metadata={
+            "title": parsed.title,
+            "date": parsed.date,
+            "type": parsed.type,
+            "source": parsed.source,
+            "tags": ", ".join(parsed.tags),
+            "file_path": str(source.path),
+            "content_sha256": sha256,
+            # sections travel with the document so the chunker needs no second parse
+            "sections": [[s.start, s.end, s.location] for s in parsed.sections],
+        },
+        excluded_embed_metadata_keys=["sections"],
+        excluded_llm_metadata_keys=["sections"],
+    )
+
+
+class GermanChunker:
+    """llama-index transformation: documents -> sentence-aligned chunk nodes."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self._count_tokens = embedder.count_tokens
+        self._max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
+        self._overlap = settings.chunk_overlap_tokens
+
+    def as_transform(self) -> Any:
+        from llama_index.core.schema import TransformComponent
+
+        chunker = self
+
+        class _Transform(TransformComponent):
+            def __call__(self, nodes: Sequence[Any], **kwargs: Any) -> list[Any]:
+                return [node for document in nodes for node in chunker.nodes_for(document)]
+
+        return _Transform()
+
+    def nodes_for(self, document: Any) -> list[Any]:
+        from llama_index.core.schema import NodeRelationship, TextNode
+
+        from ingest.readers.base import Section
+
+        meta = dict(document.metadata)
+        sections = [Section(int(s), int(e), str(loc)) for s, e, loc in meta.pop("sections")]
+        parsed = ParsedDocument(
+            text=document.text, title=meta["title"], date=meta["date"], type=meta["type"],
+            source=meta["source"], sections=sections,
+        )
+        chunks = chunk_document(
+            parsed, count_tokens=self._count_tokens, max_tokens=self._max_tokens,
+            overlap_tokens=self._overlap,
+        )
+        nodes = []
+        for number, chunk in enumerate(chunks):
+            node = TextNode(
+                id_=f"{document.id_}#{number}",
+                text=chunk.text,
+                start_char_idx=chunk.start,
+                end_char_idx=chunk.end,
+                metadata={
+                    **meta,
+                    "doc_id": document.id_,
+                    "location": chunk.location,
+                    "chunk": number,
+                    "start_char": chunk.start,
+                    "end_char": chunk.end,
+                    "header": embedding_header(parsed.title, chunk.location),
+                },
+                # the embedded text is "<title – section>\n<chunk>"; nothing else
+                metadata_template="{value}",
+                text_template="{metadata_str}\n{content}",
+            )
+            node.excluded_embed_metadata_keys = [k for k in node.metadata if k != "header"]
+            node.excluded_llm_metadata_keys = list(node.metadata)
+            node.relationships[NodeRelationship.SOURCE] = document.as_related_node_info()
+            nodes.append(node)
+        return nodes
+
+
+class Ingestor:
+    """Runs ingests against one data directory with one loaded embedding model."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, data_dir: DataDir) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.data_dir = data_dir
+
+    def run(
+        self,
+        paths: Sequence[Path] | None = None,
+        *,
+        rebuild: bool = False,
+        prune: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        files = collect_files(paths or [self.settings.corpus_dir])
+        with self.data_dir.ingest_lock():
+            started = time.perf_counter()
+            report = IngestReport()
+            had_index = self.data_dir.current() is not None
+            index = self.data_dir.open_for_ingest(
+                embedding_model=self.embedder.name,
+                dimension=self.embedder.dimension,
+                rebuild=rebuild,
+            )
+            building_aside = rebuild and had_index
+            if not building_aside and self.data_dir.current() != index.generation:
+                # the very first index has nothing to protect: make progress visible at once
+                self.data_dir.publish(index)
+            try:
+                changed = self._ingest_files(index, files, report, progress)
+                if prune:
+                    changed |= self._prune(index, report)
+                if changed or not (index.keyword_dir / "manifest.json").exists():
+                    rebuild_keyword_index(index)
+                if building_aside:
+                    self.data_dir.publish(index)
+            finally:
+                index.close()
+            report.seconds = time.perf_counter() - started
+            self.data_dir.record_ingest(
+                {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                 **report.as_dict()}
+            )
+            return report
+
+    def _pipeline(self, index: Index) -> Any:
+        from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        from rag.docstore import open_docstore
+
+        return IngestionPipeline(
+            transformations=[
+                GermanChunker(self.settings, self.embedder).as_transform(),
+                self.embedder.as_llama_embedding(),
+            ],
+            docstore=open_docstore(index.kvstore),
+            vector_store=ChromaVectorStore(chroma_collection=index.collection),
+            docstore_strategy=DocstoreStrategy.UPSERTS,
+            disable_cache=True,
+        )
+
+    def _ingest_files(
+        self,
+        index: Index,
+        files: list[SourceFile],
+        report: IngestReport,
+        progress: ProgressCallback | None,
+    ) -> bool:
+        pipeline = self._pipeline(index)
+        changed = self._recover_interrupted(index, pipeline)
+        states = index.file_states()
+        max_bytes = int(self.settings.max_file_mb * 1_000_000)
+        for done, batch in self._batches(index, files, states, report, max_bytes, progress):
+            documents = [document for document, _ in batch]
+            # journal first: if this process dies before the batch is recorded, the next
+            # run removes whatever of these documents reached Chroma and redoes them
+            index.mark_pending([document.id_ for document in documents])
+            nodes = pipeline.run(documents=documents)
+            report.chunks += len(nodes)
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            for document, is_update in batch:
+                index.set_file_state(
+                    document.id_,
+                    {"sha256": document.metadata["content_sha256"],
+                     "path": document.metadata["file_path"], "indexed_at": now},
+                )
+                if is_update:
+                    report.updated += 1
+                else:
+                    report.added += 1
+            index.clear_pending([document.id_ for document in documents])
+            changed = True
+            if progress:
+                progress(done, len(files), documents[-1].id_)
+        return changed
+
+    @staticmethod
+    def _recover_interrupted(index: Index, pipeline: Any) -> bool:
+        """Undo the half-written batch of a killed run; its files count as new again."""
+        pending = index.pending()
+        for doc_id in pending:
+            pipeline.vector_store.delete(doc_id)
+            pipeline.docstore.delete_ref_doc(doc_id, raise_error=False)
+            pipeline.docstore.delete_document(doc_id, raise_error=False)
+            index.delete_file_state(doc_id)
+        index.clear_pending(pending)
+        return bool(pending)
+
+    def _batches(
+        self,
+        index: Index,
+        files: list[SourceFile],
+        states: dict[str, dict[str, Any]],
+        report: IngestReport,
+        max_bytes: int,
+        progress: ProgressCallback | None,
+    ) -> Iterator[tuple[int, list[tuple[Any, bool]]]]:
+        """Parse the new and changed files and yield them in embedding batches."""
+        batch: list[tuple[Any, bool]] = []
+        size = 0
+        seen: set[str] = set()
+        for done, source in enumerate(files, start=1):
+            doc_id = source.doc_id
+            if doc_id in seen:
+                report.failed.append(Failure(str(source.path), "duplicate document id "
+                                             f"'{doc_id}' (another ingest root has it)"))
+                continue
+            seen.add(doc_id)
+            try:
+                sha256 = _sha256(source.path)
+            except OSError as exc:
+                report.failed.append(
+                    Failure(str(source.path), f"cannot read file ({exc.strerror or exc})")
+                )
+                continue
+            state = states.get(doc_id)
+            if state is not None and state.get("sha256") == sha256:
+                report.unchanged += 1
+                if state.get("path") != str(source.path):
+                    # the folder moved: remember where the file is now, or --prune would
+                    # take it for deleted
+                    index.set_file_state(doc_id, {**state, "path": str(source.path)})
+                continue
+            try:
+                parsed = read_file(source.path, max_bytes=max_bytes)
+            except ReaderError as exc:
+                report.failed.append(Failure(str(source.path), str(exc)))
+                continue
+            batch.append((to_llama_document(source, parsed, sha256), state is not None))
+            size += len(parsed.text)
+            if size >= BATCH_CHARACTERS or len(batch) >= BATCH_DOCUMENTS:
+                yield done, batch
+                batch, size = [], 0
+            elif progress:
+                progress(done, len(files), doc_id)
+        if batch:
+            yield len(files), batch
+        elif progress and files:
+            progress(len(files), len(files), "")
+
+    def _prune(self, index: Index, report: IngestReport) -> bool:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        from rag.docstore import open_docstore
+
+        docstore = open_docstore(index.kvstore)
+        vector_store = ChromaVectorStore(chroma_collection=index.collection)
+        removed = False
+        for doc_id, state in sorted(index.file_states().items()):
+            if Path(state["path"]).exists():
+                continue
+            vector_store.delete(doc_id)
+            docstore.delete_ref_doc(doc_id, raise_error=False)
+            docstore.delete_document(doc_id, raise_error=False)
+            index.delete_file_state(doc_id)
+            report.removed += 1
+            removed = True
+        return removed
+
+
+def rebuild_keyword_index(index: Index) -> None:
+    """Derive the BM25 index from what Chroma holds now."""
+    data = index.collection.get(include=["documents", "metadatas"])
+    ids = list(data["ids"])
+    texts = [
+        f"{meta.get('title', '')} {meta.get('location', '')} {text}"
+        for text, meta in zip(data["documents"], data["metadatas"], strict=True)
+    ]
+    KeywordIndex.build(ids, texts, index.keyword_dir)
+
+
+def print_progress_bar() -> ProgressCallback | None:
+    """A tqdm bar on an interactive terminal; nothing when output is piped."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def update(done: int, total: int, current: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="Dok.", desc="Indexiere", file=sys.stderr)
+        bar.n = done
+        bar.set_postfix_str(current[-40:], refresh=True)
+        if done >= total:
+            bar.close()
+
+    return update

@@ -1,0 +1,1 @@
+"""KORA's core: settings, providers (embedder, vector store, keyword index), retrieval."""

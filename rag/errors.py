@@ -1,0 +1,27 @@
+"""Errors a user can cause or fix. Each carries one line that says what to do."""
+
+from __future__ import annotations
+
+
+class KoraError(Exception):
+    """A failure shown to the user as one line, never as a traceback."""
+
+
+class ModelNotFoundError(KoraError):
+    pass
+
+
+class EmptyIndexError(KoraError):
+    pass
+
+
+class IndexModelMismatchError(KoraError):
+    pass
+
+
+class ReaderError(KoraError):
+    """A file that cannot be read; the message is the reason shown in the ingest report."""
+
+
+class UsageError(KoraError):
+    """A wrong argument, such as a path that does not exist; the command line exits with 2."""

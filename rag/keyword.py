@@ -1,0 +1,111 @@
+"""BM25 over the indexed chunks, with German stemming and stopwords (bm25s + Snowball).
+
+The keyword index is derived from the Chroma collection (the chunks and their texts) and
+rebuilt after every ingest that changed it; it is written to a fresh directory and
+swapped in, so a reader never sees half of it. It stores the chunk ids and a fingerprint
+of the collection, so a stale index (after an interrupted ingest) is detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def fingerprint(ids: list[str]) -> str:
+    digest = hashlib.sha256()
+    for chunk_id in sorted(ids):
+        digest.update(chunk_id.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class GermanAnalyzer:
+    """Lower-case, German stopwords out, Snowball German stems (ä/ö/ü/ß folded)."""
+
+    def __init__(self) -> None:
+        import Stemmer
+        from bm25s.stopwords import STOPWORDS_GERMAN
+
+        self._stemmer = Stemmer.Stemmer("german")
+        self._stopwords = frozenset(STOPWORDS_GERMAN)
+
+    def analyze(self, text: str) -> list[str]:
+        words = [w for w in _TOKEN.findall(text.lower()) if len(w) > 1 and w not in self._stopwords]
+        return list(self._stemmer.stemWords(words))
+
+
+@dataclass
+class KeywordHit:
+    chunk_id: str
+    score: float
+
+
+class KeywordIndex:
+    def __init__(self, retriever: Any, ids: list[str], analyzer: GermanAnalyzer,
+                 manifest: dict[str, Any]) -> None:
+        self._retriever = retriever
+        self.ids = ids
+        self._analyzer = analyzer
+        self.manifest = manifest
+
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str], directory: Path) -> None:
+        """Index ``texts`` and write the index to ``directory`` (replacing it atomically)."""
+        import bm25s
+
+        analyzer = GermanAnalyzer()
+        temporary = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir(parents=True)
+        if ids:
+            retriever = bm25s.BM25()
+            tokens = [analyzer.analyze(text) for text in texts]
+            # bm25s wants each document non-empty in vocabulary terms; a placeholder keeps ids
+            retriever.index([t or ["\0"] for t in tokens], show_progress=False)
+            retriever.save(str(temporary), show_progress=False)
+        (temporary / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
+        manifest = {"count": len(ids), "fingerprint": fingerprint(ids)}
+        (temporary / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        old = directory.with_name(f".{directory.name}.{os.getpid()}.old")
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(temporary, directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> KeywordIndex | None:
+        manifest_path = directory / MANIFEST
+        if not manifest_path.exists():
+            return None
+        import bm25s
+
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        ids = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
+        retriever = bm25s.BM25.load(str(directory), show_progress=False) if ids else None
+        return cls(retriever, ids, GermanAnalyzer(), manifest)
+
+    def search(self, query: str, *, top_k: int) -> list[KeywordHit]:
+        terms = self._analyzer.analyze(query)
+        if not terms or self._retriever is None:
+            return []
+        vocabulary = self._retriever.vocab_dict
+        known = [term for term in terms if term in vocabulary]
+        if not known:
+            return []
+        k = min(top_k, len(self.ids))
+        documents, scores = self._retriever.retrieve([known], k=k, show_progress=False)
+        return [
+            KeywordHit(self.ids[int(doc)], float(score))
+            for doc, score in zip(documents[0], scores[0], strict=True)
+            if score > 0
+        ]

@@ -1,0 +1,110 @@
+"""KORA's one typed settings object.
+
+Built once at start (``Settings.load``) and passed down; nothing reads settings at
+import time. Sources, strongest first: explicit keyword arguments (the command-line
+flags), the environment (``KORA_`` prefix), ``kora.toml``, the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+CONFIG_FILE_ENV = "KORA_CONFIG"
+DEFAULT_CONFIG_FILE = "kora.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KORA_",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path("kora-data"),
+        description="Directory holding the index: Chroma, keyword index, docstore, reports.",
+    )
+    corpus_dir: Path = Field(
+        default=Path("corpus"),
+        description="Default folder that `kora ingest` reads when no path is given.",
+    )
+    embedding_model: str = Field(
+        default=BUNDLED_MODEL,
+        description=(
+            "Sentence-transformers model: the bundled all-MiniLM-L6-v2, a local model "
+            "directory, or the name of a model already in the local Hugging Face cache."
+        ),
+    )
+    embedding_query_prefix: str | None = Field(
+        default=None,
+        description="Text put before every query before embedding; None picks it from the "
+        "model name (e5 models: 'query: ').",
+    )
+    embedding_passage_prefix: str | None = Field(
+        default=None,
+        description="Text put before every passage before embedding; None picks it from the "
+        "model name (e5 models: 'passage: ').",
+    )
+    embedding_batch_size: int = Field(
+        default=32, ge=1, description="Texts per forward pass of the embedding model."
+    )
+    embedding_device: str = Field(
+        default="cpu", description="Torch device for the embedding model (cpu, cuda, mps)."
+    )
+    chunk_tokens: int = Field(
+        default=200,
+        ge=32,
+        description="Largest chunk in model tokens, title and heading included; must stay "
+        "below the embedding model's window (256 for all-MiniLM-L6-v2).",
+    )
+    chunk_overlap_tokens: int = Field(
+        default=40,
+        ge=0,
+        description="Sentences up to this many tokens from the end of a chunk open the next one.",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (`chroma run`); unset uses an embedded Chroma "
+        "in the data directory.",
+    )
+    max_file_mb: float = Field(
+        default=50.0, gt=0, description="Files larger than this are reported and skipped."
+    )
+    top_k: int = Field(default=5, ge=1, le=100, description="Passages returned per query.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file),
+        )
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Build the settings; ``overrides`` (flags) whose value is None are ignored."""
+        return cls(**{key: value for key, value in overrides.items() if value is not None})
+
+    def described(self) -> list[tuple[str, Any, str]]:
+        """(name, effective value, description) for every field, for `kora config`."""
+        fields = type(self).model_fields
+        return [(name, getattr(self, name), fields[name].description or "") for name in fields]

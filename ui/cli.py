@@ -1,0 +1,212 @@
+"""The `kora` command line. Contract: ../shared/DESIGN.md, "Command-line contract".
+
+Heavy libraries (torch, llama-index, Chroma) are imported inside the commands that need
+them, so `kora config` and `kora --help` start instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.offline import enforce_offline
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from rag.errors import KoraError
+    from rag.settings import Settings
+
+    try:
+        return Settings.load(
+            data_dir=getattr(args, "data_dir", None),
+            corpus_dir=getattr(args, "corpus_dir", None),
+            embedding_model=getattr(args, "embedding_model", None),
+            top_k=getattr(args, "top_k", None),
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise KoraError(
+            f"Invalid settings ({problems}): check kora.toml and the KORA_* variables."
+        ) from exc
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    rows = settings.described()
+    if args.json:
+        _print_json({name: str(value) if isinstance(value, Path) else value
+                     for name, value, _ in rows})
+        return EXIT_OK
+    for name, value, description in rows:
+        print(f"{name} = {value!r}")
+        print(textwrap.indent(textwrap.fill(description, 88), "    # "))
+    return EXIT_OK
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.pipeline import Ingestor, print_progress_bar
+    from rag.embedder import Embedder
+    from rag.store import DataDir
+
+    settings = _settings(args)
+    embedder = Embedder.load(settings)
+    ingestor = Ingestor(settings, embedder, DataDir(settings))
+    paths = [Path(p) for p in args.paths] or None
+    report = ingestor.run(
+        paths,
+        rebuild=args.rebuild,
+        prune=args.prune,
+        progress=None if args.json else print_progress_bar(),
+    )
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        for failure in report.failed:
+            print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
+        print(
+            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.removed} removed, {len(report.failed)} failed; "
+            f"{report.chunks} chunks written in {report.seconds:.1f} s "
+            f"(data directory: {settings.data_dir})"
+        )
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from rag.embedder import Embedder
+    from rag.search import dense_search
+    from rag.store import DataDir
+
+    settings = _settings(args)
+    index = DataDir(settings).open_current()
+    embedder = Embedder.load(settings)
+    passages = dense_search(index, embedder, args.query, top_k=settings.top_k)
+    if args.json:
+        _print_json({"query": args.query, "retriever": "dense",
+                     "passages": [p.as_dict() for p in passages]})
+        return EXIT_OK
+    if not passages:
+        print("No passages found.")
+    for number, passage in enumerate(passages, start=1):
+        print(f"[{number}] {passage.score:.3f}  {passage.title} – {passage.location} "
+              f"({passage.date})  {passage.doc_id}")
+        print(textwrap.indent(textwrap.fill(passage.text, 96), "    "))
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rag.errors import EmptyIndexError
+    from rag.store import DataDir
+
+    settings = _settings(args)
+    data_dir = DataDir(settings)
+    status: dict[str, Any] = {
+        "documents": 0,
+        "chunks": 0,
+        "embedding_model": settings.embedding_model,
+        "data_dir": str(settings.data_dir.resolve()),
+        "corpus_dir": str(settings.corpus_dir.resolve()),
+        "last_ingest": data_dir.last_ingest(),
+        "index_generation": None,
+        "keyword_index_chunks": 0,
+    }
+    try:
+        index = data_dir.open_current()
+    except EmptyIndexError:
+        status["hint"] = "No index yet: run `kora ingest`."
+    else:
+        from rag.keyword import KeywordIndex
+
+        status["documents"] = len(index.file_states())
+        status["chunks"] = index.chunk_count()
+        status["embedding_model"] = index.generation.embedding_model
+        status["index_generation"] = index.generation.name
+        keyword = KeywordIndex.load(index.keyword_dir)
+        status["keyword_index_chunks"] = keyword.manifest["count"] if keyword else 0
+        index.close()
+    if args.json:
+        _print_json(status)
+        return EXIT_OK
+    for key, value in status.items():
+        if key == "last_ingest" and value:
+            value = (f"{value['finished_at']}: {value['added']} added, {value['updated']} "
+                     f"updated, {value['unchanged']} unchanged, {value['removed']} removed, "
+                     f"{len(value['failed'])} failed")
+        print(f"{key}: {value}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="index directory (KORA_DATA_DIR)")
+    common.add_argument("--corpus-dir", help="default document folder (KORA_CORPUS_DIR)")
+    common.add_argument("--embedding-model", help="embedding model (KORA_EMBEDDING_MODEL)")
+
+    parser = argparse.ArgumentParser(
+        prog="kora",
+        description="KORA: cited answers from municipal documents, fully on premises.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", parents=[common], help="index documents")
+    ingest.add_argument("paths", nargs="*", help="files or folders (default: the corpus folder)")
+    ingest.add_argument("--rebuild", action="store_true", help="start from an empty index")
+    ingest.add_argument("--prune", action="store_true",
+                        help="remove documents whose files are gone")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    search = commands.add_parser("search", parents=[common], help="show matching passages")
+    search.add_argument("query")
+    search.add_argument("--top-k", type=int, help="number of passages (KORA_TOP_K)")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(handler=cmd_search)
+
+    status = commands.add_parser("status", parents=[common], help="what the index holds")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+
+    config = commands.add_parser("config", parents=[common], help="print effective settings")
+    config.add_argument("--json", action="store_true")
+    config.set_defaults(handler=cmd_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    enforce_offline()
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    from rag.errors import KoraError, UsageError
+
+    try:
+        return handler(args)
+    except UsageError as exc:
+        print(f"kora: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KoraError as exc:
+        print(f"kora: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("kora: interrupted; the index stays usable, run the command again to finish.",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
