@@ -188,6 +188,10 @@ class Ingestor:
         self.settings = settings
         self.embedder = embedder
         self.data_dir = data_dir
+        # start-up cost belongs to start-up, not to the ingest's own time: import the
+        # pipeline's libraries now (they import lazily and take a while the first time)
+        import llama_index.core.ingestion
+        import llama_index.vector_stores.chroma  # noqa: F401
 
     def run(
         self,

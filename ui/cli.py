@@ -90,11 +90,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from rag.embedder import Embedder
+    from rag.errors import EmptyIndexError
     from rag.search import dense_search
     from rag.store import DataDir
 
     settings = _settings(args)
     index = DataDir(settings).open_current()
+    if index.chunk_count() == 0:
+        raise EmptyIndexError(
+            f"The index in {settings.data_dir} is empty: run `kora ingest` to index documents."
+        )
     embedder = Embedder.load(settings)
     passages = dense_search(index, embedder, args.query, top_k=settings.top_k)
     if args.json:
