@@ -68,6 +68,10 @@ def _pack(sizes: Sequence[int], budget: int, overlap: int) -> list[tuple[int, in
         if index > first and used + cost > budget:
             groups.append((first, index - 1))
             first, used = _overlap_start(sizes, first, index, overlap)
+            if first < index and used + sizes[index] + 1 > budget:
+                # the carried sentences would leave no room: a chunk of only repeated
+                # text is worthless, so start the next chunk fresh
+                first, used = index, 0
             continue
         used += cost
         index += 1
@@ -91,25 +95,31 @@ def _overlap_start(
 def _split_long(
     text: str, spans: list[tuple[int, int]], count_tokens: TokenCounter, budget: int
 ) -> list[tuple[int, int]]:
-    """Cut sentences longer than the budget (tables, lists without punctuation) at spaces."""
+    """Cut sentences longer than the budget (tables, lists without punctuation) at spaces,
+    halving until every piece fits: token density varies too much for one cut length."""
     if not spans:
         return spans
-    sizes = count_tokens([text[s:e] for s, e in spans])
     result: list[tuple[int, int]] = []
-    for (start, end), size in zip(spans, sizes, strict=True):
-        if size <= budget:
+    pending = list(spans)
+    sizes = count_tokens([text[s:e] for s, e in pending])
+    while pending:
+        start, end = pending.pop(0)
+        size = sizes.pop(0)
+        if size <= budget or end - start < 2:
             result.append((start, end))
             continue
-        pieces = -(-size // budget) + 1
-        step = max(1, (end - start) // pieces)
-        cursor = start
-        while cursor < end:
-            cut = min(end, cursor + step)
-            if cut < end:
-                space = text.rfind(" ", cursor + 1, cut)
-                cut = space if space > cursor else cut
-            result.append((cursor, cut))
-            cursor = cut
-            while cursor < end and text[cursor].isspace():
-                cursor += 1
+        middle = start + (end - start) // 2
+        cut = text.rfind(" ", start + 1, middle + 1)
+        if cut <= start:
+            cut = text.find(" ", middle, end - 1)
+        if cut <= start or cut >= end:
+            cut = middle  # no space at all: cut inside the word
+        left = (start, cut)
+        right_start = cut
+        while right_start < end and text[right_start].isspace():
+            right_start += 1
+        right = (right_start, end)
+        halves = [half for half in (left, right) if half[1] > half[0]]
+        pending[:0] = halves
+        sizes[:0] = count_tokens([text[s:e] for s, e in halves])
     return result

@@ -26,7 +26,8 @@ from ingest.chunking import chunk_document, embedding_header
 from ingest.readers import ParsedDocument, read_file
 from rag.embedder import Embedder
 from rag.errors import ReaderError, UsageError
-from rag.keyword import KeywordIndex
+from rag.filters import date_sort_key
+from rag.keyword import keyword_index_current, rebuild_keyword_index
 from rag.settings import Settings
 from rag.store import DataDir, Index
 
@@ -98,11 +99,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def to_llama_document(source: SourceFile, parsed: ParsedDocument, sha256: str) -> Any:
+def to_llama_document(doc_id: str, file_path: str, parsed: ParsedDocument, sha256: str) -> Any:
     from llama_index.core import Document
 
     return Document(
-        id_=source.doc_id,
+        id_=doc_id,
         text=parsed.text,
         metadata={
             "title": parsed.title,
@@ -110,7 +111,7 @@ def to_llama_document(source: SourceFile, parsed: ParsedDocument, sha256: str) -
             "type": parsed.type,
             "source": parsed.source,
             "tags": ", ".join(parsed.tags),
-            "file_path": str(source.path),
+            "file_path": file_path,
             "content_sha256": sha256,
             # sections travel with the document so the chunker needs no second parse
             "sections": [[s.start, s.end, s.location] for s in parsed.sections],
@@ -166,6 +167,7 @@ class GermanChunker:
                     "doc_id": document.id_,
                     "location": chunk.location,
                     "chunk": number,
+                    "date_sort": date_sort_key(meta["date"]),
                     "start_char": chunk.start,
                     "end_char": chunk.end,
                     "header": embedding_header(parsed.title, chunk.location),
@@ -219,8 +221,8 @@ class Ingestor:
                 changed = self._ingest_files(index, files, report, progress)
                 if prune:
                     changed |= self._prune(index, report)
-                if changed or not (index.keyword_dir / "manifest.json").exists():
-                    rebuild_keyword_index(index)
+                if changed or not keyword_index_current(index, self.settings):
+                    rebuild_keyword_index(index, self.settings)
                 if building_aside:
                     self.data_dir.publish(index)
             finally:
@@ -230,6 +232,43 @@ class Ingestor:
                 {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                  **report.as_dict()}
             )
+            return report
+
+    def index_parsed(
+        self,
+        documents: Sequence[tuple[str, ParsedDocument]],
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Index documents that are already parsed (an evaluation corpus) into a fresh
+        index generation and publish it; ids are the given strings."""
+        with self.data_dir.ingest_lock():
+            started = time.perf_counter()
+            report = IngestReport()
+            index = self.data_dir.open_for_ingest(
+                embedding_model=self.embedder.name, dimension=self.embedder.dimension,
+                rebuild=True,
+            )
+            try:
+                pipeline = self._pipeline(index)
+                batch: list[Any] = []
+                size = 0
+                for done, (doc_id, parsed) in enumerate(documents, start=1):
+                    batch.append(to_llama_document(doc_id, "", parsed, ""))
+                    size += len(parsed.text)
+                    if size >= BATCH_CHARACTERS or len(batch) >= BATCH_DOCUMENTS or done == len(
+                        documents
+                    ):
+                        report.chunks += len(pipeline.run(documents=batch))
+                        report.added += len(batch)
+                        batch, size = [], 0
+                        if progress:
+                            progress(done, len(documents), doc_id)
+                rebuild_keyword_index(index, self.settings)
+                self.data_dir.publish(index)
+            finally:
+                index.close()
+            report.seconds = time.perf_counter() - started
             return report
 
     def _pipeline(self, index: Index) -> Any:
@@ -336,7 +375,8 @@ class Ingestor:
             except ReaderError as exc:
                 report.failed.append(Failure(str(source.path), str(exc)))
                 continue
-            batch.append((to_llama_document(source, parsed, sha256), state is not None))
+            document = to_llama_document(doc_id, str(source.path), parsed, sha256)
+            batch.append((document, state is not None))
             size += len(parsed.text)
             if size >= BATCH_CHARACTERS or len(batch) >= BATCH_DOCUMENTS:
                 yield done, batch
@@ -368,15 +408,6 @@ class Ingestor:
         return removed
 
 
-def rebuild_keyword_index(index: Index) -> None:
-    """Derive the BM25 index from what Chroma holds now."""
-    data = index.collection.get(include=["documents", "metadatas"])
-    ids = list(data["ids"])
-    texts = [
-        f"{meta.get('title', '')} {meta.get('location', '')} {text}"
-        for text, meta in zip(data["documents"], data["metadatas"], strict=True)
-    ]
-    KeywordIndex.build(ids, texts, index.keyword_dir)
 
 
 def print_progress_bar() -> ProgressCallback | None:

@@ -108,7 +108,9 @@ class Embedder:
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Model tokens per text, without the special tokens the model adds around it."""
-        encoded = self.model.tokenizer(texts, add_special_tokens=False, truncation=False)
+        encoded = self.model.tokenizer(
+            texts, add_special_tokens=False, truncation=False, verbose=False
+        )
         return [len(ids) for ids in encoded["input_ids"]]
 
     def _encode(self, texts: list[str]) -> list[list[float]]:

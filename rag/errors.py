@@ -25,3 +25,7 @@ class ReaderError(KoraError):
 
 class UsageError(KoraError):
     """A wrong argument, such as a path that does not exist; the command line exits with 2."""
+
+
+class LLMUnavailableError(KoraError):
+    """The configured LLM server cannot be reached or refused the request."""

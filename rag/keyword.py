@@ -15,7 +15,12 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag.compounds import CompoundSplitter
+    from rag.settings import Settings
+    from rag.store import Index
 
 MANIFEST = "manifest.json"
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -30,17 +35,40 @@ def fingerprint(ids: list[str]) -> str:
 
 
 class GermanAnalyzer:
-    """Lower-case, German stopwords out, Snowball German stems (ä/ö/ü/ß folded)."""
+    """Lower-case, German stopwords out, Snowball German stems (ä/ö/ü/ß folded), and,
+    with ``decompound``, the stems of a compound's parts after the compound's own stem."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, decompound: bool) -> None:
         import Stemmer
         from bm25s.stopwords import STOPWORDS_GERMAN
 
         self._stemmer = Stemmer.Stemmer("german")
         self._stopwords = frozenset(STOPWORDS_GERMAN)
+        self.decompound = decompound
+        self._splitter: CompoundSplitter | None = None
+        if decompound:
+            from rag.compounds import CompoundSplitter
+
+            self._splitter = CompoundSplitter()
+
+    @property
+    def name(self) -> str:
+        return "german-snowball" + ("+decompound" if self.decompound else "")
+
+    def words(self, text: str) -> list[str]:
+        """The content words of ``text``, lower-cased, before stemming."""
+        return [w for w in _TOKEN.findall(text.lower()) if len(w) > 1 and w not in self._stopwords]
 
     def analyze(self, text: str) -> list[str]:
-        words = [w for w in _TOKEN.findall(text.lower()) if len(w) > 1 and w not in self._stopwords]
+        words = self.words(text)
+        if self._splitter is not None:
+            expanded: list[str] = []
+            for word in words:
+                expanded.append(word)
+                parts = self._splitter.split(word)
+                if len(parts) > 1:
+                    expanded.extend(p for p in parts if len(p) > 2 and p not in self._stopwords)
+            words = expanded
         return list(self._stemmer.stemWords(words))
 
 
@@ -55,15 +83,16 @@ class KeywordIndex:
                  manifest: dict[str, Any]) -> None:
         self._retriever = retriever
         self.ids = ids
-        self._analyzer = analyzer
+        self.analyzer = analyzer
         self.manifest = manifest
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str], directory: Path) -> None:
+    def build(
+        cls, ids: list[str], texts: list[str], directory: Path, *, analyzer: GermanAnalyzer
+    ) -> None:
         """Index ``texts`` and write the index to ``directory`` (replacing it atomically)."""
         import bm25s
 
-        analyzer = GermanAnalyzer()
         temporary = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir(parents=True)
@@ -74,7 +103,7 @@ class KeywordIndex:
             retriever.index([t or ["\0"] for t in tokens], show_progress=False)
             retriever.save(str(temporary), show_progress=False)
         (temporary / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
-        manifest = {"count": len(ids), "fingerprint": fingerprint(ids)}
+        manifest = {"count": len(ids), "fingerprint": fingerprint(ids), "analyzer": analyzer.name}
         (temporary / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
         old = directory.with_name(f".{directory.name}.{os.getpid()}.old")
         if directory.exists():
@@ -82,20 +111,27 @@ class KeywordIndex:
         os.replace(temporary, directory)
         shutil.rmtree(old, ignore_errors=True)
 
+    @staticmethod
+    def read_manifest(directory: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return data if isinstance(data, dict) else None
+
     @classmethod
-    def load(cls, directory: Path) -> KeywordIndex | None:
-        manifest_path = directory / MANIFEST
-        if not manifest_path.exists():
+    def load(cls, directory: Path, *, analyzer: GermanAnalyzer) -> KeywordIndex | None:
+        manifest = cls.read_manifest(directory)
+        if manifest is None:
             return None
         import bm25s
 
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         ids = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
         retriever = bm25s.BM25.load(str(directory), show_progress=False) if ids else None
-        return cls(retriever, ids, GermanAnalyzer(), manifest)
+        return cls(retriever, ids, analyzer, manifest)
 
     def search(self, query: str, *, top_k: int) -> list[KeywordHit]:
-        terms = self._analyzer.analyze(query)
+        terms = self.analyzer.analyze(query)
         if not terms or self._retriever is None:
             return []
         vocabulary = self._retriever.vocab_dict
@@ -109,3 +145,25 @@ class KeywordIndex:
             for doc, score in zip(documents[0], scores[0], strict=True)
             if score > 0
         ]
+
+
+def keyword_index_current(index: Index, settings: Settings) -> bool:
+    """Whether the keyword index on disk matches Chroma's chunks and the analyzer setting."""
+    manifest = KeywordIndex.read_manifest(index.keyword_dir)
+    if manifest is None:
+        return False
+    expected = "german-snowball" + ("+decompound" if settings.keyword_decompound else "")
+    return bool(
+        manifest.get("analyzer") == expected and manifest.get("count") == index.chunk_count()
+    )
+
+
+def rebuild_keyword_index(index: Index, settings: Settings) -> None:
+    """Derive the BM25 index from what Chroma holds now (title and section count as text)."""
+    data = index.collection.get(include=["documents", "metadatas"])
+    texts = [
+        f"{meta.get('title', '')} {meta.get('location', '')} {text}"
+        for text, meta in zip(data["documents"], data["metadatas"], strict=True)
+    ]
+    analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
+    KeywordIndex.build(list(data["ids"]), texts, index.keyword_dir, analyzer=analyzer)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -82,6 +82,74 @@ class Settings(BaseSettings):
         default=50.0, gt=0, description="Files larger than this are reported and skipped."
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Passages returned per query.")
+
+    retriever: Literal["hybrid", "dense", "bm25"] = Field(
+        default="hybrid", description="How passages are found: hybrid (dense + BM25), dense, bm25."
+    )
+    fusion: Literal["score", "rrf"] = Field(
+        default="score",
+        description="How hybrid combines the rankings: score (BM25 divided by the query's "
+        "best BM25 score, plus the weighted cosine similarity; measured best with the "
+        "bundled English embedder on German text) or rrf (weighted reciprocal rank).",
+    )
+    fusion_k: int = Field(
+        default=60, ge=1, description="Reciprocal-rank-fusion constant: 1 / (k + rank)."
+    )
+    fusion_weight_bm25: float = Field(
+        default=1.0, ge=0, description="Weight of the BM25 side in the hybrid fusion."
+    )
+    fusion_weight_dense: float = Field(
+        default=1.0, ge=0, description="Weight of the dense (embedding) side in the fusion."
+    )
+    keyword_decompound: bool = Field(
+        default=True,
+        description="Also index the parts of German compounds (Mobilitätsplanung -> "
+        "Mobilität, Planung) so that paraphrases with separate words match.",
+    )
+
+    llm: Literal["auto", "none", "ollama", "openai", "transformers"] = Field(
+        default="auto",
+        description="Answer generator: auto (a local Ollama if it answers quickly, else "
+        "extractive), none (always extractive), ollama, openai (any OpenAI-compatible "
+        "server: vLLM, llama.cpp server, LM Studio), transformers (a local model directory).",
+    )
+    llm_model: str = Field(
+        default="llama3.1:8b",
+        description="Model name for Ollama or the OpenAI-compatible server.",
+    )
+    ollama_url: str = Field(
+        default="http://127.0.0.1:11434", description="Base URL of the Ollama server."
+    )
+    openai_base_url: str = Field(
+        default="http://127.0.0.1:8000/v1",
+        description="Base URL of the OpenAI-compatible server, including /v1.",
+    )
+    openai_api_key: str = Field(
+        default="not-needed", description="API key for the OpenAI-compatible server, if any."
+    )
+    llm_model_path: Path | None = Field(
+        default=None,
+        description="Local transformers model directory (config, weights, tokenizer with a "
+        "chat template) for KORA_LLM=transformers.",
+    )
+    llm_context_window: int = Field(
+        default=8192,
+        ge=512,
+        description="Tokens the LLM can read (prompt + answer); passed to Ollama as num_ctx, "
+        "since Ollama's default of 2048 silently cuts retrieved sources.",
+    )
+    llm_max_tokens: int = Field(
+        default=512, ge=16, description="Longest answer the LLM may write, in tokens."
+    )
+    llm_temperature: float = Field(default=0.1, ge=0, le=2, description="Sampling temperature.")
+    llm_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds to wait for the LLM server per request."
+    )
+    llm_auto_probe_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="With KORA_LLM=auto: how long to wait for a local Ollama to answer.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -11,7 +11,7 @@ from ingest.chunking import chunk_document
 from ingest.pipeline import Ingestor
 from ingest.readers import read_file
 from rag.errors import UsageError
-from rag.keyword import KeywordIndex
+from rag.keyword import GermanAnalyzer, KeywordIndex
 from rag.search import dense_search
 from rag.store import DataDir
 
@@ -79,7 +79,8 @@ def test_incremental_runs_have_exact_counts(corpus_copy, settings_for, embedder)
 
     # the keyword index follows Chroma
     index = DataDir(settings).open_current()
-    keyword = KeywordIndex.load(index.keyword_dir)
+    analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
+    keyword = KeywordIndex.load(index.keyword_dir, analyzer=analyzer)
     assert keyword is not None
     assert sorted(keyword.ids) == sorted(after_edit)
     hits = keyword.search("Gewerbedächer Bauordnungsamt", top_k=3)
@@ -112,7 +113,8 @@ def test_prune_removes_deleted_file_from_search(corpus_copy, settings_for, embed
     index = DataDir(settings).open_current()
     found = {p.doc_id for p in dense_search(index, embedder, query, top_k=20)}
     assert "prototypen/schwerte-airguardai.md" not in found
-    keyword = KeywordIndex.load(index.keyword_dir)
+    analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
+    keyword = KeywordIndex.load(index.keyword_dir, analyzer=analyzer)
     assert keyword is not None
     assert not any(hit.chunk_id.startswith("prototypen/schwerte") for hit in
                    keyword.search("AirGuardAI Schwerte", top_k=20))

@@ -88,31 +88,90 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
+def _filters(args: argparse.Namespace) -> Any:
+    from rag.filters import Filters
+
+    return Filters(
+        types=tuple(args.type or ()), date_from=args.date_from, date_to=args.date_to
+    )
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from rag.embedder import Embedder
     from rag.errors import EmptyIndexError
-    from rag.search import dense_search
+    from rag.retrieve import Retriever
     from rag.store import DataDir
 
     settings = _settings(args)
-    index = DataDir(settings).open_current()
+    data_dir = DataDir(settings)
+    index = data_dir.open_current()
     if index.chunk_count() == 0:
         raise EmptyIndexError(
             f"The index in {settings.data_dir} is empty: run `kora ingest` to index documents."
         )
-    embedder = Embedder.load(settings)
-    passages = dense_search(index, embedder, args.query, top_k=settings.top_k)
+    index.close()
+    retriever = Retriever.open(settings, data_dir, Embedder.load(settings))
+    mode = args.retriever or settings.retriever
+    results = retriever.search(args.query, mode=mode, filters=_filters(args))
     if args.json:
-        _print_json({"query": args.query, "retriever": "dense",
-                     "passages": [p.as_dict() for p in passages]})
+        _print_json({"query": args.query, "retriever": mode,
+                     "passages": [r.passage.as_dict() for r in results]})
         return EXIT_OK
-    if not passages:
+    if not results:
         print("No passages found.")
-    for number, passage in enumerate(passages, start=1):
-        print(f"[{number}] {passage.score:.3f}  {passage.title} – {passage.location} "
-              f"({passage.date})  {passage.doc_id}")
+    for number, result in enumerate(results, start=1):
+        passage = result.passage
+        print(f"[{number}] {passage.title} – {passage.location} ({passage.date})  "
+              f"{passage.doc_id}")
         print(textwrap.indent(textwrap.fill(passage.text, 96), "    "))
     return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.embedder import Embedder
+
+    settings = _settings(args)
+    if not args.beir:
+        from rag.errors import UsageError
+
+        raise UsageError("kora eval needs --beir DIR (a BEIR-format folder).")
+    from rag.beir import evaluate_beir
+
+    folder = Path(args.beir)
+    if not folder.is_dir():
+        from rag.errors import UsageError
+
+        raise UsageError(f"Not a folder: {folder}")
+    bar = None if args.json else _stage_progress()
+    result = evaluate_beir(folder, settings=settings, embedder=Embedder.load(settings),
+                           progress=bar)
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    print(f"{result['documents']} documents, {result['queries']} queries ({folder})")
+    metrics = list(next(iter(result["retrievers"].values())))
+    print(f"{'retriever':<10}" + "".join(f"{m:>12}" for m in metrics))
+    for name, values in result["retrievers"].items():
+        print(f"{name:<10}" + "".join(f"{values[m]:>12.4f}" for m in metrics))
+    return EXIT_OK
+
+
+def _stage_progress() -> Callable[[str, int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr)
+        bars[stage].n = done
+        bars[stage].refresh()
+        if done >= total:
+            bars[stage].close()
+
+    return update
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -142,8 +201,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         status["chunks"] = index.chunk_count()
         status["embedding_model"] = index.generation.embedding_model
         status["index_generation"] = index.generation.name
-        keyword = KeywordIndex.load(index.keyword_dir)
-        status["keyword_index_chunks"] = keyword.manifest["count"] if keyword else 0
+        manifest = KeywordIndex.read_manifest(index.keyword_dir)
+        status["keyword_index_chunks"] = manifest["count"] if manifest else 0
+        status["keyword_analyzer"] = manifest.get("analyzer") if manifest else None
         index.close()
     if args.json:
         _print_json(status)
@@ -177,11 +237,26 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.set_defaults(handler=cmd_ingest)
 
-    search = commands.add_parser("search", parents=[common], help="show matching passages")
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--type", action="append",
+                         help="only documents of this type (repeatable), e.g. prototyp")
+    filters.add_argument("--date-from", help="only documents dated on or after (YYYY[-MM[-DD]])")
+    filters.add_argument("--date-to", help="only documents dated on or before (YYYY[-MM[-DD]])")
+
+    search = commands.add_parser("search", parents=[common, filters],
+                                 help="show matching passages")
     search.add_argument("query")
     search.add_argument("--top-k", type=int, help="number of passages (KORA_TOP_K)")
+    search.add_argument("--retriever", choices=["hybrid", "dense", "bm25"],
+                        help="ranking to use (KORA_RETRIEVER, default hybrid)")
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)
+
+    evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval quality")
+    evaluate.add_argument("--beir", metavar="DIR",
+                          help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels)")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=cmd_eval)
 
     status = commands.add_parser("status", parents=[common], help="what the index holds")
     status.add_argument("--json", action="store_true")

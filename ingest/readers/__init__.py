@@ -34,7 +34,7 @@ def read_file(path: Path, *, max_bytes: int) -> ParsedDocument:
     if size == 0:
         raise ReaderError("file is empty")
     if size > max_bytes:
-        raise ReaderError(f"file is larger than the limit of {max_bytes // 1_000_000} MB")
+        raise ReaderError(f"file is larger than the limit of {max_bytes / 1_000_000:g} MB")
     try:
         return reader(path)
     except ReaderError:

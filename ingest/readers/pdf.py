@@ -24,10 +24,14 @@ def read(path: Path) -> ParsedDocument:
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
+            from pypdf import PasswordType
+
             try:
-                reader.decrypt("")
+                opened = reader.decrypt("")
             except Exception as exc:
                 raise ReaderError("PDF is password-protected") from exc
+            if opened == PasswordType.NOT_DECRYPTED:
+                raise ReaderError("PDF is password-protected")
         builder = SectionBuilder()
         for number, page in enumerate(reader.pages, start=1):
             page_text = _HYPHENATED.sub(r"\1\2", page.extract_text() or "")
