@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ingest.readers.base import ParsedDocument
-from ingest.sentences import sentence_spans
+from rag.sentences import sentence_spans
 
 TokenCounter = Callable[[list[str]], list[int]]
 

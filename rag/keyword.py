@@ -23,7 +23,15 @@ if TYPE_CHECKING:
     from rag.store import Index
 
 MANIFEST = "manifest.json"
+ANALYZER_VERSION = 2  # bump when the analysis changes: stored indexes are then rebuilt
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+# "30 %" and "30 Prozent", "5 Mio. €" and "5 Millionen Euro" must meet
+_SYMBOL_WORDS = {"%": "prozent", "€": "euro", "§": "paragraf"}
+_SYMBOLS = re.compile("[%€§]")
+
+
+def analyzer_name(*, decompound: bool) -> str:
+    return f"german-snowball.{ANALYZER_VERSION}" + ("+decompound" if decompound else "")
 
 
 def fingerprint(ids: list[str]) -> str:
@@ -53,11 +61,18 @@ class GermanAnalyzer:
 
     @property
     def name(self) -> str:
-        return "german-snowball" + ("+decompound" if self.decompound else "")
+        return analyzer_name(decompound=self.decompound)
+
+    @staticmethod
+    def stem_words(words: list[str]) -> list[str]:
+        import Stemmer
+
+        return list(Stemmer.Stemmer("german").stemWords(words))
 
     def words(self, text: str) -> list[str]:
         """The content words of ``text``, lower-cased, before stemming."""
-        return [w for w in _TOKEN.findall(text.lower()) if len(w) > 1 and w not in self._stopwords]
+        text = _SYMBOLS.sub(lambda m: f" {_SYMBOL_WORDS[m.group(0)]} ", text.lower())
+        return [w for w in _TOKEN.findall(text) if len(w) > 1 and w not in self._stopwords]
 
     def analyze(self, text: str) -> list[str]:
         words = self.words(text)
@@ -81,7 +96,7 @@ class KeywordHit:
 class KeywordIndex:
     def __init__(self, retriever: Any, ids: list[str], analyzer: GermanAnalyzer,
                  manifest: dict[str, Any]) -> None:
-        self._retriever = retriever
+        self.retriever = retriever
         self.ids = ids
         self.analyzer = analyzer
         self.manifest = manifest
@@ -132,14 +147,14 @@ class KeywordIndex:
 
     def search(self, query: str, *, top_k: int) -> list[KeywordHit]:
         terms = self.analyzer.analyze(query)
-        if not terms or self._retriever is None:
+        if not terms or self.retriever is None:
             return []
-        vocabulary = self._retriever.vocab_dict
+        vocabulary = self.retriever.vocab_dict
         known = [term for term in terms if term in vocabulary]
         if not known:
             return []
         k = min(top_k, len(self.ids))
-        documents, scores = self._retriever.retrieve([known], k=k, show_progress=False)
+        documents, scores = self.retriever.retrieve([known], k=k, show_progress=False)
         return [
             KeywordHit(self.ids[int(doc)], float(score))
             for doc, score in zip(documents[0], scores[0], strict=True)
@@ -152,7 +167,7 @@ def keyword_index_current(index: Index, settings: Settings) -> bool:
     manifest = KeywordIndex.read_manifest(index.keyword_dir)
     if manifest is None:
         return False
-    expected = "german-snowball" + ("+decompound" if settings.keyword_decompound else "")
+    expected = analyzer_name(decompound=settings.keyword_decompound)
     return bool(
         manifest.get("analyzer") == expected and manifest.get("count") == index.chunk_count()
     )

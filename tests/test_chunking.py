@@ -10,8 +10,8 @@ import pytest
 from ingest.chunking import Chunk, chunk_document, embedding_header
 from ingest.readers import read_file
 from ingest.readers.base import ParsedDocument, Section, SectionBuilder
-from ingest.sentences import sentence_spans, split_sentences
 from rag.embedder import Embedder
+from rag.sentences import sentence_spans, split_sentences
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 SPECIAL_TOKENS = 2

@@ -65,6 +65,40 @@ def test_ingest_status_search_contract(cli_env, corpus_copy):  # type: ignore[no
     assert passages[0]["doc_id"] == "prototypen/recklinghausen-versiegelung.md"
     assert {"doc_id", "title", "location", "date", "text", "score"} <= set(passages[0])
 
+    bm25 = json.loads(kora("search", "Solarpflicht", "--json", "--retriever", "bm25",
+                           "--type", "prototyp", env=cli_env).stdout)
+    assert bm25["retriever"] == "bm25"
+    assert bm25["passages"][0]["doc_id"] == "prototypen/herten-solarpflicht.md"
+
+    cli_env["KORA_LLM"] = "none"
+    ask = kora("ask", "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?", "--json", env=cli_env)
+    assert ask.returncode == 0, ask.stderr
+    answer = json.loads(ask.stdout)
+    assert answer["refused"] is False and answer["mode"] == "extractive"
+    assert "Scharrenbach" in answer["answer"] and "[1]" in answer["answer"]
+    first = answer["citations"][0]
+    assert first["n"] == 1 and first["doc_id"] == "konferenzen/jahrestagung-2025.md"
+    assert first["title"] and first["location"] and first["date"] == "2025-11-28"
+
+    refused = json.loads(kora("ask", "Wie hoch ist die Hundesteuer in Bochum?", "--json",
+                              env=cli_env).stdout)
+    assert refused["refused"] is True and refused["citations"] == []
+    assert "nichts in den Dokumenten" in refused["answer"]
+
+    unreachable = kora("ask", "Was ist AIMOS?", "--llm", "ollama",
+                       env={**cli_env, "KORA_OLLAMA_URL": f"http://127.0.0.1:{_closed_port()}"})
+    assert unreachable.returncode == 1
+    assert "Traceback" not in unreachable.stderr
+    assert unreachable.stderr.strip().count("\n") == 0 and "ollama" in unreachable.stderr.lower()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
 
 def test_exit_codes_and_one_line_errors(cli_env, tmp_path):  # type: ignore[no-untyped-def]
     missing = kora("ingest", str(tmp_path / "gibt-es-nicht"), "--json", env=cli_env)

@@ -31,6 +31,7 @@ def _settings(args: argparse.Namespace) -> Any:
             corpus_dir=getattr(args, "corpus_dir", None),
             embedding_model=getattr(args, "embedding_model", None),
             top_k=getattr(args, "top_k", None),
+            llm=getattr(args, "llm", None),
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -124,6 +125,45 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"[{number}] {passage.title} – {passage.location} ({passage.date})  "
               f"{passage.doc_id}")
         print(textwrap.indent(textwrap.fill(passage.text, 96), "    "))
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.assistant import Assistant
+
+    settings = _settings(args)
+    assistant = Assistant.open(settings)
+    streaming = not args.json and sys.stdout.isatty()
+    streamed: list[str] = []
+
+    def show(piece: str) -> None:
+        streamed.append(piece)
+        print(piece, end="", flush=True)
+
+    answer = assistant.answerer.ask(
+        args.question, filters=_filters(args), top_k=settings.top_k,
+        on_token=show if streaming else None,
+    )
+    assistant.close()
+    if args.json:
+        _print_json(answer.as_json())
+        return EXIT_OK
+    if streamed:
+        print()
+        if "".join(streamed).strip() != answer.answer.strip():
+            # the citation check changed the streamed text: show the checked version
+            print("\nGeprüfte Antwort:")
+            print(answer.answer)
+    else:
+        print(answer.answer)
+    if answer.notice:
+        print(f"\nHinweis: {answer.notice}")
+    if answer.citations:
+        print("\nQuellen:")
+        for citation in answer.citations:
+            print(f"[{citation.n}] {citation.title} – {citation.location} ({citation.date}), "
+                  f"{citation.doc_id}")
+    print(f"\n({assistant.llm_description})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -251,6 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ranking to use (KORA_RETRIEVER, default hybrid)")
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)
+
+    ask = commands.add_parser("ask", parents=[common, filters],
+                              help="answer a question with cited sources")
+    ask.add_argument("question")
+    ask.add_argument("--top-k", type=int, help="passages to consider (KORA_TOP_K)")
+    ask.add_argument("--llm", choices=["auto", "none", "ollama", "openai", "transformers"],
+                     help="answer generator (KORA_LLM)")
+    ask.add_argument("--json", action="store_true")
+    ask.set_defaults(handler=cmd_ask)
 
     evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval quality")
     evaluate.add_argument("--beir", metavar="DIR",

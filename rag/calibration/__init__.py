@@ -1,0 +1,1 @@
+"""Calibration of the refusal decision: questions, the fitting script and its result."""

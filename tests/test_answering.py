@@ -1,0 +1,248 @@
+"""Retrieval, refusal, extractive answers, follow-ups and the citation check on the
+shipped corpus, with the real model and a real Chroma on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from rag.answer import Answerer
+from rag.citations import CitationChecker
+from rag.evidence import TermWeights
+from rag.filters import Filters
+from rag.prompts import EXTRACTIVE_PREFIX, UNSUPPORTED_MARK
+from rag.refusal import RefusalModel
+from rag.retrieve import Retriever
+from rag.settings import Settings
+from rag.store import DataDir
+from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory, embedder):  # type: ignore[no-untyped-def]
+    settings = Settings.load(data_dir=tmp_path_factory.mktemp("data"), corpus_dir=CORPUS,
+                             llm="none")
+    data_dir = DataDir(settings)
+    Ingestor(settings, embedder, data_dir).run()
+    retriever = Retriever.open(settings, data_dir, embedder)
+    yield settings, retriever
+    retriever.close()
+
+
+@pytest.fixture(scope="module")
+def answerer(shipped):  # type: ignore[no-untyped-def]
+    _, retriever = shipped
+    return Answerer(retriever=retriever, refusal=RefusalModel.load(), llm=None,
+                    llm_required=False, max_answer_tokens=512)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # compounds split or joined differently than in the text
+        ("Wer überprüft die Solarpflicht anhand von Luftbildern?", "prototypen/herten-solarpflicht.md"),
+        ("Drohnenbilder von versiegelten Flächen und Gründächern", "prototypen/recklinghausen-versiegelung.md"),
+        ("Prognose des Bedarfs an Rufbussen", "prototypen/osnabrueck-aimos.md"),
+        ("Digitalisierung alter Bauakten im Archiv", "prototypen/heiligenhaus-bauakten.md"),
+        ("Beratung zu Wärmepumpen und Photovoltaik", "prototypen/wittmund-smartenergie.md"),
+        ("Sicherheit der kommunalen IT mit KI", "prototypen/solingen-it-sicherheit.md"),
+        ("Warnung vor Bränden und der Freisetzung von Schadstoffen", "prototypen/schwerte-airguardai.md"),
+        # umlauts typed as ae/oe/ue, ß as ss
+        ("Chatbot fuer den Buergerservice in Bochum", "projekte/chatbots-buergerservice.md"),
+        ("Gebaerdensprache mit 3D-Avataren", "projekte/mehrsprachigkeit-barrierefreiheit.md"),
+        ("Kaept'n Knut in Stade", "projekte/chatbots-buergerservice.md"),
+        # paraphrases and names
+        ("Wer hat die Tagung in Gelsenkirchen eröffnet?", "konferenzen/jahrestagung-2025.md"),
+        ("Bauanträge und datenschutzkonforme Sprachmodelle", "projekte/smard-gov-bauantraege.md"),
+        ("Leitfaden für eine Strategie zu generativer KI", "projekte/qualifizierung-strategie.md"),
+        ("Webseite in Leichter Sprache", "projekte/mehrsprachigkeit-barrierefreiheit.md"),
+    ],
+)
+def test_hybrid_finds_the_right_document(shipped, question, expected):  # type: ignore[no-untyped-def]
+    _, retriever = shipped
+    found = [r.passage.doc_id for r in retriever.search(question, top_k=3)]
+    assert expected in found, found
+
+
+def test_compound_splitting_is_what_finds_paraphrased_compounds(tmp_path, embedder):  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "pflicht.md").write_text(
+        "# Neubauten\n\nFür Neubauten gilt künftig eine Pflicht zur Solaranlage auf dem Dach.\n",
+        encoding="utf-8")
+    (corpus / "verkehr.md").write_text(
+        "# Verkehr\n\nDie Planung der Mobilität im Landkreis wird neu aufgestellt.\n",
+        encoding="utf-8")
+    (corpus / "andere.md").write_text(
+        "# Andere\n\nDer Haushalt der Stadt wird im Rat beraten und beschlossen.\n",
+        encoding="utf-8")
+    found = {}
+    for decompound in (True, False):
+        settings = Settings.load(data_dir=tmp_path / f"data-{decompound}", corpus_dir=corpus,
+                                 keyword_decompound=decompound)
+        data_dir = DataDir(settings)
+        Ingestor(settings, embedder, data_dir).run()
+        retriever = Retriever.open(settings, data_dir, embedder)
+        found[decompound] = {
+            query: [r.passage.doc_id for r in retriever.search(query, mode="bm25")]
+            for query in ("Solarpflicht", "Mobilitätsplanung")
+        }
+        retriever.close()
+    assert found[True]["Solarpflicht"][0] == "pflicht.md"
+    assert found[True]["Mobilitätsplanung"][0] == "verkehr.md"
+    assert found[False]["Solarpflicht"] == []
+    assert found[False]["Mobilitätsplanung"] == []
+
+
+def test_filters_by_type_and_date(shipped):  # type: ignore[no-untyped-def]
+    _, retriever = shipped
+    only_projects = retriever.search("Chatbot", top_k=10, filters=Filters(types=("projektmeldung",)))
+    assert only_projects and {r.passage.type for r in only_projects} == {"projektmeldung"}
+    before_2025 = retriever.search("URBAN.KI", top_k=10, filters=Filters(date_to="2025-06"))
+    assert before_2025 and all(r.passage.date <= "2025-06" for r in before_2025)
+    assert {r.passage.doc_id for r in before_2025} == {"initiative/urban-ki.md"}
+    none = retriever.search("URBAN.KI", filters=Filters(date_from="2030"))
+    assert none == []
+
+
+def test_near_duplicates_are_collapsed(tmp_path, embedder):  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    text = ("# Rufbus\n\nDer Landkreis plant den Rufbus mit einer Prognose des Bedarfs. "
+            "Fahrgäste bestellen den Bus per App oder Telefon.\n")
+    (corpus / "original.md").write_text(text, encoding="utf-8")
+    (corpus / "kopie.md").write_text(text, encoding="utf-8")
+    (corpus / "anders.md").write_text("# Rufbus\n\nIm Rufbus gilt der normale Tarif.\n",
+                                      encoding="utf-8")
+    settings = Settings.load(data_dir=tmp_path / "data", corpus_dir=corpus)
+    data_dir = DataDir(settings)
+    Ingestor(settings, embedder, data_dir).run()
+    retriever = Retriever.open(settings, data_dir, embedder)
+    found = [r.passage.doc_id for r in retriever.search("Rufbus Prognose Bedarf", top_k=5)]
+    retriever.close()
+    assert len(found) == 2
+    assert "anders.md" in found
+    assert ("original.md" in found) != ("kopie.md" in found)
+
+
+def test_extractive_answer_quotes_sentences_with_citations(answerer):  # type: ignore[no-untyped-def]
+    answer = answerer.ask("Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?")
+    assert not answer.refused
+    assert answer.mode == "extractive"
+    assert answer.answer.startswith(EXTRACTIVE_PREFIX)
+    assert "Ina Scharrenbach" in answer.answer
+    assert answer.citations[0].doc_id == "konferenzen/jahrestagung-2025.md"
+    # every [n] in the answer names a listed citation whose passage holds the sentence
+    by_number = {c.n: c for c in answer.citations}
+    for sentence in answer.sentences:
+        for n in sentence.citations:
+            assert sentence.text in " ".join(by_number[n].text.split()).replace("**", "")
+    assert len(answer.sentences) <= 3
+
+
+def test_answer_json_contract(answerer):  # type: ignore[no-untyped-def]
+    data = answerer.ask("Wie viele Teilnehmende hatte die Jahrestagung?").as_json()
+    assert {"question", "answer", "refused", "mode", "citations"} <= set(data)
+    citation = data["citations"][0]
+    assert set(citation) >= {"n", "doc_id", "title", "source", "location", "date", "text",
+                             "score"}
+    assert "200" in data["answer"]
+    assert citation["date"] == "2025-11-28"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wie hoch ist der Gewerbesteuer-Hebesatz in Gelsenkirchen?",
+        "Wie beantrage ich einen neuen Personalausweis?",
+        "Wann hat das Bürgerbüro in Bochum samstags geöffnet?",
+        "Wer wurde 2024 deutscher Fußballmeister?",
+        "Wie viel kostet die Hundesteuer für einen zweiten Hund?",
+    ],
+)
+def test_out_of_scope_questions_are_refused_with_topics(answerer, question):  # type: ignore[no-untyped-def]
+    answer = answerer.ask(question)
+    assert answer.refused, answer.evidence
+    assert answer.mode == "refused"
+    assert answer.citations == []
+    assert "nichts in den Dokumenten" in answer.answer
+    assert 1 <= len(answer.suggested_topics) <= 3
+    assert all(topic in answer.answer for topic in answer.suggested_topics)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Welche Kommune prüft die Solarpflicht mit KI?",
+        "Was ist AIMOS?",
+        "Wie viel Prozent der Kommunen setzen KI aktiv ein?",
+        "Welche Partner hat URBAN.KI?",
+        "Wofür steht SmartEnergie?",
+    ],
+)
+def test_in_scope_questions_are_answered(answerer, question):  # type: ignore[no-untyped-def]
+    answer = answerer.ask(question)
+    assert not answer.refused, answer.evidence
+    assert answer.citations
+
+
+def test_follow_up_carries_the_previous_topic(answerer):  # type: ignore[no-untyped-def]
+    first = answerer.ask("Welcher Prototyp erstellt Prognosen für den Bedarf an Rufbussen?")
+    assert first.citations[0].doc_id == "prototypen/osnabrueck-aimos.md"
+    follow_up = answerer.ask("Und wer ist dort beteiligt?", history=[first.as_turn()])
+    assert "Rufbus" in follow_up.standalone_question
+    assert not follow_up.refused
+    assert follow_up.citations[0].doc_id == "prototypen/osnabrueck-aimos.md"
+    alone = answerer.ask("Und wer ist dort beteiligt?")
+    assert alone.standalone_question == "Und wer ist dort beteiligt?"
+
+
+def test_citation_check_removes_unknown_numbers_and_marks_unsupported(shipped, embedder):  # type: ignore[no-untyped-def]
+    _, retriever = shipped
+    passages = [r.passage for r in retriever.search(
+        "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?", top_k=3)]
+    opening = next(i for i, p in enumerate(passages, start=1) if "Scharrenbach" in p.text)
+    checker = CitationChecker(TermWeights(retriever.keyword, retriever.analyzer), embedder)
+    answer = (
+        f"Die Jahrestagung wurde von Ina Scharrenbach eröffnet [{opening}]. "
+        "Die Ministerin kündigte ein Budget von 40 Millionen Euro für Schulen an "
+        f"[{opening}]. "
+        "Laut Bericht gab es auch eine Keynote [7]."
+    )
+    checked = checker.check(answer, passages)
+    assert [s.citations for s in checked.sentences] == [[opening], [opening], []]
+    assert checked.removed_citations == [7]
+    assert [s.supported for s in checked.sentences] == [True, False, False]
+    rendered = checked.render({opening: 1})
+    assert "[7]" not in rendered
+    assert rendered.count(UNSUPPORTED_MARK) == 2
+    assert rendered.startswith("Die Jahrestagung wurde von Ina Scharrenbach eröffnet. [1]")
+
+
+def test_paraphrased_supported_sentence_passes_the_check(shipped, embedder):  # type: ignore[no-untyped-def]
+    _, retriever = shipped
+    passages = [r.passage for r in retriever.search("Teilnehmende Jahrestagung 2025", top_k=3)]
+    n = next(i for i, p in enumerate(passages, start=1) if "200" in p.text)
+    checker = CitationChecker(TermWeights(retriever.keyword, retriever.analyzer), embedder)
+    checked = checker.check(
+        f"An der Jahrestagung nahmen rund 200 Menschen aus Kommunen, Politik und Forschung "
+        f"teil [{n}].", passages)
+    assert checked.sentences[0].supported
+    wrong_number = checker.check(
+        f"An der Jahrestagung nahmen rund 500 Menschen teil [{n}].", passages)
+    assert not wrong_number.sentences[0].supported
+
+
+def test_refusal_calibration_is_recorded() -> None:
+    import json
+
+    from rag.refusal import CALIBRATION_FILE
+
+    record = json.loads(Path(CALIBRATION_FILE).read_text(encoding="utf-8"))
+    assert record["data"]["in_scope"] >= 40 and record["data"]["out_of_scope"] >= 40
+    assert record["with_dense"]["cross_validation_5fold"]["accuracy"] >= 0.8
+    assert "method" in record
