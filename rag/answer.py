@@ -169,7 +169,8 @@ class Answerer:
                     raise
                 notice = f"LLM nicht erreichbar ({exc}); extraktive Antwort."
             else:
-                answer.evidence, answer.notice = evidence, notice
+                answer.evidence = evidence
+                answer.notice = " ".join(part for part in (notice, answer.notice) if part)
                 return answer
         answer = self._extractive_answer(question, standalone, results)
         answer.evidence, answer.notice = evidence, notice
