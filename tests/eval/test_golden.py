@@ -1,0 +1,85 @@
+"""The golden set as gates: `pytest -m eval`. Thresholds live in thresholds.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rag.golden import GoldenSet, run_golden
+from rag.settings import Settings
+from tests.conftest import CORPUS
+
+pytestmark = [pytest.mark.eval, pytest.mark.slow]
+GATES = yaml.safe_load((Path(__file__).parent / "thresholds.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def result(embedder, tmp_path_factory):  # type: ignore[no-untyped-def]
+    settings = Settings.load(data_dir=tmp_path_factory.mktemp("unused"), llm="none")
+    return run_golden(settings=settings, embedder=embedder, golden=GoldenSet.load(),
+                      corpus=CORPUS)
+
+
+def test_golden_set_is_complete() -> None:
+    golden = GoldenSet.load()
+    assert len(golden.questions) >= 80
+    assert len(golden.out_of_scope) >= 15
+    assert len(golden.conversations) >= 10
+    assert {q.category for q in golden.questions} == {
+        "factual", "paraphrase", "compound", "umlaut", "multi_doc", "date_number"}
+    for question in golden.questions:
+        for doc in question.expected_docs:
+            assert (CORPUS / doc).exists(), doc
+
+
+@pytest.mark.parametrize("retriever", ["hybrid", "bm25", "dense"])
+def test_retrieval_gates(result, retriever):  # type: ignore[no-untyped-def]
+    for metric, minimum in GATES["retrieval"][retriever].items():
+        assert result.retrieval[retriever][metric] >= minimum, (retriever, metric)
+
+
+def test_hybrid_beats_its_parts(result):  # type: ignore[no-untyped-def]
+    margin = result.retrieval["hybrid"]["ndcg@10"] - result.retrieval["bm25"]["ndcg@10"]
+    assert margin >= GATES["retrieval"]["hybrid_minus_bm25_ndcg@10"]
+    assert result.retrieval["hybrid"]["ndcg@10"] > result.retrieval["dense"]["ndcg@10"]
+
+
+def test_answer_gates(result):  # type: ignore[no-untyped-def]
+    gates = GATES["answers"]
+    assert result.answers["key_fact_recall"] >= gates["key_fact_recall"]
+    assert result.answers["citation_precision"] >= gates["citation_precision"]
+    assert result.answers["citation_doc_precision"] >= gates["citation_doc_precision"]
+    assert result.refusal["in_scope_refused"] <= gates["in_scope_refused_max"]
+    for category, minimum in GATES["categories"]["key_fact_recall"].items():
+        assert result.answers_by_category[category]["key_fact_recall"] >= minimum, category
+
+
+def test_refusal_gates(result):  # type: ignore[no-untyped-def]
+    gates = GATES["refusal"]
+    assert result.refusal["recall"] >= gates["recall"]
+    assert result.refusal["precision"] >= gates["precision"]
+    assert result.refusal["recall_by_kind"]["unrelated"] >= gates["recall_unrelated"]
+
+
+def test_conversation_gates(result):  # type: ignore[no-untyped-def]
+    gates = GATES["conversations"]
+    assert result.conversations["second_turn_hit@3"] >= gates["second_turn_hit@3"]
+    assert result.conversations["key_fact_recall"] >= gates["key_fact_recall"]
+
+
+def test_faithfulness_is_skipped_without_llm(result):  # type: ignore[no-untyped-def]
+    assert "no LLM configured" in result.faithfulness["skipped"]
+
+
+def test_report_has_tables_and_charts(result, tmp_path):  # type: ignore[no-untyped-def]
+    from rag.report import write_report
+
+    report = write_report(result, tmp_path / "report")
+    text = report.read_text(encoding="utf-8")
+    assert "## Retrieval" in text and "| hybrid |" in text
+    assert "## Refusals" in text and "![Recall@k](recall_at_k.png)" in text
+    for chart in ("recall_at_k.png", "categories.png"):
+        data = (tmp_path / "report" / chart).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
