@@ -50,7 +50,7 @@ def write_charts(result: EvalResult, folder: Path) -> list[str]:
                     ha="right")
     left.set_ylim(0, 1.05)
     left.set_title("Hit@3 je Kategorie")
-    left.legend()
+    left.legend(loc="lower left", fontsize="small")
     recall = [result.answers_by_category[c]["key_fact_recall"] or 0.0 for c in categories]
     right.bar(categories, recall, color="#4c72b0")
     right.set_ylim(0, 1.05)
