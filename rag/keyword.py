@@ -173,12 +173,25 @@ def keyword_index_current(index: Index, settings: Settings) -> bool:
     )
 
 
+# embedded Chroma turns a get into one SQL statement; SQLite allows 32,766 variables
+READ_PAGE = 10_000
+
+
 def rebuild_keyword_index(index: Index, settings: Settings) -> None:
     """Derive the BM25 index from what Chroma holds now (title and section count as text)."""
-    data = index.collection.get(include=["documents", "metadatas"])
-    texts = [
-        f"{meta.get('title', '')} {meta.get('location', '')} {text}"
-        for text, meta in zip(data["documents"], data["metadatas"], strict=True)
-    ]
+    ids: list[str] = []
+    texts: list[str] = []
+    offset = 0
+    while True:
+        page = index.collection.get(include=["documents", "metadatas"], limit=READ_PAGE,
+                                    offset=offset)
+        ids.extend(page["ids"])
+        texts.extend(
+            f"{meta.get('title', '')} {meta.get('location', '')} {text}"
+            for text, meta in zip(page["documents"], page["metadatas"], strict=True)
+        )
+        if len(page["ids"]) < READ_PAGE:
+            break
+        offset += READ_PAGE
     analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
-    KeywordIndex.build(list(data["ids"]), texts, index.keyword_dir, analyzer=analyzer)
+    KeywordIndex.build(ids, texts, index.keyword_dir, analyzer=analyzer)

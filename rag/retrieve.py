@@ -50,6 +50,9 @@ class Retriever:
         self.keyword = keyword
         self.analyzer = keyword.analyzer if keyword else GermanAnalyzer(
             decompound=settings.keyword_decompound)
+        # counted once: a Chroma count costs milliseconds per query at 100k chunks, and a
+        # retriever serves one state of the index (it is reopened after an ingest)
+        self.chunk_count = index.chunk_count()
 
     @classmethod
     def open(cls, settings: Settings, data_dir: DataDir, embedder: Embedder) -> Retriever:
@@ -66,7 +69,7 @@ class Retriever:
     # --- the two rankings -------------------------------------------------------------
 
     def dense(self, query: str, *, limit: int, filters: Filters) -> list[tuple[Passage, float]]:
-        count = self.index.chunk_count()
+        count = self.chunk_count
         if count == 0:
             return []
         result = self.index.collection.query(
@@ -138,7 +141,7 @@ class Retriever:
             for e in fused
             if e["fused"] > 0
         ]
-        return collapse_near_duplicates(results)[:top_k]
+        return collapse_near_duplicates(results, keep=top_k)
 
     def _fuse(
         self,

@@ -211,3 +211,21 @@ def test_missing_path_is_a_usage_error(tmp_path, settings_for, embedder):  # typ
     settings = settings_for(tmp_path / "nothing-here")
     with pytest.raises(UsageError, match="Path not found"):
         Ingestor(settings, embedder, DataDir(settings)).run()
+
+
+def test_keyword_index_reads_chroma_in_pages(corpus_copy, settings_for, embedder, monkeypatch):  # type: ignore[no-untyped-def]
+    """Embedded Chroma fails on one get of more than 32,766 chunks; the rebuild pages."""
+    import rag.keyword
+    from rag.keyword import rebuild_keyword_index
+
+    settings = settings_for(corpus_copy)
+    Ingestor(settings, embedder, DataDir(settings)).run()
+    monkeypatch.setattr(rag.keyword, "READ_PAGE", 7)
+    index = DataDir(settings).open_current()
+    rebuild_keyword_index(index, settings)
+    keyword = KeywordIndex.load(index.keyword_dir,
+                                analyzer=GermanAnalyzer(decompound=settings.keyword_decompound))
+    assert keyword is not None
+    assert sorted(keyword.ids) == sorted(index_contents(settings))
+    assert len(keyword.ids) == len(set(keyword.ids)) > 7
+    index.close()
