@@ -59,7 +59,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="xquad-de-") as temporary:
         folder = args.keep or Path(temporary) / "xquad-de"
         documents, questions = convert(args.source, folder)
-        print(f"XQuAD-de: {documents} paragraphs, {questions} questions -> {folder}", flush=True)
+        print(f"XQuAD-de: {documents} paragraphs, {questions} questions -> {folder}",
+              file=sys.stderr, flush=True)
         command = [sys.executable, "-m", "ui.cli", "eval", "--beir", str(folder), *args.extra]
         return subprocess.call(command)
 
