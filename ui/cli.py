@@ -284,6 +284,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ingest.pipeline import Ingestor, print_progress_bar
+    from rag.embedder import Embedder
+    from rag.errors import EmptyIndexError
+    from rag.store import DataDir
+
+    settings = _settings(args)
+    data_dir = DataDir(settings)
+    try:
+        index = data_dir.open_current()
+        empty = index.chunk_count() == 0
+        index.close()
+    except EmptyIndexError:
+        empty = True
+    if empty:
+        print(f"Noch kein Index: indexiere {settings.corpus_dir} …", file=sys.stderr)
+        report = Ingestor(settings, Embedder.load(settings), data_dir).run(
+            [settings.corpus_dir], progress=print_progress_bar())
+        for failure in report.failed:
+            print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
+    from ui.app import serve
+
+    serve(settings, args.host, args.port)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="index directory (KORA_DATA_DIR)")
@@ -341,6 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", parents=[common], help="what the index holds")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_status)
+
+    serve = commands.add_parser("serve", parents=[common], help="start the web app")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=7860, help="port to listen on")
+    serve.add_argument("--llm", choices=["auto", "none", "ollama", "openai", "transformers"],
+                       help="answer generator (KORA_LLM)")
+    serve.set_defaults(handler=cmd_serve)
 
     config = commands.add_parser("config", parents=[common], help="print effective settings")
     config.add_argument("--json", action="store_true")
