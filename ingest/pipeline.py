@@ -31,10 +31,8 @@ from rag.keyword import keyword_index_current, rebuild_keyword_index
 from rag.settings import Settings
 from rag.store import DataDir, Index
 
-# Documents are embedded in batches of about this much text: large enough for efficient
-# model batches, small enough that progress and crash recovery are fine-grained.
-BATCH_CHARACTERS = 120_000
-BATCH_DOCUMENTS = 64
+# At most this many documents per embedding batch (the text size comes from settings).
+BATCH_DOCUMENTS = 256
 
 
 @dataclass
@@ -256,9 +254,8 @@ class Ingestor:
                 for done, (doc_id, parsed) in enumerate(documents, start=1):
                     batch.append(to_llama_document(doc_id, "", parsed, ""))
                     size += len(parsed.text)
-                    if size >= BATCH_CHARACTERS or len(batch) >= BATCH_DOCUMENTS or done == len(
-                        documents
-                    ):
+                    if (size >= self.settings.ingest_batch_characters
+                            or len(batch) >= BATCH_DOCUMENTS or done == len(documents)):
                         report.chunks += len(pipeline.run(documents=batch))
                         report.added += len(batch)
                         batch, size = [], 0
@@ -378,7 +375,7 @@ class Ingestor:
             document = to_llama_document(doc_id, str(source.path), parsed, sha256)
             batch.append((document, state is not None))
             size += len(parsed.text)
-            if size >= BATCH_CHARACTERS or len(batch) >= BATCH_DOCUMENTS:
+            if size >= self.settings.ingest_batch_characters or len(batch) >= BATCH_DOCUMENTS:
                 yield done, batch
                 batch, size = [], 0
             elif progress:

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         description="URL of a Chroma server (`chroma run`); unset uses an embedded Chroma "
         "in the data directory.",
     )
+    ingest_batch_characters: int = Field(
+        default=400_000,
+        ge=1_000,
+        description="Documents are embedded in batches of about this much text. Larger "
+        "batches pad less (sentence-transformers sorts texts by length only within one "
+        "call); smaller ones make progress and crash recovery finer-grained.",
+    )
     max_file_mb: float = Field(
         default=50.0, gt=0, description="Files larger than this are reported and skipped."
     )

@@ -176,6 +176,8 @@ def _ids_and_texts(data_dir: Path) -> dict[str, str]:
 
 def test_sigkill_mid_ingest_then_rerun_equals_clean_ingest(cli_env, tmp_path):  # type: ignore[no-untyped-def]
     corpus = _big_corpus(tmp_path, copies=6)
+    # several batches, so that the kill lands between two of them
+    cli_env["KORA_INGEST_BATCH_CHARACTERS"] = "60000"
     data_dir = Path(cli_env["KORA_DATA_DIR"])
     process = subprocess.Popen(
         [sys.executable, "-m", "ui.cli", "ingest", str(corpus), "--json"],
