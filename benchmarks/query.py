@@ -53,9 +53,6 @@ The index for each size is written straight into a fresh generation of a tempora
 directory (``DataDir.open_for_ingest(rebuild=True)``, Chroma ``add`` in batches,
 ``rebuild_keyword_index``, ``DataDir.publish``), in a child process, so that the peak RSS
 of this process is that of serving queries; the build's own peak is reported apart.
-Above 32,766 chunks ``rag.keyword.rebuild_keyword_index`` fails in embedded Chroma (its
-single unpaged ``collection.get`` with metadatas exceeds SQLite's variable limit); the
-benchmark then builds the identical keyword index from paged reads and prints a warning.
 """
 
 from __future__ import annotations
@@ -305,18 +302,7 @@ def build_index(job: dict[str, Any]) -> None:
         report["generate_seconds"] = generate
         report["chroma_add_seconds"] = add
         t0 = time.perf_counter()
-        try:
-            rebuild_keyword_index(index, settings)
-            report["keyword_index_paged"] = False
-        except Exception as exc:
-            # embedded Chroma cannot return more than 32,766 chunks with their metadata
-            # in one get ("too many SQL variables"): KORA's rebuild fails on such an
-            # index; the benchmark builds the same keyword index from paged reads
-            if "too many SQL variables" not in str(exc):
-                raise
-            report["keyword_index_paged"] = True
-            report["keyword_index_error"] = f"{type(exc).__name__}: {exc}"
-            rebuild_keyword_index_paged(index, settings)
+        rebuild_keyword_index(index, settings)
         report["keyword_index_seconds"] = time.perf_counter() - t0
         report["chunks"] = index.chunk_count()
         data_dir.publish(index)
@@ -325,29 +311,6 @@ def build_index(job: dict[str, Any]) -> None:
     report["seconds"] = time.perf_counter() - started
     report["peak_rss_kib"] = peak_rss_kib()
     Path(job["report"]).write_text(json.dumps(report), encoding="utf-8")
-
-
-def rebuild_keyword_index_paged(index: Any, settings: Any, *, page: int = 10_000) -> None:
-    """``rag.keyword.rebuild_keyword_index`` with the Chroma read done in pages (same
-    texts: title, location and chunk; same analyzer; same ``KeywordIndex.build``)."""
-    from rag.keyword import GermanAnalyzer, KeywordIndex
-
-    ids: list[str] = []
-    texts: list[str] = []
-    offset = 0
-    while True:
-        data = index.collection.get(include=["documents", "metadatas"], limit=page,
-                                    offset=offset)
-        if not data["ids"]:
-            break
-        ids.extend(data["ids"])
-        texts.extend(
-            f"{meta.get('title', '')} {meta.get('location', '')} {text}"
-            for text, meta in zip(data["documents"], data["metadatas"], strict=True)
-        )
-        offset += len(data["ids"])
-    analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
-    KeywordIndex.build(ids, texts, index.keyword_dir, analyzer=analyzer)
 
 
 def build_in_child(job: dict[str, Any]) -> dict[str, Any]:
@@ -741,11 +704,6 @@ def print_size(size: int, build: dict[str, Any], result: dict[str, Any]) -> None
           f"{build['generate_seconds']:.1f} s, chroma add {build['chroma_add_seconds']:.1f} s, "
           f"keyword index {build['keyword_index_seconds']:.1f} s), build peak RSS "
           f"{build['peak_rss_kib'] / 1024:.0f} MiB")
-    if build.get("keyword_index_paged"):
-        print("WARNING: rag.keyword.rebuild_keyword_index failed on this index ("
-              f"{build['keyword_index_error']}): an unpaged collection.get of more than "
-              "32,766 chunks with metadatas exceeds SQLite's variable limit in embedded "
-              "Chroma. The benchmark built the same keyword index from paged reads.")
     print(f"Retriever.open {result['retriever_open_seconds']:.2f} s, Answerer() "
           f"{result['answerer_init_seconds']:.2f} s")
     print(f"{'':<28}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}{'max ms':>9}")

@@ -22,6 +22,7 @@ from rag.citations import CheckedSentence, CitationChecker
 from rag.errors import LLMUnavailableError
 from rag.evidence import TermWeights
 from rag.filters import Filters
+from rag.keyword import searchable_text
 from rag.llm import ChatModel, Message
 from rag.prompts import (
     CONDENSE_SYSTEM,
@@ -333,7 +334,8 @@ def evidence_features(
     corpus_terms = weights.terms(question, general=False)
     best_coverage, best_gap, best_corpus = 0.0, 1.0, 0.0
     for result in results[:3]:
-        stems = weights.stems_of(_searchable(result.passage))
+        passage = result.passage
+        stems = weights.stems_of(searchable_text(passage.title, passage.location, passage.text))
         coverage = weights.coverage(terms, stems)
         best_corpus = max(best_corpus, weights.coverage(corpus_terms, stems))
         if coverage >= best_coverage:
@@ -349,11 +351,6 @@ def _clean(sentence: str) -> str:
 
 
 Candidate = tuple[float, int, int, str]  # score, passage rank, position, sentence
-
-
-def _searchable(passage: Passage) -> str:
-    """The passage as the keyword index sees it: title and section count as its text."""
-    return f"{passage.title} {passage.location} {passage.text}"
 
 
 def _unique_sentences(candidates: list[Candidate]) -> list[Candidate]:

@@ -177,8 +177,13 @@ def keyword_index_current(index: Index, settings: Settings) -> bool:
 READ_PAGE = 10_000
 
 
+def searchable_text(title: str, location: str, text: str) -> str:
+    """A chunk as the keyword index sees it: its title and section count as its words."""
+    return f"{title} {location} {text}"
+
+
 def rebuild_keyword_index(index: Index, settings: Settings) -> None:
-    """Derive the BM25 index from what Chroma holds now (title and section count as text)."""
+    """Derive the BM25 index from what Chroma holds now."""
     ids: list[str] = []
     texts: list[str] = []
     offset = 0
@@ -187,7 +192,7 @@ def rebuild_keyword_index(index: Index, settings: Settings) -> None:
                                     offset=offset)
         ids.extend(page["ids"])
         texts.extend(
-            f"{meta.get('title', '')} {meta.get('location', '')} {text}"
+            searchable_text(str(meta.get("title", "")), str(meta.get("location", "")), text)
             for text, meta in zip(page["documents"], page["metadatas"], strict=True)
         )
         if len(page["ids"]) < READ_PAGE:

@@ -1,12 +1,9 @@
-"""Retrieval over the live index. Dense retrieval from Chroma for now."""
+"""A retrieved passage: what every ranking, answer and citation is made of."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from rag.embedder import Embedder
-from rag.store import Index
 
 
 @dataclass(frozen=True)
@@ -41,22 +38,3 @@ class Passage:
             end=int(meta.get("end_char", 0)),
             score=score,
         )
-
-
-def dense_search(index: Index, embedder: Embedder, query: str, *, top_k: int) -> list[Passage]:
-    count = index.chunk_count()
-    if count == 0:
-        return []
-    result = index.collection.query(
-        query_embeddings=[embedder.embed_query(query)],
-        n_results=min(top_k, count),
-        include=["documents", "metadatas", "distances"],
-    )
-    return [
-        # cosine distance -> cosine similarity
-        Passage.from_chroma(chunk_id, text, meta, round(1.0 - float(distance), 4))
-        for chunk_id, text, meta, distance in zip(
-            result["ids"][0], result["documents"][0], result["metadatas"][0],
-            result["distances"][0], strict=True,
-        )
-    ]

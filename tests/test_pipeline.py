@@ -12,7 +12,7 @@ from ingest.pipeline import Ingestor
 from ingest.readers import read_file
 from rag.errors import UsageError
 from rag.keyword import GermanAnalyzer, KeywordIndex
-from rag.search import dense_search
+from rag.retrieve import Retriever
 from rag.store import DataDir
 
 pytestmark = pytest.mark.slow
@@ -97,10 +97,10 @@ def test_prune_removes_deleted_file_from_search(corpus_copy, settings_for, embed
     before = len(index_contents(settings))
     query = "AirGuardAI Warnungen vor Bränden und Schadstoffen in Schwerte"
 
-    index = DataDir(settings).open_current()
-    best = dense_search(index, embedder, query, top_k=3)[0]
+    retriever = Retriever.open(settings, DataDir(settings), embedder)
+    best = retriever.search(query, top_k=3, mode="dense")[0].passage
     assert best.doc_id == "prototypen/schwerte-airguardai.md"
-    index.close()
+    retriever.close()
 
     target.unlink()
     without_prune = ingestor.run()
@@ -111,7 +111,9 @@ def test_prune_removes_deleted_file_from_search(corpus_copy, settings_for, embed
     assert pruned.removed == 1
     assert len(index_contents(settings)) == before - target_chunks
     index = DataDir(settings).open_current()
-    found = {p.doc_id for p in dense_search(index, embedder, query, top_k=20)}
+    retriever = Retriever.open(settings, DataDir(settings), embedder)
+    found = {r.passage.doc_id for r in retriever.search(query, top_k=20, mode="dense")}
+    retriever.close()
     assert "prototypen/schwerte-airguardai.md" not in found
     analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
     keyword = KeywordIndex.load(index.keyword_dir, analyzer=analyzer)
