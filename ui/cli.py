@@ -242,7 +242,7 @@ def _stage_progress() -> Callable[[str, int, int], None] | None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from rag.errors import EmptyIndexError
+    from rag.errors import EmptyIndexError, IndexModelMismatchError
     from rag.store import DataDir
 
     settings = _settings(args)
@@ -251,6 +251,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         "documents": 0,
         "chunks": 0,
         "embedding_model": settings.embedding_model,
+        "embedding_dimension": None,
+        "configured_embedding_model": settings.embedding_model,
         "data_dir": str(settings.data_dir.resolve()),
         "corpus_dir": str(settings.corpus_dir.resolve()),
         "last_ingest": data_dir.last_ingest(),
@@ -258,15 +260,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         "keyword_index_chunks": 0,
     }
     try:
-        index = data_dir.open_current()
+        index = data_dir.open_current(verify_model=False)
     except EmptyIndexError:
         status["hint"] = "No index yet: run `kora ingest`."
     else:
         from rag.keyword import KeywordIndex
 
+        try:
+            data_dir.check_model(index.generation)
+        except IndexModelMismatchError as exc:
+            status["hint"] = str(exc)
         status["documents"] = len(index.file_states())
         status["chunks"] = index.chunk_count()
         status["embedding_model"] = index.generation.embedding_model
+        status["embedding_dimension"] = index.generation.dimension
         status["index_generation"] = index.generation.name
         manifest = KeywordIndex.read_manifest(index.keyword_dir)
         status["keyword_index_chunks"] = manifest["count"] if manifest else 0
