@@ -21,27 +21,25 @@ from typing import Any
 from rag.citations import CheckedSentence, CitationChecker
 from rag.errors import LLMUnavailableError
 from rag.evidence import TermWeights
+from rag.extractive import Extract, Selected, SentenceRanker, clean, select
 from rag.filters import Filters
-from rag.keyword import searchable_text
 from rag.llm import ChatModel, Message
 from rag.prompts import (
     CONDENSE_SYSTEM,
     EXTRACTIVE_PREFIX,
     NOT_IN_DOCUMENTS,
+    NOT_SURE,
     REFUSAL_TEMPLATE,
     SYSTEM_PROMPT,
     condense_user_message,
     format_sources,
     says_not_in_documents,
 )
-from rag.refusal import EvidenceFeatures, RefusalModel
+from rag.refusal import RefusalModel, measure_evidence
 from rag.retrieve import Retriever, Scored
 from rag.search import Passage
 from rag.sentences import sentence_spans
 
-EXTRACTIVE_SENTENCES = 3
-EXTRACTIVE_RELATIVE = 0.6  # keep sentences scoring at least this share of the best one
-EXTRACTIVE_MIN_COVERAGE = 0.2
 SUGGESTED_TOPICS = 3
 # words that make a question lean on the one before it
 _ANAPHORA = re.compile(
@@ -50,7 +48,6 @@ _ANAPHORA = re.compile(
     r"und wer|und wann|und wo|und was|und wie)\b",
     re.IGNORECASE,
 )
-_MARKUP = re.compile(r"^\s*(?:[-*•]\s+|\d+[.)]\s+)|\*\*|__|`")
 
 
 @dataclass
@@ -96,6 +93,7 @@ class Answer:
     suggested_topics: list[str] = field(default_factory=list)
     evidence: dict[str, float] = field(default_factory=dict)
     notice: str = ""
+    highlights: list[str] = field(default_factory=list)  # the answer itself: number, date, name
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +111,7 @@ class Answer:
             "suggested_topics": self.suggested_topics,
             "evidence": self.evidence,
             "notice": self.notice,
+            "highlights": self.highlights,
         }
 
     def as_turn(self) -> Turn:
@@ -140,6 +139,7 @@ class Answerer:
         self.max_answer_tokens = max_answer_tokens
         self.weights = TermWeights(retriever.keyword, retriever.analyzer)
         self.checker = CitationChecker(self.weights, retriever.embedder)
+        self.ranker = SentenceRanker(self.weights, retriever.embedder)
 
     # --- public -----------------------------------------------------------------------
 
@@ -155,13 +155,14 @@ class Answerer:
         question = " ".join(question.split())
         standalone, notice = self._standalone(question, history)
         results = self.retriever.search(standalone, top_k=top_k, filters=filters)
-        features = evidence_features(self.weights, standalone, results)
-        answerable, probability = self.refusal.answerable(
-            features, embedding_model=self.retriever.embedder.name
-        )
-        evidence = {**features.as_dict(), "p_answerable": round(probability, 4)}
-        if not results or not answerable:
+        extract = self.ranker.rank(standalone, results)
+        measured = measure_evidence(self.weights, standalone, results, extract)
+        decision = self.refusal.decide(measured, embedding_model=self.retriever.embedder.name)
+        evidence = {**measured.as_dict(), "p_answerable": round(decision.probability, 4)}
+        if not results or not decision.answer:
             return self._refusal(question, standalone, results, evidence, notice)
+        if not decision.sure:
+            notice = " ".join(part for part in (notice, NOT_SURE) if part)
         if self.llm is not None:
             try:
                 answer = self._llm_answer(question, standalone, results, on_token)
@@ -173,7 +174,7 @@ class Answerer:
                 answer.evidence = evidence
                 answer.notice = " ".join(part for part in (notice, answer.notice) if part)
                 return answer
-        answer = self._extractive_answer(question, standalone, results)
+        answer = self._extractive_answer(question, standalone, results, extract)
         answer.evidence, answer.notice = evidence, notice
         if on_token:
             on_token(answer.answer)
@@ -231,46 +232,32 @@ class Answerer:
 
     # --- extractive -------------------------------------------------------------------
 
-    def _extractive_answer(self, question: str, standalone: str,
-                           results: list[Scored]) -> Answer:
-        terms = self.weights.terms(standalone)
-        candidates: list[Candidate] = []
-        for rank, result in enumerate(results):
-            text = result.passage.text
-            for position, (start, end) in enumerate(sentence_spans(text)):
-                sentence = _clean(text[start:end])
-                if len(sentence) < 20 or sentence.endswith(":"):
-                    continue  # fragments and list introductions say nothing alone
-                coverage = self.weights.coverage(terms, self.weights.stems_of(sentence))
-                # earlier passages are better evidence: a mild rank prior breaks ties
-                candidates.append((coverage * (1 - 0.05 * rank), rank, position, sentence))
-        candidates.sort(key=lambda c: -c[0])
-        if not candidates or candidates[0][0] < EXTRACTIVE_MIN_COVERAGE:
-            # the passages match the question as a whole but no sentence does: quote the
-            # opening of the best passage rather than inventing a selection
+    def _extractive_answer(self, question: str, standalone: str, results: list[Scored],
+                           extract: Extract) -> Answer:
+        chosen = select(extract, results)
+        if not chosen:
+            # the passages match the question as a whole but no sentence of them stands
+            # alone: quote the opening of the best passage rather than inventing a choice
             best = results[0].passage
-            spans = sentence_spans(best.text)[:2]
-            candidates = [(0.0, 0, i, _clean(best.text[s:e])) for i, (s, e) in enumerate(spans)]
-        best_score = candidates[0][0]
-        chosen = [c for c in candidates if c[0] >= EXTRACTIVE_RELATIVE * best_score]
-        chosen = _unique_sentences(chosen)[:EXTRACTIVE_SENTENCES]
-        chosen.sort(key=lambda c: (c[1], c[2]))
+            chosen = [Selected(0, clean(best.text[s:e]), ())
+                      for s, e in sentence_spans(best.text)[:2]]
         numbers: dict[int, int] = {}
         citations: list[Citation] = []
         lines: list[str] = []
         sentences: list[CheckedSentence] = []
-        for _, rank, _, sentence in chosen:
-            if rank not in numbers:
-                numbers[rank] = len(numbers) + 1
-                citations.append(Citation.of(numbers[rank], results[rank].passage))
-            n = numbers[rank]
-            lines.append(f"{sentence} [{n}]")
-            sentences.append(CheckedSentence(text=sentence, citations=[n], supported=True,
+        for selected in chosen:
+            if selected.rank not in numbers:
+                numbers[selected.rank] = len(numbers) + 1
+                citations.append(Citation.of(numbers[selected.rank],
+                                             results[selected.rank].passage))
+            n = numbers[selected.rank]
+            lines.append(f"{selected.text} [{n}]")
+            sentences.append(CheckedSentence(text=selected.text, citations=[n], supported=True,
                                              lexical=1.0, semantic=None))
         answer = EXTRACTIVE_PREFIX + "\n" + "\n".join(lines)
         return Answer(question=question, standalone_question=standalone, answer=answer,
                       refused=False, mode="extractive", llm=None, citations=citations,
-                      sentences=sentences)
+                      sentences=sentences, highlights=list(chosen[0].marks))
 
     # --- LLM --------------------------------------------------------------------------
 
@@ -324,41 +311,3 @@ class Answerer:
                       answer=checked.render(renumber), refused=False, mode="llm",
                       llm=self.llm.name, citations=citations, sentences=sentences,
                       notice=checked.notice)
-
-
-def evidence_features(
-    weights: TermWeights, question: str, results: list[Scored]
-) -> EvidenceFeatures:
-    """What the refusal model sees, from the best-covering of the top three passages."""
-    terms = weights.terms(question)
-    corpus_terms = weights.terms(question, general=False)
-    best_coverage, best_gap, best_corpus = 0.0, 1.0, 0.0
-    for result in results[:3]:
-        passage = result.passage
-        stems = weights.stems_of(searchable_text(passage.title, passage.location, passage.text))
-        coverage = weights.coverage(terms, stems)
-        best_corpus = max(best_corpus, weights.coverage(corpus_terms, stems))
-        if coverage >= best_coverage:
-            best_coverage, best_gap = coverage, weights.gap(terms, stems)
-    dense = max((r.dense_score or 0.0 for r in results[:3]), default=0.0)
-    return EvidenceFeatures(coverage=best_coverage, dense=dense, gap=best_gap,
-                            corpus_coverage=best_corpus)
-
-
-def _clean(sentence: str) -> str:
-    """A sentence as it reads, without Markdown list markers and emphasis."""
-    return " ".join(_MARKUP.sub("", sentence).split())
-
-
-Candidate = tuple[float, int, int, str]  # score, passage rank, position, sentence
-
-
-def _unique_sentences(candidates: list[Candidate]) -> list[Candidate]:
-    seen: set[str] = set()
-    unique = []
-    for candidate in candidates:
-        key = candidate[3].lower()
-        if key not in seen:
-            seen.add(key)
-            unique.append(candidate)
-    return unique

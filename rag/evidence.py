@@ -87,9 +87,10 @@ class TermWeights:
             zipf = self._splitter.zipf(word)
         return zipf
 
-    def terms(self, text: str, *, general: bool = True) -> list[Term]:
+    def terms(self, text: str, *, general: bool = True, corpus: bool = True) -> list[Term]:
         """The content words of ``text`` with their stems and weights, each word once.
-        ``general``: scale the corpus IDF by the word's specificity in German at large."""
+        ``corpus``: weigh by the word's IDF in the indexed documents; ``general``: by its
+        specificity in German at large (both: their product)."""
         seen: set[str] = set()
         terms: list[Term] = []
         for word in self.analyzer.words(text):
@@ -99,7 +100,8 @@ class TermWeights:
             stems = tuple(dict.fromkeys(self.analyzer.analyze(word)))
             if not stems or stems[0] in QUESTION_STEMS:
                 continue
-            weight = self.idf(stems[0]) * (self.specificity(word) if general else 1.0)
+            weight = ((self.idf(stems[0]) if corpus else 1.0)
+                      * (self.specificity(word) if general else 1.0))
             terms.append(Term(word, stems, weight))
         return terms
 

@@ -26,9 +26,11 @@ class Filters:
     types: tuple[str, ...] = ()
     date_from: str | None = None  # inclusive, "YYYY", "YYYY-MM" or "YYYY-MM-DD"
     date_to: str | None = None  # inclusive
+    # documents to leave out (evaluating what KORA says when a document is missing)
+    exclude_docs: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.types or self.date_from or self.date_to)
+        return bool(self.types or self.date_from or self.date_to or self.exclude_docs)
 
     def _bounds(self) -> tuple[int | None, int | None]:
         low = date_sort_key(self.date_from) if self.date_from else None
@@ -46,6 +48,8 @@ class Filters:
         clauses: list[dict[str, Any]] = []
         if self.types:
             clauses.append({"type": {"$in": list(self.types)}})
+        if self.exclude_docs:
+            clauses.append({"doc_id": {"$nin": list(self.exclude_docs)}})
         low, high = self._bounds()
         if low is not None:
             clauses.append({"date_sort": {"$gte": low}})
@@ -57,6 +61,8 @@ class Filters:
 
     def matches(self, meta: dict[str, Any]) -> bool:
         if self.types and meta.get("type") not in self.types:
+            return False
+        if meta.get("doc_id") in self.exclude_docs:
             return False
         low, high = self._bounds()
         key = int(meta.get("date_sort", 0) or 0)

@@ -17,6 +17,11 @@ REFUSAL_TEMPLATE = (
     "Die Dokumente behandeln zum Beispiel diese Themen:\n{topics}"
 )
 
+NOT_SURE = (
+    "Nicht sicher: Die Quellen passen nur teilweise zur Frage. Bitte prüfen Sie die "
+    "zitierten Stellen."
+)
+
 EXTRACTIVE_PREFIX = (
     "Extraktive Antwort (wörtliche Sätze aus den Quellen, ohne Sprachmodell):"
 )

@@ -1,61 +1,109 @@
-"""Whether the documents cover a question: a calibrated decision, not a cosine cut-off.
+"""Whether the documents answer a question: a calibrated decision on evidence that holds
+for documents the calibration never saw.
 
-Retrieval evidence go into a logistic model:
-- ``coverage``: the share of the question's content words that the best of the top
-  passages contains, each word weighted by its corpus IDF times its specificity in
-  German at large (``rag.evidence``); ``corpus_coverage``: the same with the corpus IDF
-  alone. Words the corpus never uses weigh most.
-- ``gap``: the largest share of the question's weight carried by one word that the best
-  passage lacks (questions that hinge on an unmentioned detail: "Was *kostet* ...?").
-- ``dense``: the cosine similarity of the best passage (model-specific, so it is used
-  only with the model the calibration was made with).
-The coefficients come from ``python -m rag.calibration.calibrate``, which fits them on
-the in-scope and out-of-scope questions in ``rag/calibration/questions.yaml`` against the
-shipped corpus and records the data, date and accuracy in ``rag/calibration/refusal.json``.
+The evidence describes how well the best retrieved text fits the question, in terms that
+mean the same in any collection of German documents:
+- ``dense``: the cosine similarity of question and best passage in the embedding model
+  (depends on the model, not on the documents);
+- ``coverage``: the share of the question's words the best passage contains, each word
+  weighted by how specific it is in German at large (wordfreq), not by statistics of the
+  indexed documents, which change whenever an admin adds some;
+- ``gap``: the largest share of that weight carried by one word the passage lacks (the
+  question hinges on something never mentioned: "Was *kostet* ...?");
+- ``sentence``: the same coverage by the best single sentence, which is where an answer
+  has to stand;
+- ``meaning``: the cosine similarity of question and best sentence;
+- ``typed_missing``: the question asks for a number, date, name or place and none of the
+  top sentences contains one ("Wie viele Drohnen ...?" over a passage without numbers).
+A logistic model on these gives the probability that the documents answer the question.
+``python -m rag.calibration.calibrate`` fits it on questions about the shipped corpus
+that are not the evaluation's, measures it on documents it never saw, and records all of
+it in ``rag/calibration/refusal.json``. Between the refusal threshold and a higher
+"sure" threshold KORA answers with a note that it is not sure.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from rag.keyword import searchable_text
+
+if TYPE_CHECKING:
+    from rag.evidence import TermWeights
+    from rag.extractive import Extract
+    from rag.retrieve import Scored
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration" / "refusal.json"
+FEATURES = ("dense", "coverage", "gap", "sentence", "meaning", "typed_missing")
+EVIDENCE_PASSAGES = 3
 
 
 @dataclass(frozen=True)
-class EvidenceFeatures:
-    coverage: float
-    dense: float
-    gap: float
-    corpus_coverage: float
+class Evidence:
+    values: dict[str, float]
 
     def as_dict(self) -> dict[str, float]:
-        return {name: round(float(getattr(self, name)), 4)
-                for name in ("coverage", "corpus_coverage", "gap", "dense")}
+        return {name: round(float(value), 4) for name, value in self.values.items()}
+
+
+def measure_evidence(weights: TermWeights, question: str, results: Sequence[Scored],
+                     extract: Extract) -> Evidence:
+    """What the refusal model sees, from the top passages and their ranked sentences."""
+    terms = weights.terms(question, corpus=False)
+    best_coverage, best_gap = 0.0, 1.0
+    for result in results[:EVIDENCE_PASSAGES]:
+        passage = result.passage
+        stems = weights.stems_of(searchable_text(passage.title, passage.location, passage.text))
+        coverage = weights.coverage(terms, stems)
+        if coverage >= best_coverage:
+            best_coverage, best_gap = coverage, weights.gap(terms, stems)
+    sentence = max((weights.coverage(terms, set(c.stems)) for c in extract.candidates[:5]),
+                   default=0.0)
+    meaning = max((c.semantic for c in extract.candidates if c.semantic is not None),
+                  default=0.0)
+    return Evidence({
+        "dense": max((r.dense_score or 0.0 for r in results[:EVIDENCE_PASSAGES]), default=0.0),
+        "coverage": best_coverage,
+        "gap": best_gap,
+        "sentence": sentence,
+        "meaning": meaning,
+        "typed_missing": float(not extract.typed_support()),
+    })
 
 
 @dataclass(frozen=True)
 class LogisticModel:
     weights: dict[str, float]
     bias: float
-    threshold: float
+    threshold: float  # below: refuse
+    sure: float  # at or above: answer without a note
 
-    def probability(self, features: EvidenceFeatures) -> float:
-        values = features.as_dict()
-        z = self.bias + sum(w * values[name] for name, w in self.weights.items())
+    def probability(self, evidence: Evidence) -> float:
+        z = self.bias + sum(w * evidence.values[name] for name, w in self.weights.items())
         return 1 / (1 + math.exp(-z))
 
 
-class RefusalModel:
-    """P(the corpus answers the question) from retrieval evidence."""
+@dataclass(frozen=True)
+class Decision:
+    answer: bool
+    sure: bool
+    probability: float
 
-    def __init__(self, *, with_dense: LogisticModel, coverage_only: LogisticModel,
+
+class RefusalModel:
+    """P(the documents answer the question) from the evidence; one model per embedding
+    model it was calibrated with, and one without the model-specific similarities for
+    any other."""
+
+    def __init__(self, *, with_dense: LogisticModel, without_dense: LogisticModel,
                  dense_model: str) -> None:
         self.with_dense = with_dense
-        self.coverage_only = coverage_only
+        self.without_dense = without_dense
         self.dense_model = dense_model
 
     @classmethod
@@ -64,15 +112,13 @@ class RefusalModel:
 
         def model(entry: dict[str, Any]) -> LogisticModel:
             return LogisticModel(dict(entry["weights"]), float(entry["bias"]),
-                                 float(entry["threshold"]))
+                                 float(entry["threshold"]), float(entry["sure"]))
 
-        return cls(
-            with_dense=model(data["with_dense"]),
-            coverage_only=model(data["coverage_only"]),
-            dense_model=str(data["embedding_model"]),
-        )
+        return cls(with_dense=model(data["with_dense"]),
+                   without_dense=model(data["without_dense"]),
+                   dense_model=str(data["embedding_model"]))
 
-    def answerable(self, features: EvidenceFeatures, *, embedding_model: str) -> tuple[bool, float]:
-        model = self.with_dense if embedding_model == self.dense_model else self.coverage_only
-        probability = model.probability(features)
-        return probability >= model.threshold, probability
+    def decide(self, evidence: Evidence, *, embedding_model: str) -> Decision:
+        model = self.with_dense if embedding_model == self.dense_model else self.without_dense
+        probability = model.probability(evidence)
+        return Decision(probability >= model.threshold, probability >= model.sure, probability)
