@@ -20,6 +20,8 @@ MAX_QUESTION_CHARS = 1000
 # Python decodes undecodable argv bytes 0x80-0xFF as U+DC80-U+DCFF (PEP 383).
 _ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
 _SURROGATES = re.compile("[\ud800-\udfff]")
+# terminal escape sequences (colours, cursor moves, window titles) pasted with a question
+_TERMINAL_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
 class EmptyQuestionError(UsageError):
@@ -34,6 +36,7 @@ def clean_question(text: str | bytes, *, max_chars: int = MAX_QUESTION_CHARS) ->
     text = _restore_escaped_bytes(text)
     text = _SURROGATES.sub("", text)  # halves of characters (e.g. from JSON) mean nothing
     text = unicodedata.normalize("NFC", text)
+    text = _TERMINAL_ESCAPES.sub(" ", text)
     text = "".join(_visible(char) for char in text)
     text = " ".join(text.split())
     if not text:

@@ -36,8 +36,8 @@ def test_lone_surrogates_from_json_disappear() -> None:
 
 
 def test_control_and_invisible_characters_are_removed() -> None:
-    typed = "Wer\x00 hat\x1b[31m die\u202e Tagung\u200b\r\neröffnet?\x7f"
-    assert clean_question(typed) == ("Wer hat [31m die Tagung eröffnet?", "")
+    typed = "Wer\x00 hat\x1b[31m die\u202e Tagung\u200b\r\neröffnet?\x7f\x1b]0;Titel\x07"
+    assert clean_question(typed) == ("Wer hat die Tagung eröffnet?", "")
 
 
 def test_html_and_markdown_stay_text() -> None:
