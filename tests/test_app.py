@@ -88,6 +88,22 @@ def test_admin_tab_without_account_explains_how_to_enable(running_app: Any) -> N
     assert "KORA_ADMIN_PASSWORD" in shown  # the legacy way is still explained
 
 
+def test_questions_as_bad_input_through_the_api(client: Any) -> None:
+    long = SCHARRENBACH + " " + "Jahrestagung " * 1600  # 20,000+ characters
+    answer, _, _ = client.predict(long, "alle", api_name="/frage")
+    assert "Hinweis: Die Frage war 20.8" in answer and "ersten 9" in answer
+    typed = "Wer\x00 hat\x1b[31m die\u202e URBAN.KI-Jahrestagung\t2025 eröffnet?\x07"
+    answer, sources, _ = client.predict(typed, "alle", api_name="/frage")
+    assert "Scharrenbach" in answer and "<mark>" in sources
+    answer, sources, _ = client.predict("<img src=x onerror=alert(1)> **Wer** hat die "
+                                        "URBAN.KI-Jahrestagung 2025 eröffnet?", "alle",
+                                        api_name="/frage")
+    assert "<img" not in sources and "onerror" not in answer
+    for empty in ("", "   \t", "\x00\u200b"):
+        with pytest.raises(Exception, match="Bitte geben Sie eine Frage ein"):
+            client.predict(empty, "alle", api_name="/frage")
+
+
 def test_type_filter_limits_sources(client: Any) -> None:
     _, sources, _ = client.predict(SCHARRENBACH, "prototyp", api_name="/frage")
     assert "konferenzbericht" not in sources

@@ -379,7 +379,10 @@ def build_app(settings: Settings, *,
             raise gr.Error(S.EMPTY_QUESTION, print_exception=False) from None
         except Exception as exc:
             raise gr.Error(failure_line(S.ANSWER_FAILED, exc), print_exception=False) from None
-        return answer.answer, render_sources(answer), mode_label(answer)
+        text = answer.answer
+        if answer.notice:  # e.g. that an overlong question was cut
+            text += "\n\n" + S.NOTICE_PREFIX + answer.notice
+        return text, render_sources(answer), mode_label(answer)
 
     def new_conversation() -> tuple[Any, ...]:
         return [], render_sources(None), "", [], None, "", ""
