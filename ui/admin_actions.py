@@ -28,6 +28,9 @@ from ui.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
 AUDIT_SHOWN = 50
+# Gradio copies a returned file into its own cache (cleaned hourly) at once; KORA's copy
+# of an export (feedback holds questions) need not outlive that by much
+EXPORT_KEEP_SECONDS = 300
 REFUSALS = {
     "refused-header": S.AUTH_HEADER_REFUSED,
     "expired": S.ADMIN_SESSION_EXPIRED,
@@ -209,6 +212,7 @@ class AdminActions:
         self.audit.append(action="feedback-export", account=principal.account,
                           client=principal.client, detail={"rows": rows})
         path = admin.export_file(self.export_dir, S.FEEDBACK_EXPORT_NAME, text)
+        _remove_later(path)
         return path, S.ADMIN_EXPORT_DONE.format(rows=rows,
                                                 days=self.settings.feedback_retention_days)
 
@@ -231,4 +235,12 @@ class AdminActions:
         entries = self.audit.entries()
         self.audit.append(action="audit-export", account=principal.account,
                           client=principal.client, detail={"entries": len(entries)})
-        return admin.export_file(self.export_dir, S.AUDIT_EXPORT_NAME, entries_csv(entries)), ""
+        path = admin.export_file(self.export_dir, S.AUDIT_EXPORT_NAME, entries_csv(entries))
+        _remove_later(path)
+        return path, ""
+
+
+def _remove_later(path: str) -> None:
+    timer = threading.Timer(EXPORT_KEEP_SECONDS, Path(path).unlink, kwargs={"missing_ok": True})
+    timer.daemon = True
+    timer.start()
