@@ -13,7 +13,12 @@ A run killed at any point is completed by the next run without duplicates.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import resource
+import shutil
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunking import chunk_document, embedding_header
-from ingest.readers import ParsedDocument, read_file
+from ingest.readers import VANISHED, ParsedDocument, read_file
 from rag.embedder import Embedder
-from rag.errors import ReaderError, UsageError
+from rag.errors import KoraError, ReaderError, UsageError
 from rag.filters import date_sort_key
 from rag.keyword import keyword_index_current, rebuild_keyword_index
 from rag.settings import Settings
@@ -82,11 +87,36 @@ def collect_files(paths: Sequence[Path]) -> list[SourceFile]:
                 relative = path.relative_to(root)
                 if any(part.startswith(".") for part in relative.parts):
                     continue
-                if path.is_file() or path.is_symlink():
+                # everything but real folders: links, pipes and devices are reported by
+                # ``source_problem`` instead of vanishing silently
+                if path.is_symlink() or not path.is_dir():
                     files.append(SourceFile(path, root))
         else:
             files.append(SourceFile(given.resolve(), root))
     return files
+
+
+def source_problem(source: SourceFile) -> str | None:
+    """Why a collected file must not be read, or None. Checked before the file is opened:
+    a named pipe would block the ingest, a link could lead out of the ingest folder."""
+    path = source.path
+    try:
+        status = os.stat(path)  # follows links
+    except FileNotFoundError:
+        if path.is_symlink():
+            return "symbolic link points to a file that does not exist"
+        return VANISHED
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop: the link points (indirectly) to itself"
+        return f"cannot read file ({exc.strerror or type(exc).__name__})"
+    if path.is_symlink() and not path.resolve().is_relative_to(source.root):
+        return "symbolic link points outside the ingest folder: not followed"
+    if stat.S_ISDIR(status.st_mode):
+        return "symbolic link to a folder: not followed (link the files, or ingest the folder)"
+    if not stat.S_ISREG(status.st_mode):
+        return "not a regular file (a pipe, device or socket)"
+    return None
 
 
 def _sha256(path: Path) -> str:
@@ -223,6 +253,14 @@ class Ingestor:
                     rebuild_keyword_index(index, self.settings)
                 if building_aside:
                     self.data_dir.publish(index)
+            except Exception as exc:
+                if is_out_of_space(exc) or storage_exhausted(self.data_dir.path):
+                    raise KoraError(
+                        f"Writing the index in {self.data_dir.path} failed: the disk is full "
+                        "or a file size limit was reached. The previous index still answers; "
+                        "free some space and run the ingest again to complete it."
+                    ) from exc
+                raise
             finally:
                 index.close()
             report.seconds = time.perf_counter() - started
@@ -352,12 +390,22 @@ class Ingestor:
                                              f"'{doc_id}' (another ingest root has it)"))
                 continue
             seen.add(doc_id)
+            problem = source_problem(source)
+            if problem is not None:
+                report.failed.append(Failure(str(source.path), problem))
+                continue
             try:
                 sha256 = _sha256(source.path)
+            except FileNotFoundError:
+                report.failed.append(Failure(str(source.path), VANISHED))
+                continue
+            except PermissionError:
+                report.failed.append(Failure(str(source.path), "permission denied: KORA "
+                                             "cannot read this file"))
+                continue
             except OSError as exc:
-                report.failed.append(
-                    Failure(str(source.path), f"cannot read file ({exc.strerror or exc})")
-                )
+                reason = exc.strerror or type(exc).__name__
+                report.failed.append(Failure(str(source.path), f"cannot read file ({reason})"))
                 continue
             state = states.get(doc_id)
             if state is not None and state.get("sha256") == sha256:
@@ -405,6 +453,42 @@ class Ingestor:
         return removed
 
 
+
+
+_OUT_OF_SPACE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+# how SQLite (the docstore, and Chroma underneath) words the same condition
+_OUT_OF_SPACE_TEXT = ("database or disk is full", "disk i/o error", "no space left",
+                      "file too large")
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) says a write found no room."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _OUT_OF_SPACE_ERRNOS:
+            return True
+        if any(text in str(current).lower() for text in _OUT_OF_SPACE_TEXT):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def storage_exhausted(folder: Path) -> bool:
+    """After a failed write whose error does not say why (Chroma words a full disk as
+    "Failed to apply logs to the metadata segment"): is the disk nearly full, or is a
+    file of the index at the process's file size limit?"""
+    try:
+        if shutil.disk_usage(folder).free < 64_000_000:
+            return True
+        soft_limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft_limit == resource.RLIM_INFINITY:
+            return False
+        largest = max((p.stat().st_size for p in folder.rglob("*") if p.is_file()), default=0)
+    except OSError:
+        return False
+    return largest + 1_000_000 >= soft_limit
 
 
 def print_progress_bar() -> ProgressCallback | None:

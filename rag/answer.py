@@ -35,6 +35,7 @@ from rag.prompts import (
     format_sources,
     says_not_in_documents,
 )
+from rag.questions import clean_question
 from rag.refusal import RefusalModel, measure_evidence
 from rag.retrieve import Retriever, Scored
 from rag.search import Passage
@@ -152,8 +153,9 @@ class Answerer:
         top_k: int | None = None,
         on_token: TokenCallback | None = None,
     ) -> Answer:
-        question = " ".join(question.split())
+        question, cut_notice = clean_question(question)
         standalone, notice = self._standalone(question, history)
+        notice = " ".join(part for part in (cut_notice, notice) if part)
         results = self.retriever.search(standalone, top_k=top_k, filters=filters)
         extract = self.ranker.rank(standalone, results)
         measured = measure_evidence(self.weights, standalone, results, extract)

@@ -7,13 +7,15 @@ flags), the environment (``KORA_`` prefix), ``kora.toml``, the defaults below.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -176,6 +178,81 @@ class Settings(BaseSettings):
         gt=0,
         description="With KORA_LLM=auto: how long to wait for a local Ollama to answer.",
     )
+
+    # --- administration, audit trail and retention ------------------------------------
+    # Passwords are never settings: accounts live hashed in the data directory
+    # (`kora admin add`), the legacy shared password only in KORA_ADMIN_PASSWORD.
+    admin_session_idle_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description="A web login ends after this many minutes without an action; the next "
+        "action asks to log in again.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins per account and per client address before every further "
+        "attempt has to wait.",
+    )
+    login_delay_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="The wait after login_max_failures failed logins; it doubles with every "
+        "further failure. A successful login clears it.",
+    )
+    login_delay_max_seconds: float = Field(
+        default=900.0, gt=0, description="The longest wait between two login attempts."
+    )
+    chat_requires_login: bool = Field(
+        default=False,
+        description="Put the chat and its /frage API behind login: a named account (role "
+        "chat or admin), or a user vouched for by the trusted proxy header.",
+    )
+    trusted_user_header: str | None = Field(
+        default=None,
+        description="HTTP header in which the city's authenticating reverse proxy passes the "
+        "user name (e.g. X-Forwarded-User from an OIDC proxy in front of Keycloak). Trusted "
+        "only on requests from trusted_proxies; a request that carries it from anywhere "
+        "else is refused. Admin rights need an account of that name (`kora admin add NAME "
+        "--no-password`).",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxy, comma-separated (e.g. "
+        "'10.0.0.5, 10.0.1.0/24'). Only they may set trusted_user_header and X-Forwarded-For "
+        "(the client address in the audit log and for login throttling).",
+    )
+    feedback_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days that feedback (question, answer, sources, comment) is kept. Older "
+        "entries are deleted when `kora serve` starts, hourly while it runs, and by "
+        "`kora feedback purge`.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an IP address or network: {entry!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _header_needs_proxy(self) -> Settings:
+        if self.trusted_user_header and not self.trusted_proxies:
+            raise ValueError("trusted_user_header is set but trusted_proxies is empty: name "
+                             "the proxy's address, or the header would be trusted from no one")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -51,15 +51,14 @@ def factory_with(embedder: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def running_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any]:
-    from ui.app import build_app, launch_options
+    from ui.app import build_app, launch
 
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("KORA_ADMIN_PASSWORD", raising=False)
         settings = indexed_settings(tmp_path_factory.mktemp("app"), embedder)
         demo: Any = build_app(settings, assistant_factory=factory_with(embedder))
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
-                quiet=True, **launch_options())
+    launch(demo, settings, host="127.0.0.1", port=port)
     demo.kora_settings = settings
     demo.kora_url = f"http://127.0.0.1:{port}/"
     yield demo
@@ -83,10 +82,26 @@ def test_question_is_answered_with_citation(client: Any) -> None:
     assert "konferenzen/jahrestagung-2025.md" in sources
 
 
-def test_admin_tab_without_password_explains_how_to_enable(running_app: Any) -> None:
+def test_admin_tab_without_account_explains_how_to_enable(running_app: Any) -> None:
     shown = json.dumps(running_app.config, ensure_ascii=False, default=str)
-    assert "Verwaltung nicht aktiviert" in shown and "KORA_ADMIN_PASSWORD" in shown
-    assert "kora-passwort" not in shown  # no login form without a password
+    assert "Verwaltung nicht aktiviert" in shown and "kora admin add NAME" in shown
+    assert "KORA_ADMIN_PASSWORD" in shown  # the legacy way is still explained
+
+
+def test_questions_as_bad_input_through_the_api(client: Any) -> None:
+    long = SCHARRENBACH + " " + "Jahrestagung " * 1600  # 20,000+ characters
+    answer, _, _ = client.predict(long, "alle", api_name="/frage")
+    assert "Hinweis: Die Frage war 20.8" in answer and "ersten 9" in answer
+    typed = "Wer\x00 hat\x1b[31m die\u202e URBAN.KI-Jahrestagung\t2025 eröffnet?\x07"
+    answer, sources, _ = client.predict(typed, "alle", api_name="/frage")
+    assert "Scharrenbach" in answer and "<mark>" in sources
+    answer, sources, _ = client.predict("<img src=x onerror=alert(1)> **Wer** hat die "
+                                        "URBAN.KI-Jahrestagung 2025 eröffnet?", "alle",
+                                        api_name="/frage")
+    assert "<img" not in sources and "onerror" not in answer
+    for empty in ("", "   \t", "\x00\u200b"):
+        with pytest.raises(Exception, match="Bitte geben Sie eine Frage ein"):
+            client.predict(empty, "alle", api_name="/frage")
 
 
 def test_type_filter_limits_sources(client: Any) -> None:
@@ -107,39 +122,67 @@ def test_admin_upload_refused_without_login(running_app: Any, tmp_path: Path) ->
     document.write_text("# Neu\n\nEin neues Dokument über Parkbänke.", encoding="utf-8")
     uploads = running_app.kora_settings.corpus_dir / "uploads"
     handlers = running_app.kora_handlers
-    # the admin area is off (no password): even a session flag set to True is refused
-    for session in (False, True, None):
-        assert "Nicht angemeldet" in handlers["upload"]([str(document)], session)
-        assert "Nicht angemeldet" in handlers["reindex"](session)
+    # no account exists: whatever a session holds, every admin action is refused
+    for token in (None, True, "erfunden", "x" * 43):
+        assert "Nicht angemeldet" in handlers["upload"]([str(document)], token, None)
+        assert "Nicht angemeldet" in handlers["reindex"](token, None)
         assert "Nicht angemeldet" in handlers["delete"]("konferenzen/jahrestagung-2025.md",
-                                                        True, session)
-        assert handlers["export"](session)[0] is None
+                                                        True, token, None)
+        assert handlers["export"](token, None)[0] is None
+        assert handlers["audit"](token, None) == ([], "")
+    assert handlers["login"]("", "", None)[0] is None
     assert not uploads.exists()
     assert (running_app.kora_settings.corpus_dir / "konferenzen/jahrestagung-2025.md").exists()
 
 
-def test_admin_handlers_check_login_against_password(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedder: Any) -> None:
-    """With a password set, only a session flagged by login may upload."""
+class StubAssistant:
+    """Stands in where an admin test needs no index: a second real one only costs time."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.retriever = type("R", (), {"embedder": embedder})()
+
+    def close(self) -> None:
+        pass
+
+
+def stub_app(tmp_path: Path, embedder: Any, **overrides: Any) -> Any:
     from rag.settings import Settings
     from ui.app import build_app
 
-    monkeypatch.setenv("KORA_ADMIN_PASSWORD", "richtig")
-
-    class Stub:  # upload needs no index: a second real one would only cost time
-        retriever = type("R", (), {"embedder": embedder})()
-
     corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    settings = Settings.load(data_dir=tmp_path / "data", corpus_dir=corpus, llm="none")
-    demo: Any = build_app(settings, assistant_factory=lambda *_: Stub())  # type: ignore[arg-type]
+    corpus.mkdir(exist_ok=True)
+    settings = Settings.load(data_dir=tmp_path / "data", corpus_dir=corpus, llm="none",
+                             **overrides)
+    demo: Any = build_app(settings, assistant_factory=lambda *_: StubAssistant(embedder))  # type: ignore[arg-type,return-value]
+    demo.kora_settings = settings
+    return demo
+
+
+def test_admin_handlers_check_login_against_env_password(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedder: Any) -> None:
+    """With only KORA_ADMIN_PASSWORD, a session may upload only after a correct login."""
+    monkeypatch.setenv("KORA_ADMIN_PASSWORD", "richtig")
+    demo = stub_app(tmp_path, embedder)
+    corpus = demo.kora_settings.corpus_dir
     document = tmp_path / "baum.md"
     document.write_text("# Bäume\n\nDer Kreis pflanzt Bäume im Stadtpark.", encoding="utf-8")
-    upload = demo.kora_handlers["upload"]
-    assert "Nicht angemeldet" in upload([str(document)], False)
+    handlers = demo.kora_handlers
+    assert "Nicht angemeldet" in handlers["upload"]([str(document)], None, None)
+    token, status, _ = handlers["login"]("", "falsch", None)
+    assert token is None and "fehlgeschlagen" in status
     assert not (corpus / "uploads").exists()
-    assert "Gespeichert: baum.md" in upload([str(document)], True)
+    token, status, _ = handlers["login"]("", "richtig", None)
+    assert token and "gemeinsamen Passwort" in status
+    assert "Gespeichert: baum.md" in handlers["upload"]([str(document)], token, None)
     assert (corpus / "uploads" / "baum.md").read_text(encoding="utf-8").startswith("# Bäume")
+    assert handlers["logout"](token, None) == (None, "Abgemeldet.")
+    assert "Nicht angemeldet" in handlers["upload"]([str(document)], token, None)
+    actions = [(e["account"], e["action"], e["outcome"])
+               for e in demo.kora_gate.audit.entries()]
+    assert actions == [("env:KORA_ADMIN_PASSWORD", "login", "failed"),
+                       ("env:KORA_ADMIN_PASSWORD", "login", "ok"),
+                       ("env:KORA_ADMIN_PASSWORD", "upload", "ok"),
+                       ("env:KORA_ADMIN_PASSWORD", "logout", "ok")]
     demo.kora_feedback.close()
 
 
@@ -181,12 +224,12 @@ def test_save_uploads_refuses_bad_files(tmp_path: Path) -> None:
     big.write_text("x" * 3000, encoding="utf-8")
     good = tmp_path / "in" / "gut.txt"
     good.write_text("Ein gültiger Text über Radwege in der Stadt.", encoding="utf-8")
-    messages = save_uploads([str(empty), str(program), str(good)], corpus_dir=corpus,
-                            max_file_mb=1)
+    messages = [o.message for o in save_uploads([str(empty), str(program), str(good)],
+                                                corpus_dir=corpus, max_file_mb=1)]
     assert messages[0].startswith("Abgelehnt: leer.md") and "empty" in messages[0]
     assert messages[1].startswith("Abgelehnt: programm.exe") and "nicht unterstützt" in messages[1]
     assert messages[2].startswith("Gespeichert: gut.txt")
-    assert save_uploads([str(big)], corpus_dir=corpus, max_file_mb=0.001)[0].startswith(
+    assert save_uploads([str(big)], corpus_dir=corpus, max_file_mb=0.001)[0].message.startswith(
         "Abgelehnt: gross.txt")
     kept = sorted(p.name for p in (corpus / "uploads").iterdir())
     assert kept == ["gut.txt"]  # no rejected file and no staging leftovers

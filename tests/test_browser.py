@@ -50,7 +50,7 @@ Der Kreis Böswald testet ein Online-Formular für die Anmeldung von Sperrmüll.
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any]:
-    from ui.app import build_app, launch_options
+    from ui.app import build_app, launch
 
     base = tmp_path_factory.mktemp("browser")
     with pytest.MonkeyPatch.context() as patch:
@@ -58,8 +58,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any
         settings = indexed_settings(base, embedder)
         demo: Any = build_app(settings, assistant_factory=factory_with(embedder))
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
-                quiet=True, **launch_options())
+    launch(demo, settings, host="127.0.0.1", port=port)
     demo.kora_url = f"http://127.0.0.1:{port}/"
     demo.kora_settings = settings
     yield demo
@@ -97,11 +96,15 @@ class Page:
         self.page.locator("#kora-frage textarea").wait_for()
 
     def ask(self, question: str, expect: str) -> None:
+        # the final (checked) answer carries the citation links: wait for one more of
+        # them than before, or an earlier answer's link would end the wait too soon
+        links = 'document.querySelectorAll(\'#kora-chat a[href="#quelle-1"]\').length'
+        before = self.page.evaluate(f"() => {links}")
         self.page.locator("#kora-frage textarea").fill(question)
         self.page.locator("#kora-senden").click()
+        self.page.wait_for_function(f"(before) => {links} > before", arg=before,
+                                    timeout=60_000)
         self.page.locator("#kora-chat").get_by_text(expect).first.wait_for(timeout=60_000)
-        # the final (checked) answer carries the citation links
-        self.page.locator('#kora-chat a[href="#quelle-1"]').last.wait_for(timeout=60_000)
 
     def off_machine_requests(self) -> list[str]:
         return [url for url in self.requests if url.startswith(("http:", "https:", "ws"))
@@ -168,7 +171,7 @@ def test_admin_upload_reindex_and_hostile_document(browser: Any, app_url: str,
     page.get_by_role("tab", name="Verwaltung").click()
     page.locator("#kora-passwort input").fill("falsch")
     page.locator("#kora-anmelden").click()
-    page.get_by_text("Das Passwort ist falsch.").wait_for()
+    page.get_by_text("Anmeldung fehlgeschlagen").wait_for()
     page.locator("#kora-dateien input[type=file]").set_input_files([str(baum), str(hostile)])
     page.wait_for_function(
         "() => document.querySelector('#kora-dateien').innerText.includes('boeswald')")
@@ -180,7 +183,7 @@ def test_admin_upload_reindex_and_hostile_document(browser: Any, app_url: str,
 
     page.locator("#kora-passwort input").fill(PASSWORD)
     page.locator("#kora-anmelden").click()
-    page.get_by_text("Angemeldet.").wait_for()
+    page.get_by_text("Angemeldet mit dem gemeinsamen Passwort").wait_for()
     page.locator("#kora-dokumente").get_by_text("konferenzen/jahrestagung-2025.md").wait_for()
     # the same files, now with a logged-in session
     page.locator("#kora-hochladen").click()
@@ -195,6 +198,12 @@ def test_admin_upload_reindex_and_hostile_document(browser: Any, app_url: str,
         ".includes('Indexierung abgeschlossen')", timeout=120_000)
     report = page.locator("#kora-index-status textarea").input_value()
     assert "2 hinzugefügt" in report and "0 fehlgeschlagen" in report
+    # the document list and the audit trail follow the re-index
+    page.wait_for_function("() => document.querySelector('#kora-dokumente').textContent"
+                           ".includes('uploads/musterstadt-baeume.md')")
+    page.wait_for_function("() => document.querySelector('#kora-protokoll').textContent"
+                           ".includes('reindex')")
+    page.wait_for_timeout(500)  # let the tables finish fading in before the screenshot
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "admin.png"), full_page=True)
 
@@ -220,23 +229,25 @@ def test_admin_delete_removes_document_from_answers(app: Any) -> None:
     """Deleting an uploaded file removes it from disk and, re-indexed with prune, from
     the answers (the upload test above normally provides the file)."""
     upload_file = app.kora_settings.corpus_dir / "uploads" / "musterstadt-baeume.md"
+    token, _, _ = app.kora_handlers["login"]("", PASSWORD, None)
+    assert token
     if not upload_file.exists():
         upload_file.parent.mkdir(exist_ok=True)
         upload_file.write_text(MUSTERSTADT, encoding="utf-8")
-        assert "Indexierung abgeschlossen" in app.kora_handlers["reindex"](True)
+        assert "Indexierung abgeschlossen" in app.kora_handlers["reindex"](token, None)
     delete = app.kora_handlers["delete"]
-    assert "Nicht angemeldet" in delete("uploads/musterstadt-baeume.md", True, False)
-    assert "bestätigen" in delete("uploads/musterstadt-baeume.md", False, True)
+    assert "Nicht angemeldet" in delete("uploads/musterstadt-baeume.md", True, None, None)
+    assert "bestätigen" in delete("uploads/musterstadt-baeume.md", False, token, None)
     assert upload_file.exists()
-    result = delete("uploads/musterstadt-baeume.md", True, True)
+    result = delete("uploads/musterstadt-baeume.md", True, token, None)
     assert "Gelöscht" in result and "1 entfernt" in result
     assert not upload_file.exists()
     _, sources, _ = app.kora_handlers["frage"](
         "Welcher Kreis testet einen KI-Assistenten für Baumpflanzungen im Stadtpark?")
     assert "musterstadt-baeume.md" not in sources
-    rows, _ = app.kora_handlers["documents"](True)
+    rows, _ = app.kora_handlers["documents"](token, None)
     assert "uploads/musterstadt-baeume.md" not in [row[0] for row in rows]
     app.kora_feedback.add(rating=-1, question="Baumpflanzungen?", answer="-", sources=[],
                           comment="Quelle fehlt jetzt")
-    csv_path, _ = app.kora_handlers["export"](True)
+    csv_path, _ = app.kora_handlers["export"](token, None)
     assert "Quelle fehlt jetzt" in Path(csv_path).read_text(encoding="utf-8")

@@ -1,111 +1,156 @@
 """The admin side of the web app: uploads, re-indexing, the document list, deletion.
 
-Every action takes the session's login flag and checks it on the server; the buttons
-being hidden is never the protection.
+Who may call these is decided in ``ui/auth.py`` on the server for every action; this
+module only does the work once that is settled.
 """
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import os
 import re
-import shutil
-import tempfile
+import unicodedata
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ui import strings as S
 
-PASSWORD_ENV = "KORA_ADMIN_PASSWORD"
 UPLOAD_FOLDER = "uploads"
 _UNSAFE = re.compile(r"[^A-Za-z0-9äöüÄÖÜß._ -]")
-
-
-def admin_password() -> str | None:
-    """The admin password from the environment variable KORA_ADMIN_PASSWORD.
-
-    Unset or empty disables the admin area. It is read from the environment on purpose
-    (not from kora.toml or the settings) so that it never lands in a config file or in
-    `kora config` output.
-    """
-    return os.environ.get(PASSWORD_ENV) or None
-
-
-def check_password(given: str, expected: str | None) -> bool:
-    if expected is None:
-        return False
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
-
-
-def is_logged_in(session: Any, expected: str | None) -> bool:
-    """True only for a session whose flag a correct password set, while admin is on."""
-    return session is True and expected is not None
+_COPY_BLOCK = 1 << 20
 
 
 class UnsafeNameError(ValueError):
-    pass
+    """An upload name KORA will not store; ``reason`` is the German text shown."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name)
+        self.reason = reason
 
 
 def safe_file_name(name: str) -> str:
     """An uploaded file's name reduced to a harmless base name.
 
-    Names with path separators or ".." are refused outright (they aim somewhere else);
-    any other odd character becomes "_"; a leading dot or space is removed so the file
-    can neither hide nor start with an option-like character.
+    Names with path separators or ".." are refused outright (they aim somewhere else),
+    and so are names with control characters or invisible format characters such as the
+    right-to-left override (U+202E makes "rechnung<U+202E>dm.exe" look like "rechnungexe.md"). Any
+    other odd character becomes "_"; a leading dot, dash or space is removed so the
+    file can neither hide nor look like an option.
     """
-    if not name or "/" in name or "\\" in name or ".." in name or "\x00" in name:
-        raise UnsafeNameError(name)
+    name = unicodedata.normalize("NFC", name or "")  # macOS sends ä as a + combining mark
+    if not name:
+        raise UnsafeNameError(name, S.ADMIN_REASON_NAME)
+    if "/" in name or "\\" in name:
+        raise UnsafeNameError(name, S.ADMIN_REASON_NAME_PATH)
+    if ".." in name:
+        raise UnsafeNameError(name, S.ADMIN_REASON_NAME_DOTS)
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise UnsafeNameError(name, S.ADMIN_REASON_NAME_CONTROL)
+    if any(unicodedata.category(char) == "Cf" for char in name):
+        raise UnsafeNameError(name, S.ADMIN_REASON_NAME_INVISIBLE)
     cleaned = _UNSAFE.sub("_", name).strip().lstrip(". -")
     if not cleaned or "." not in cleaned or len(cleaned) > 200:
-        raise UnsafeNameError(name)
+        raise UnsafeNameError(name, S.ADMIN_REASON_NAME)
     return cleaned
 
 
-def save_uploads(paths: list[str], *, corpus_dir: Path, max_file_mb: float) -> list[str]:
-    """Check and store uploaded files under corpus_dir/uploads; one message per file."""
+def shown_name(name: str) -> str:
+    """A name as it may appear in a message: controls and bidi marks made visible."""
+    return "".join(char if unicodedata.category(char) not in ("Cc", "Cf")
+                   else f"\\u{ord(char):04x}" for char in name)[:120]
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    message: str
+    doc_id: str | None = None  # set when the file was stored
+    sha256: str | None = None
+
+
+def save_uploads(paths: list[str], *, corpus_dir: Path, max_file_mb: float) -> list[UploadOutcome]:
+    """Check and store uploaded files under corpus_dir/uploads; one outcome per file."""
     from ingest.readers import SUPPORTED_EXTENSIONS, read_file
     from rag.errors import ReaderError
 
     root = corpus_dir.resolve()
     folder = (root / UPLOAD_FOLDER).resolve()
-    messages = []
+    max_bytes = int(max_file_mb * 1_000_000)
+    outcomes = []
     for given in paths:
         upload = Path(given)
-        shown = upload.name
+        shown = shown_name(upload.name)
+
+        def refused(reason: str, shown: str = shown) -> UploadOutcome:
+            return UploadOutcome(S.ADMIN_UPLOAD_REFUSED.format(name=shown, reason=reason))
+
         try:
             name = safe_file_name(upload.name)
-        except UnsafeNameError:
-            messages.append(S.ADMIN_UPLOAD_REFUSED.format(name=shown, reason=S.ADMIN_REASON_NAME))
+        except UnsafeNameError as exc:
+            outcomes.append(refused(exc.reason))
             continue
         target = (folder / name).resolve()
         if not target.is_relative_to(root) or target.parent != folder:
-            messages.append(S.ADMIN_UPLOAD_REFUSED.format(name=shown,
-                                                          reason=S.ADMIN_REASON_OUTSIDE))
+            outcomes.append(refused(S.ADMIN_REASON_OUTSIDE))
             continue
         if target.suffix.lower() not in SUPPORTED_EXTENSIONS:
-            reason = S.ADMIN_REASON_TYPE.format(allowed=", ".join(SUPPORTED_EXTENSIONS))
-            messages.append(S.ADMIN_UPLOAD_REFUSED.format(name=shown, reason=reason))
+            outcomes.append(refused(
+                S.ADMIN_REASON_TYPE.format(allowed=", ".join(SUPPORTED_EXTENSIONS))))
             continue
-        max_bytes = int(max_file_mb * 1_000_000)
         if upload.stat().st_size > max_bytes:
-            reason = S.ADMIN_REASON_SIZE.format(limit=max_file_mb)
-            messages.append(S.ADMIN_UPLOAD_REFUSED.format(name=shown, reason=reason))
+            outcomes.append(refused(S.ADMIN_REASON_SIZE.format(limit=max_file_mb)))
             continue
         folder.mkdir(parents=True, exist_ok=True)
         # a hidden temporary name: an ingest running meanwhile skips dot files
         staging = folder / f".upload-{uuid.uuid4().hex}{target.suffix.lower()}"
-        shutil.copyfile(upload, staging)
         try:
+            sha256 = copy_streaming(upload, staging, max_bytes=max_bytes)
             read_file(staging, max_bytes=max_bytes)
         except ReaderError as exc:
             staging.unlink(missing_ok=True)
-            messages.append(S.ADMIN_UPLOAD_REFUSED.format(name=shown, reason=str(exc)))
+            outcomes.append(refused(str(exc)))
             continue
+        except OSError as exc:
+            staging.unlink(missing_ok=True)
+            outcomes.append(refused(S.ADMIN_REASON_WRITE.format(error=exc.strerror or "")))
+            continue
+        replaced = target.exists()
         os.replace(staging, target)
-        messages.append(S.ADMIN_UPLOADED.format(name=name))
-    return messages
+        message = S.ADMIN_REPLACED if replaced else S.ADMIN_UPLOADED
+        outcomes.append(UploadOutcome(message.format(name=name),
+                                      doc_id=target.relative_to(root).as_posix(),
+                                      sha256=sha256))
+    return outcomes
+
+
+def copy_streaming(source: Path, target: Path, *, max_bytes: int) -> str:
+    """Copy block by block (never the whole file in memory); the SHA-256 of the content.
+    Stops at ``max_bytes``: a file that grows while it is copied is not let through."""
+    from rag.errors import ReaderError
+
+    digest = hashlib.sha256()
+    copied = 0
+    with open(source, "rb") as reader, open(target, "xb") as writer:
+        while block := reader.read(_COPY_BLOCK):
+            copied += len(block)
+            if copied > max_bytes:
+                raise ReaderError(f"file is larger than the limit of {max_bytes / 1e6:g} MB")
+            digest.update(block)
+            writer.write(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(_COPY_BLOCK):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def document_rows(index: Any) -> list[list[Any]]:
@@ -149,10 +194,14 @@ def delete_document(doc_id: str, *, states: dict[str, dict[str, Any]],
     return True, S.ADMIN_DELETED.format(doc_id=doc_id)
 
 
-def export_feedback_file(csv_text: str) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="kora-feedback-"))
-    target = folder / "kora-rueckmeldungen.csv"
-    target.write_text(csv_text, encoding="utf-8")
+def export_file(folder: Path, name: str, text: str) -> str:
+    """Write an export for download. One file per name, replaced by the next export, in a
+    folder the app removes when it stops: no copies of feedback pile up in /tmp."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
     return str(target)
 
 

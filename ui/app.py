@@ -9,11 +9,19 @@ neither run script nor load an image.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import html
+import logging
+import os
 import queue
 import re
+import shutil
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -22,10 +30,14 @@ from rag.answer import Answer, Turn
 from rag.assistant import Assistant
 from rag.filters import Filters
 from rag.prompts import UNSUPPORTED_MARK
+from rag.questions import EmptyQuestionError, clean_question
 from rag.settings import Settings
 from rag.store import DataDir
-from ui import admin
 from ui import strings as S
+from ui.accounts import AccountStore, env_password
+from ui.admin_actions import AdminActions, failure_line
+from ui.audit import AuditLog
+from ui.auth import Gate
 from ui.feedback import FeedbackStore
 
 AssistantFactory = Callable[[Settings, DataDir, Any], Assistant]
@@ -197,8 +209,9 @@ def _open_assistant(settings: Settings, data_dir: DataDir, embedder: Any) -> Ass
 
 
 class SharedAssistant:
-    """The process's one Assistant; replaced atomically after a re-index so that
-    questions already running finish on the old one."""
+    """The process's one Assistant; replaced atomically after a re-index. Questions
+    already running finish on the old one, which is closed (its SQLite docstore and
+    keyword index released) when the last of them is done."""
 
     def __init__(self, settings: Settings, data_dir: DataDir,
                  factory: AssistantFactory) -> None:
@@ -207,10 +220,30 @@ class SharedAssistant:
         self.factory = factory
         self._lock = threading.Lock()
         self._assistant = factory(settings, data_dir, None)
+        self._in_use: dict[int, int] = {}
 
     def get(self) -> Assistant:
         with self._lock:
             return self._assistant
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator[Assistant]:
+        """The current Assistant, kept open until the caller is done with it."""
+        with self._lock:
+            assistant = self._assistant
+            self._in_use[id(assistant)] = self._in_use.get(id(assistant), 0) + 1
+        try:
+            yield assistant
+        finally:
+            with self._lock:
+                left = self._in_use[id(assistant)] - 1
+                if left:
+                    self._in_use[id(assistant)] = left
+                else:
+                    del self._in_use[id(assistant)]
+                retired = not left and assistant is not self._assistant
+            if retired:
+                _close_quietly(assistant)
 
     @property
     def embedder(self) -> Any:
@@ -219,19 +252,37 @@ class SharedAssistant:
     def reload(self) -> None:
         fresh = self.factory(self.settings, self.data_dir, self.embedder)
         with self._lock:
-            self._assistant = fresh
+            old, self._assistant = self._assistant, fresh
+            busy = id(old) in self._in_use
+        if not busy:
+            _close_quietly(old)
+
+    def close(self) -> None:
+        _close_quietly(self.get())
 
 
-def stream_answer(assistant: Assistant, question: str, history: list[Turn],
+def _close_quietly(assistant: Any) -> None:
+    close = getattr(assistant, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # a failing close must not break the question that ended
+            logging.getLogger(__name__).exception("closing the old index failed")
+
+
+def stream_answer(shared: SharedAssistant, question: str, history: list[Turn],
                   filters: Filters) -> Iterator[str | Answer]:
     """Yields the growing answer text while it is written, then the checked Answer."""
     pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def work() -> None:
         try:
-            result = assistant.answerer.ask(
-                question, history=history, filters=filters,
-                on_token=lambda piece: pieces.put(("token", piece)))
+            # held by the worker: a browser that goes away mid-answer must not let a
+            # re-index close the index under this thread
+            with shared.use() as assistant:
+                result = assistant.answerer.ask(
+                    question, history=history, filters=filters,
+                    on_token=lambda piece: pieces.put(("token", piece)))
         except Exception as exc:  # shown to the user as one line below
             pieces.put(("error", exc))
         else:
@@ -252,28 +303,54 @@ def stream_answer(assistant: Assistant, question: str, history: list[Turn],
 
 
 def build_app(settings: Settings, *,
-              assistant_factory: AssistantFactory = _open_assistant) -> gr.Blocks:
-    """The whole app. Opens the Assistant once (slow: loads the model and the index)."""
+              assistant_factory: AssistantFactory = _open_assistant,
+              clock: Callable[[], float] = time.monotonic) -> gr.Blocks:
+    """The whole app. Opens the Assistant once (slow: loads the model and the index).
+    ``clock`` drives login throttling and session expiry (tests pass their own)."""
     data_dir = DataDir(settings)
     shared = SharedAssistant(settings, data_dir, assistant_factory)
-    feedback = FeedbackStore.in_data_dir(settings.data_dir)
-    reindex_lock = threading.Lock()
-    # read once: changing the password takes a restart, as the disabled note says
-    password = admin.admin_password()
+    feedback = FeedbackStore.in_data_dir(settings.data_dir,
+                                         retention_days=settings.feedback_retention_days)
+    audit = AuditLog.in_data_dir(settings.data_dir)
+    accounts = AccountStore.in_data_dir(settings.data_dir)
+    gate = Gate(settings, accounts, audit, clock=clock)
+    export_dir = Path(tempfile.mkdtemp(prefix="kora-export-"))
+    atexit.register(shutil.rmtree, export_dir, True)
+    actions = AdminActions(settings=settings, data_dir=data_dir, gate=gate, audit=audit,
+                           feedback=feedback, reload=shared.reload,
+                           embedder=lambda: shared.embedder, export_dir=export_dir)
+
+    def chat_refusal(token: Any, request: Any) -> str:
+        """"" when this caller may chat, else the German line that says why not."""
+        caller = gate.proxy.caller(request)
+        if caller.refused:
+            gate.caller(request)  # audited
+            return S.AUTH_HEADER_REFUSED
+        if not settings.chat_requires_login:
+            return ""
+        principal, why = gate.principal(token, request, role="chat")
+        if principal is not None:
+            return ""
+        return S.ADMIN_SESSION_EXPIRED if why == "expired" else S.CHAT_LOGIN_REQUIRED
 
     def ask(question: str, doc_type: str, messages: list[dict[str, Any]],
-            history: list[Turn]) -> Iterator[tuple[Any, ...]]:
-        question = (question or "").strip()
+            history: list[Turn], token: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         messages = list(messages or [])
-        if not question:
+        try:
+            question, _ = clean_question(question or "")
+        except EmptyQuestionError:
             yield messages, gr.skip(), gr.skip(), history, gr.skip(), ""
+            return
+        refusal = chat_refusal(token, request)
+        if refusal:
+            messages.append({"role": "assistant", "content": escape_markdown(refusal)})
+            yield messages, gr.skip(), "", history, gr.skip(), gr.skip()
             return
         messages.append({"role": "user", "content": escape_markdown(question)})
         messages.append({"role": "assistant", "content": S.THINKING})
         yield messages, gr.skip(), "", history, gr.skip(), ""
         try:
-            for step in stream_answer(shared.get(), question, list(history),
-                                      filters_for(doc_type)):
+            for step in stream_answer(shared, question, list(history), filters_for(doc_type)):
                 if isinstance(step, str):
                     messages[-1] = {"role": "assistant", "content": escape_markdown(step)}
                     yield messages, gr.skip(), "", history, gr.skip(), ""
@@ -284,19 +361,38 @@ def build_app(settings: Settings, *,
                            step, "")
         except Exception as exc:
             messages[-1] = {"role": "assistant",
-                            "content": escape_markdown(S.ANSWER_FAILED.format(error=exc))}
+                            "content": escape_markdown(failure_line(S.ANSWER_FAILED, exc))}
             yield messages, gr.skip(), "", history, gr.skip(), ""
 
-    def frage(question: str, doc_type: str = S.TYPE_ALL) -> tuple[str, str, str]:
+    def frage(question: str, doc_type: str = S.TYPE_ALL,
+              request: gr.Request = None) -> tuple[str, str, str]:  # type: ignore[assignment]
         """One question without a conversation: (answer text, sources HTML, mode)."""
-        answer = shared.get().answerer.ask(question, filters=filters_for(doc_type))
-        return answer.answer, render_sources(answer), mode_label(answer)
+        # API callers have no browser session: with the chat behind login only a user
+        # vouched for by the trusted proxy gets an answer
+        refusal = chat_refusal(None, request)
+        if refusal:
+            raise gr.Error(refusal, print_exception=False)
+        try:
+            with shared.use() as assistant:
+                answer = assistant.answerer.ask(question, filters=filters_for(doc_type))
+        except EmptyQuestionError:
+            raise gr.Error(S.EMPTY_QUESTION, print_exception=False) from None
+        except Exception as exc:
+            raise gr.Error(failure_line(S.ANSWER_FAILED, exc), print_exception=False) from None
+        text = answer.answer
+        if answer.notice:  # e.g. that an overlong question was cut
+            text += "\n\n" + S.NOTICE_PREFIX + answer.notice
+        return text, render_sources(answer), mode_label(answer)
 
     def new_conversation() -> tuple[Any, ...]:
         return [], render_sources(None), "", [], None, "", ""
 
-    def rate(rating: int) -> Callable[[Answer | None, str], tuple[str, str]]:
-        def handler(last: Answer | None, comment: str) -> tuple[str, str]:
+    def rate(rating: int) -> Callable[..., tuple[str, str]]:
+        def handler(last: Answer | None, comment: str, token: Any,
+                    request: gr.Request) -> tuple[str, str]:
+            refusal = chat_refusal(token, request)
+            if refusal:
+                return refusal, comment
             if last is None:
                 return S.FEEDBACK_NO_ANSWER, comment
             feedback.add(rating=rating, question=last.question, answer=last.answer,
@@ -306,80 +402,65 @@ def build_app(settings: Settings, *,
             return S.FEEDBACK_THANKS, ""
         return handler
 
-    # --- admin handlers: each re-checks the session's login --------------------------
+    # typing.get_type_hints must resolve every annotation, or Gradio does not see the
+    # gr.Request parameter: the handlers' annotations use module-level names only
+    def login(name: str, password: str, request: gr.Request) -> tuple[Any, str, str]:
+        token, status = actions.login(name, password, request)
+        return token, status, ""
 
-    def login(given: str) -> tuple[bool, str]:
-        if admin.check_password(given or "", password):
-            return True, S.ADMIN_LOGIN_OK
-        return False, S.ADMIN_LOGIN_FAILED
+    def logout(token: Any, request: gr.Request) -> tuple[Any, str]:
+        return actions.logout(token, request)
 
-    def upload(files: list[str] | None, session: Any) -> str:
-        if not admin.is_logged_in(session, password):
-            return S.ADMIN_NOT_LOGGED_IN
-        if not files:
-            return S.ADMIN_UPLOAD_NONE
-        paths = [f if isinstance(f, str) else str(getattr(f, "name", f)) for f in files]
-        return "\n".join(admin.save_uploads(paths, corpus_dir=settings.corpus_dir,
-                                            max_file_mb=settings.max_file_mb))
+    def greeting(token: Any, request: gr.Request) -> str:
+        return actions.greeting(token, request)
 
-    def run_reindex(progress: gr.Progress) -> str:
-        from ingest.pipeline import Ingestor
+    def upload(files: list[str] | None, token: Any, request: gr.Request) -> str:
+        return actions.upload(files, token, request)
 
-        def report_progress(done: int, total: int, doc_id: str) -> None:
-            progress((done, max(total, 1)), desc=f"{S.ADMIN_REINDEX_PROGRESS} {doc_id}")
+    def reindex(token: Any, request: gr.Request,
+                progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
+        return actions.reindex(token, request, progress)
 
-        with reindex_lock:
-            ingestor = Ingestor(settings, shared.embedder, data_dir)
-            report = ingestor.run([settings.corpus_dir], prune=True,
-                                  progress=report_progress)
-            shared.reload()
-        return admin.format_report(report)
+    def documents(token: Any, request: gr.Request) -> tuple[Any, Any]:
+        return actions.documents(token, request)
 
-    def reindex(session: Any, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
-        if not admin.is_logged_in(session, password):
-            return S.ADMIN_NOT_LOGGED_IN
-        try:
-            return run_reindex(progress)
-        except Exception as exc:
-            return S.ADMIN_REINDEX_FAILED.format(error=exc)
-
-    def documents(session: Any) -> tuple[Any, Any]:
-        if not admin.is_logged_in(session, password):
-            return [], gr.update(choices=[])
-        index = data_dir.open_current()
-        try:
-            rows = admin.document_rows(index)
-        finally:
-            index.close()
-        return rows, gr.update(choices=[row[0] for row in rows], value=None)
-
-    def delete(doc_id: str | None, confirmed: bool, session: Any,
+    def delete(doc_id: str | None, confirmed: bool, token: Any, request: gr.Request,
                progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
-        if not admin.is_logged_in(session, password):
-            return S.ADMIN_NOT_LOGGED_IN
-        if not confirmed:
-            return S.ADMIN_DELETE_UNCONFIRMED
-        index = data_dir.open_current()
-        try:
-            states = index.file_states()
-        finally:
-            index.close()
-        ok, message = admin.delete_document(doc_id or "", states=states,
-                                            corpus_dir=settings.corpus_dir)
-        if not ok:
-            return message
-        try:
-            return message + "\n" + run_reindex(progress)
-        except Exception as exc:
-            return message + "\n" + S.ADMIN_REINDEX_FAILED.format(error=exc)
+        return actions.delete(doc_id, confirmed, token, request, progress)
 
-    def export(session: Any) -> tuple[str | None, str]:
-        if not admin.is_logged_in(session, password):
-            return None, S.ADMIN_NOT_LOGGED_IN
-        return admin.export_feedback_file(feedback.export_csv()), ""
+    def export(token: Any, request: gr.Request) -> tuple[str | None, str]:
+        return actions.export_feedback(token, request)
 
-    with gr.Blocks(title=S.TITLE, analytics_enabled=False) as demo:
+    def audit_rows(token: Any, request: gr.Request) -> tuple[Any, str]:
+        return actions.audit_rows(token, request)
+
+    def export_audit(token: Any, request: gr.Request) -> tuple[str | None, str]:
+        return actions.export_audit(token, request)
+
+    def login_panel(session: gr.State) -> gr.Markdown:
+        gr.Markdown(S.LOGIN_HEADING)
+        if not gate.enabled:
+            gr.Markdown(S.ADMIN_DISABLED, elem_id="kora-admin-aus")
+        with gr.Row():
+            account = gr.Textbox(label=S.ADMIN_ACCOUNT, placeholder=S.ADMIN_ACCOUNT_PLACEHOLDER,
+                                 elem_id="kora-konto", max_lines=1)
+            password = gr.Textbox(label=S.ADMIN_PASSWORD, type="password",
+                                  elem_id="kora-passwort", max_lines=1)
+            login_button = gr.Button(S.ADMIN_LOGIN, elem_id="kora-anmelden")
+            logout_button = gr.Button(S.ADMIN_LOGOUT, elem_id="kora-abmelden", size="sm")
+        status = gr.Markdown("", elem_id="kora-anmeldestatus")
+        login_button.click(login, [account, password], [session, status, password],
+                           api_visibility="private")
+        password.submit(login, [account, password], [session, status, password],
+                        api_visibility="private")
+        logout_button.click(logout, [session], [session, status], api_visibility="private")
+        return status
+
+    with gr.Blocks(title=S.TITLE, analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as demo:
+        session = gr.State(None)  # an opaque token; the session itself lives in ``gate``
         gr.Markdown(S.HEADER)
+        login_status = login_panel(session) if settings.chat_requires_login else None
         with gr.Tab(S.TAB_CHAT):
             history = gr.State([])
             last = gr.State(None)
@@ -407,87 +488,140 @@ def build_app(settings: Settings, *,
                 with gr.Column(scale=2):
                     sources = gr.HTML(render_sources(None), elem_id="kora-quellen")
             outputs = [chatbot, sources, badge, history, last, question]
+            inputs = [question, doc_type, chatbot, history, session]
             # one answer at a time per process: the Answerer is not known to be
             # thread-safe, and the extractive path answers in well under a second
-            send.click(ask, [question, doc_type, chatbot, history], outputs,
-                       api_visibility="private", concurrency_id="answer")
-            question.submit(ask, [question, doc_type, chatbot, history], outputs,
-                            api_visibility="private", concurrency_id="answer")
+            send.click(ask, inputs, outputs, api_visibility="private", concurrency_id="answer")
+            question.submit(ask, inputs, outputs, api_visibility="private",
+                            concurrency_id="answer")
             reset.click(new_conversation, None, [*outputs, feedback_status],
                         api_visibility="private")
-            thumbs_up.click(rate(1), [last, comment], [feedback_status, comment],
+            thumbs_up.click(rate(1), [last, comment, session], [feedback_status, comment],
                             api_visibility="private")
-            thumbs_down.click(rate(-1), [last, comment], [feedback_status, comment],
+            thumbs_down.click(rate(-1), [last, comment, session], [feedback_status, comment],
                               api_visibility="private")
             gr.api(frage, api_name="frage", concurrency_id="answer")
 
         with gr.Tab(S.TAB_ADMIN):
-            session = gr.State(False)
-            if password is None:
-                gr.Markdown(S.ADMIN_DISABLED, elem_id="kora-admin-aus")
-            else:
-                with gr.Row():
-                    password_box = gr.Textbox(label=S.ADMIN_PASSWORD, type="password",
-                                              elem_id="kora-passwort")
-                    login_button = gr.Button(S.ADMIN_LOGIN, elem_id="kora-anmelden")
-                login_status = gr.Markdown("")
-                login_button.click(login, [password_box], [session, login_status],
-                                   api_visibility="private")
-                gr.Markdown(f"### {S.ADMIN_UPLOAD}")
-                files = gr.File(file_count="multiple", type="filepath",
-                                label=S.ADMIN_UPLOAD, elem_id="kora-dateien")
-                upload_button = gr.Button(S.ADMIN_UPLOAD_BUTTON, elem_id="kora-hochladen")
-                upload_status = gr.Textbox(label=S.STATUS, interactive=False,
-                                           elem_id="kora-upload-status")
-                upload_button.click(upload, [files, session], [upload_status],
-                                    api_name="hochladen")
-                reindex_button = gr.Button(S.ADMIN_REINDEX, variant="primary",
-                                           elem_id="kora-neu-indexieren")
-                reindex_status = gr.Textbox(label=S.STATUS, interactive=False, lines=3,
-                                            elem_id="kora-index-status")
-                reindex_done = reindex_button.click(reindex, [session], [reindex_status],
-                                                    api_visibility="private")
-                gr.Markdown(f"### {S.ADMIN_DOCUMENTS}")
-                refresh = gr.Button(S.ADMIN_REFRESH)
-                table = gr.Dataframe(headers=S.ADMIN_COLUMNS, interactive=False,
-                                     elem_id="kora-dokumente")
-                gr.Markdown(f"### {S.ADMIN_DELETE}")
-                with gr.Row():
-                    doc_choice = gr.Dropdown([], label=S.ADMIN_DELETE_CHOICE)
-                    confirm = gr.Checkbox(label=S.ADMIN_DELETE_CONFIRM)
-                    delete_button = gr.Button(S.ADMIN_DELETE_BUTTON, variant="stop")
-                delete_status = gr.Textbox(label=S.STATUS, interactive=False)
-                refresh.click(documents, [session], [table, doc_choice],
-                              api_visibility="private")
-                login_status.change(documents, [session], [table, doc_choice],
-                                    api_visibility="private")
-                delete_button.click(
-                    delete, [doc_choice, confirm, session], [delete_status],
-                    api_visibility="private",
-                ).then(documents, [session], [table, doc_choice], api_visibility="private")
-                reindex_done.then(documents, [session], [table, doc_choice],
-                                  api_visibility="private")
-                export_button = gr.Button(S.ADMIN_EXPORT)
-                export_file = gr.File(label=S.ADMIN_EXPORT_FILE, interactive=False)
-                export_status = gr.Markdown("")
-                export_button.click(export, [session], [export_file, export_status],
-                                    api_visibility="private")
+            if login_status is None:
+                login_status = login_panel(session)
+            gr.Markdown(f"### {S.ADMIN_UPLOAD}")
+            files = gr.File(file_count="multiple", type="filepath",
+                            label=S.ADMIN_UPLOAD, elem_id="kora-dateien")
+            upload_button = gr.Button(S.ADMIN_UPLOAD_BUTTON, elem_id="kora-hochladen")
+            upload_status = gr.Textbox(label=S.STATUS, interactive=False,
+                                       elem_id="kora-upload-status")
+            upload_button.click(upload, [files, session], [upload_status], api_name="hochladen")
+            reindex_button = gr.Button(S.ADMIN_REINDEX, variant="primary",
+                                       elem_id="kora-neu-indexieren")
+            reindex_status = gr.Textbox(label=S.STATUS, interactive=False, lines=3,
+                                        elem_id="kora-index-status")
+            reindex_done = reindex_button.click(reindex, [session], [reindex_status],
+                                                api_visibility="private")
+            gr.Markdown(f"### {S.ADMIN_DOCUMENTS}")
+            refresh = gr.Button(S.ADMIN_REFRESH)
+            table = gr.Dataframe(headers=S.ADMIN_COLUMNS, interactive=False,
+                                 elem_id="kora-dokumente")
+            gr.Markdown(f"### {S.ADMIN_DELETE}")
+            with gr.Row():
+                doc_choice = gr.Dropdown([], label=S.ADMIN_DELETE_CHOICE)
+                confirm = gr.Checkbox(label=S.ADMIN_DELETE_CONFIRM)
+                delete_button = gr.Button(S.ADMIN_DELETE_BUTTON, variant="stop")
+            delete_status = gr.Textbox(label=S.STATUS, interactive=False)
+            export_button = gr.Button(S.ADMIN_EXPORT)
+            export_file = gr.File(label=S.ADMIN_EXPORT_FILE, interactive=False)
+            export_status = gr.Markdown("")
+            gr.Markdown(f"### {S.AUDIT_HEADING}")
+            audit_note = gr.Markdown("", elem_id="kora-protokoll-hinweis")
+            audit_table = gr.Dataframe(headers=S.AUDIT_COLUMNS, interactive=False,
+                                       elem_id="kora-protokoll", wrap=True)
+            with gr.Row():
+                audit_refresh = gr.Button(S.AUDIT_REFRESH)
+                audit_export = gr.Button(S.AUDIT_EXPORT, elem_id="kora-protokoll-export")
+            audit_file = gr.File(label=S.ADMIN_EXPORT_FILE, interactive=False,
+                                 elem_id="kora-protokoll-datei")
+            audit_status = gr.Markdown("")
+
+            # every admin event is private: not part of the public API, and each handler
+            # checks the session on the server anyway
+            hidden = "private"
+            refresh.click(documents, [session], [table, doc_choice], api_visibility=hidden)
+            login_status.change(documents, [session], [table, doc_choice],
+                                api_visibility=hidden)
+            login_status.change(audit_rows, [session], [audit_table, audit_note],
+                                api_visibility=hidden)
+            delete_button.click(
+                delete, [doc_choice, confirm, session], [delete_status], api_visibility=hidden,
+            ).then(documents, [session], [table, doc_choice], api_visibility=hidden)
+            reindex_done.then(documents, [session], [table, doc_choice], api_visibility=hidden)
+            reindex_done.then(audit_rows, [session], [audit_table, audit_note],
+                              api_visibility=hidden)
+            export_button.click(export, [session], [export_file, export_status],
+                                api_visibility=hidden)
+            audit_refresh.click(audit_rows, [session], [audit_table, audit_note],
+                                api_visibility=hidden)
+            audit_export.click(export_audit, [session], [audit_file, audit_status],
+                               api_visibility=hidden)
+            demo.load(greeting, [session], [login_status], api_visibility=hidden)
+
         demo.kora_handlers = {
             "upload": upload, "reindex": reindex, "delete": delete, "export": export,
-            "documents": documents, "frage": frage,
+            "documents": documents, "frage": frage, "login": login, "logout": logout,
+            "audit": audit_rows, "export_audit": export_audit, "ask": ask,
         }
         demo.kora_feedback = feedback
+        demo.kora_gate = gate
+        demo.kora_shared = shared
     return demo
+
+
+def launch(demo: gr.Blocks, settings: Settings, *, host: str, port: int) -> None:
+    """Start the server without blocking (``demo.close()`` stops it)."""
+    # uvicorn would otherwise rewrite the client address from X-Forwarded-For whenever
+    # the peer is 127.0.0.1, so a local process could pose as any address and the real
+    # peer (needed to decide whether to trust the proxy's user header) would be lost.
+    # KORA reads X-Forwarded-For itself, from settings.trusted_proxies only.
+    os.environ["FORWARDED_ALLOW_IPS"] = "kora-reads-x-forwarded-for-itself"
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
+                footer_links=[], max_file_size=int(settings.max_file_mb * 1_000_000),
+                **launch_options())
+
+
+def start_checks(settings: Settings) -> list[str]:
+    """At `kora serve` start: purge feedback past its retention (audited), and say how the
+    admin area is reached. Returns the console lines."""
+    accounts = AccountStore.in_data_dir(settings.data_dir)
+    feedback = FeedbackStore.in_data_dir(settings.data_dir)
+    days = settings.feedback_retention_days
+    removed = feedback.purge(older_than_days=days)
+    feedback.close()
+    lines = [S.CONSOLE_PURGED.format(days=days, count=removed)]
+    if removed:
+        AuditLog.in_data_dir(settings.data_dir).append(
+            action="feedback-purge", account="system", client="local",
+            detail={"older_than_days": days, "removed": removed, "trigger": "serve-start"})
+    named = len(accounts.accounts())
+    env_set = env_password() is not None
+    if named:
+        lines.append(S.CONSOLE_ADMIN_ACCOUNTS.format(count=named))
+        if env_set:
+            lines.append(S.CONSOLE_ADMIN_ENV_IGNORED)
+    elif env_set:
+        lines.append(S.CONSOLE_ADMIN_ENV)
+    elif not settings.trusted_user_header:
+        lines.append(S.CONSOLE_ADMIN_OFF)
+    if accounts.loose_permissions():
+        lines.append(S.CONSOLE_ACCOUNTS_MODE_FIXED.format(path=accounts.path))
+    return lines
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Run the app until Ctrl-C."""
-    import time
-
+    for line in start_checks(settings):
+        print(line, flush=True)
     demo = build_app(settings)
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
-                footer_links=[], **launch_options())
-    print(f"KORA läuft auf http://{host}:{port}", flush=True)
+    launch(demo, settings, host=host, port=port)
+    print(S.CONSOLE_RUNNING.format(host=host, port=port), flush=True)
     try:
         while True:
             time.sleep(1)
@@ -497,5 +631,5 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
         demo.close()
 
 
-__all__ = ["build_app", "escape_markdown", "launch_options", "render_answer",
+__all__ = ["build_app", "escape_markdown", "launch", "launch_options", "render_answer",
            "render_sources", "serve"]

@@ -7,7 +7,9 @@ them, so `kora config` and `kora --help` start instantly.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -47,9 +49,20 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+_SECRET_SUFFIXES = ("_key", "password", "secret", "token")
+
+
+def _masked(name: str, value: Any) -> Any:
+    """Secrets are never printed: `kora config` output ends up in tickets and chats."""
+    if name.endswith(_SECRET_SUFFIXES) and value:
+        return "***"
+    return value
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    rows = settings.described()
+    rows = [(name, _masked(name, value), description)
+            for name, value, description in settings.described()]
     if args.json:
         _print_json({name: str(value) if isinstance(value, Path) else value
                      for name, value, _ in rows})
@@ -100,9 +113,13 @@ def _filters(args: argparse.Namespace) -> Any:
 def cmd_search(args: argparse.Namespace) -> int:
     from rag.embedder import Embedder
     from rag.errors import EmptyIndexError
+    from rag.questions import clean_question
     from rag.retrieve import Retriever
     from rag.store import DataDir
 
+    query, notice = clean_question(args.query)
+    if notice:
+        print(f"Hinweis: {notice}", file=sys.stderr)
     settings = _settings(args)
     data_dir = DataDir(settings)
     index = data_dir.open_current()
@@ -113,9 +130,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     index.close()
     retriever = Retriever.open(settings, data_dir, Embedder.load(settings))
     mode = args.retriever or settings.retriever
-    results = retriever.search(args.query, mode=mode, filters=_filters(args))
+    results = retriever.search(query, mode=mode, filters=_filters(args))
     if args.json:
-        _print_json({"query": args.query, "retriever": mode,
+        _print_json({"query": query, "retriever": mode,
                      "passages": [r.passage.as_dict() for r in results]})
         return EXIT_OK
     if not results:
@@ -130,7 +147,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.assistant import Assistant
+    from rag.questions import clean_question
 
+    # an empty question is a usage error before the model is loaded; the Answerer
+    # cleans (and, if needed, cuts) the question again and reports that in the notice
+    clean_question(args.question)
     settings = _settings(args)
     assistant = Assistant.open(settings)
     streaming = not args.json and sys.stdout.isatty()
@@ -317,6 +338,161 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- accounts, audit, feedback ----------------------------------------------------------
+
+
+def _actor() -> str:
+    """Who ran a command-line change, as the audit log names them."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid-{os.getuid()}"
+
+
+def _read_new_password(name: str) -> str:
+    """From the terminal (asked twice, not echoed) or, in scripts, the first line of
+    stdin; never from the command line, where `ps` and the shell history would show it."""
+    import getpass
+
+    from ui.accounts import AccountError
+
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"New password for {name}: ")
+        if getpass.getpass("Repeat the password: ") != first:
+            raise AccountError("The two passwords differ: nothing was changed.")
+        return first
+    line = sys.stdin.readline()
+    if not line.strip():
+        raise AccountError("No password on stdin: type it at a terminal, or pipe it in "
+                           "(e.g. `kora admin add NAME < password-file`).")
+    return line.rstrip("\r\n")
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    from ui.accounts import AccountStore, check_name
+    from ui.audit import AuditLog
+
+    settings = _settings(args)
+    store = AccountStore.in_data_dir(settings.data_dir)
+    audit = AuditLog.in_data_dir(settings.data_dir)
+    if args.admin_command == "list":
+        return _admin_list(args, store)
+    name = check_name(args.name)
+    if args.admin_command == "add":
+        password = None if args.no_password else _read_new_password(name)
+        account = store.add(name, role=args.role, password=password)
+        detail = {"role": account.role, "password": password is not None}
+        print(f"Account {name!r} added (role {account.role}"
+              f"{'' if password is not None else ', sign-in through the trusted proxy only'}).")
+    elif args.admin_command == "passwd":
+        if store.get(name) is None:
+            from ui.accounts import AccountError
+
+            raise AccountError(f"No account {name!r}: see `kora admin list`.")
+        store.set_password(name, _read_new_password(name))
+        detail = {}
+        print(f"Password of {name!r} changed; its open web sessions have ended.")
+    else:
+        removed = store.remove(name)
+        detail = {"role": removed.role}
+        print(f"Account {name!r} removed; its open web sessions have ended.")
+    audit.append(action=f"account-{args.admin_command}", account=_actor(), client="local",
+                 detail={"target": name, **detail})
+    if store.has_accounts() and os.environ.get("KORA_ADMIN_PASSWORD"):
+        print("Note: KORA_ADMIN_PASSWORD is now ignored because named accounts exist; "
+              "unset it.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _admin_list(args: argparse.Namespace, store: Any) -> int:
+    accounts = store.accounts()
+    loose = store.loose_permissions()
+    env_set = bool(os.environ.get("KORA_ADMIN_PASSWORD"))
+    env_state = "unset" if not env_set else "ignored" if accounts else "active"
+    if args.json:
+        _print_json({
+            "file": str(store.path),
+            "accounts": [{"name": a.name, "role": a.role,
+                          "sign_in": "password" if a.password_hash else "proxy",
+                          "created": a.created, "password_changed": a.password_changed}
+                         for a in accounts.values()],
+            "env_password": env_state,
+        })
+        return EXIT_OK
+    if accounts:
+        print(f"{'account':<24}{'role':<8}{'sign-in':<10}{'created':<27}password changed")
+    for a in accounts.values():
+        sign_in = "password" if a.password_hash else "proxy"
+        print(f"{a.name:<24}{a.role:<8}{sign_in:<10}{a.created:<27}{a.password_changed}")
+    if not accounts:
+        print(f"No named accounts ({store.path}). Add one: kora admin add NAME")
+    messages = {
+        "active": "KORA_ADMIN_PASSWORD is set and in use: one shared admin password without "
+                  "a name (single-admin set-up; the audit log cannot tell people apart).",
+        "ignored": "KORA_ADMIN_PASSWORD is set but ignored because named accounts exist: "
+                   "unset it.",
+        "unset": "KORA_ADMIN_PASSWORD is not set.",
+    }
+    print(messages[env_state])
+    if loose:
+        print(f"Warning: {store.path} was readable by others; its mode is now 0600.",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from ui.audit import AuditLog, entry_row
+
+    settings = _settings(args)
+    audit = AuditLog.in_data_dir(settings.data_dir)
+    entries = audit.entries(limit=args.limit)
+    check = audit.verify()
+    if args.json:
+        _print_json({"file": str(audit.path), "intact": check.intact,
+                     "first_broken_line": check.first_broken_line, "entries": entries})
+    else:
+        for entry in entries:
+            row = entry_row(entry)
+            line = (f"{row['time']}  {row['account'] or '-'}  {row['client'] or '-'}  "
+                    f"{row['action']}  {row['outcome']}")
+            if row["documents"]:
+                line += f"  {row['documents']}"
+            if row["detail"]:
+                line += f"  {row['detail']}"
+            print(line)
+        if not entries:
+            print(f"The audit log is empty ({audit.path}).")
+    if not check.intact:
+        print(f"kora: warning: the audit log was changed outside KORA from line "
+              f"{check.first_broken_line} on ({audit.path}).", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from ui.audit import AuditLog
+    from ui.feedback import FEEDBACK_FILE, FeedbackStore
+
+    settings = _settings(args)
+    days = args.older_than if args.older_than is not None else settings.feedback_retention_days
+    if not (settings.data_dir / FEEDBACK_FILE).exists():
+        removed = 0
+    else:
+        store = FeedbackStore.in_data_dir(settings.data_dir)
+        removed = store.purge(older_than_days=days)
+        store.close()
+    AuditLog.in_data_dir(settings.data_dir).append(
+        action="feedback-purge", account=_actor(), client="local",
+        detail={"older_than_days": days, "removed": removed})
+    if args.json:
+        _print_json({"removed": removed, "older_than_days": days})
+    else:
+        print(f"{removed} feedback entries older than {days:g} days removed.")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="index directory (KORA_DATA_DIR)")
@@ -382,14 +558,80 @@ def build_parser() -> argparse.ArgumentParser:
                        help="answer generator (KORA_LLM)")
     serve.set_defaults(handler=cmd_serve)
 
+    # the shared options sit on the leaf commands only: argparse lets a sub-command's
+    # defaults overwrite what the parent parsed
+    admin = commands.add_parser("admin", help="named accounts for the web app's admin area")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True,
+                                          metavar="ACTION")
+    add = admin_commands.add_parser(
+        "add", parents=[common],
+        help="add an account; the password is asked for (or read from stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["admin", "chat"], default="admin",
+                     help="admin (default) or chat (may only ask, with chat login on)")
+    add.add_argument("--no-password", action="store_true",
+                     help="no password: signs in only through the trusted proxy header")
+    passwd = admin_commands.add_parser("passwd", parents=[common],
+                                       help="set a new password (asked for, or from stdin)")
+    passwd.add_argument("name")
+    remove = admin_commands.add_parser("remove", parents=[common], help="remove an account")
+    remove.add_argument("name")
+    listing = admin_commands.add_parser("list", parents=[common], help="list the accounts")
+    listing.add_argument("--json", action="store_true")
+    admin.set_defaults(handler=cmd_admin)
+
+    audit = commands.add_parser("audit", parents=[common],
+                                help="print the audit log of admin actions")
+    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--limit", type=_positive_int, help="only the latest N entries")
+    audit.set_defaults(handler=cmd_audit)
+
+    feedback = commands.add_parser("feedback", help="stored staff feedback")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True,
+                                                metavar="ACTION")
+    purge = feedback_commands.add_parser(
+        "purge", parents=[common],
+        help="delete feedback older than the retention period (KORA_FEEDBACK_RETENTION_DAYS)")
+    purge.add_argument("--older-than", type=_non_negative_float, metavar="DAYS",
+                       help="delete entries older than DAYS days (default: the retention "
+                            "setting, 90)")
+    purge.add_argument("--json", action="store_true")
+    feedback.set_defaults(handler=cmd_feedback)
+
     config = commands.add_parser("config", parents=[common], help="print effective settings")
     config.add_argument("--json", action="store_true")
     config.set_defaults(handler=cmd_config)
     return parser
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _tolerant_output() -> None:
+    """An old terminal (Latin-1) cannot show every character of an answer: print a
+    replacement character rather than end in a UnicodeEncodeError traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     enforce_offline()
+    _tolerant_output()
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     from rag.errors import KoraError, UsageError
@@ -406,6 +648,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("kora: interrupted; the index stays usable, run the command again to finish.",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `kora status | head`: the reader left early. Point stdout at /dev/null so that
+        # the interpreter's final flush does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

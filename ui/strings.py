@@ -51,21 +51,55 @@ FEEDBACK_NO_ANSWER = "Es gibt noch keine Antwort, die Sie bewerten könnten."
 
 ADMIN_DISABLED = (
     "### Verwaltung nicht aktiviert\n"
-    "Die Verwaltung ist ausgeschaltet, weil kein Passwort gesetzt ist. "
-    "Setzen Sie die Umgebungsvariable `KORA_ADMIN_PASSWORD` auf ein Passwort und starten "
-    "Sie KORA neu (`kora serve`)."
+    "Die Verwaltung ist ausgeschaltet, weil es noch kein Verwaltungskonto gibt. Legen Sie "
+    "eines an: `kora admin add NAME` (das Passwort wird abgefragt); es gilt sofort, auch "
+    "für einen laufenden Server. Übergangsweise öffnet auch ein gemeinsames Passwort in "
+    "der Umgebungsvariable `KORA_ADMIN_PASSWORD` die Verwaltung (nach einem Neustart von "
+    "`kora serve`), solange kein benanntes Konto existiert."
 )
-ADMIN_PASSWORD = "Verwaltungspasswort"
+LOGIN_HEADING = "### Anmeldung"
+ADMIN_ACCOUNT = "Konto"
+ADMIN_ACCOUNT_PLACEHOLDER = "Name des Kontos (bei gemeinsamem Passwort leer lassen)"
+ADMIN_PASSWORD = "Passwort"
 ADMIN_LOGIN = "Anmelden"
-ADMIN_LOGIN_OK = "Angemeldet."
-ADMIN_LOGIN_FAILED = "Das Passwort ist falsch."
-ADMIN_NOT_LOGGED_IN = "Nicht angemeldet: Bitte melden Sie sich zuerst mit dem Passwort an."
+ADMIN_LOGOUT = "Abmelden"
+ADMIN_LOGIN_OK = "Angemeldet als {account}."
+ADMIN_LOGIN_OK_ENV = (
+    "Angemeldet mit dem gemeinsamen Passwort aus KORA_ADMIN_PASSWORD (ohne Namen). "
+    "Besser: benannte Konten mit `kora admin add NAME`."
+)
+ADMIN_LOGIN_PROXY = "Angemeldet über den Anmeldedienst der Stadt als {account}."
+ADMIN_LOGIN_FAILED = "Anmeldung fehlgeschlagen: Konto oder Passwort ist falsch."
+ADMIN_LOGIN_THROTTLED = (
+    "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie {seconds} Sekunden, bevor Sie "
+    "es erneut versuchen."
+)
+ADMIN_LOGGED_OUT = "Abgemeldet."
+ADMIN_NOT_LOGGED_IN = "Nicht angemeldet: Bitte melden Sie sich zuerst an."
+ADMIN_SESSION_EXPIRED = (
+    "Ihre Sitzung ist wegen Inaktivität abgelaufen: Bitte melden Sie sich erneut an."
+)
+ADMIN_NOT_ADMIN = "Dieses Konto darf nur Fragen stellen, nicht verwalten."
+AUTH_HEADER_REFUSED = (
+    "Abgelehnt: Die Anfrage trägt eine Benutzerkennung, kommt aber nicht über den "
+    "vertrauenswürdigen Proxy."
+)
+CHAT_LOGIN_REQUIRED = "Bitte melden Sie sich an, um Fragen zu stellen."
 ADMIN_UPLOAD = "Dokumente hochladen"
 ADMIN_UPLOAD_BUTTON = "Hochladen"
 ADMIN_UPLOAD_NONE = "Keine Datei ausgewählt."
 ADMIN_UPLOADED = "Gespeichert: {name} (wird mit „Neu indexieren“ durchsuchbar)"
+ADMIN_REPLACED = "Ersetzt: {name} (die neue Fassung wird mit „Neu indexieren“ durchsuchbar)"
 ADMIN_UPLOAD_REFUSED = "Abgelehnt: {name} – {reason}"
 ADMIN_REASON_NAME = "unzulässiger Dateiname"
+ADMIN_REASON_NAME_PATH = "Dateiname enthält einen Pfad (/ oder \\)"
+ADMIN_REASON_NAME_DOTS = "Dateiname enthält „..“"
+ADMIN_REASON_NAME_CONTROL = "Dateiname enthält Steuerzeichen"
+ADMIN_REASON_NAME_INVISIBLE = (
+    "Dateiname enthält unsichtbare Steuerzeichen (z. B. Rechts-nach-links-Umkehr), die "
+    "einen anderen Namen vortäuschen können"
+)
+ADMIN_REASON_WRITE = "Datei konnte nicht gespeichert werden ({error})"
 ADMIN_REASON_TYPE = "Dateityp nicht unterstützt (erlaubt: {allowed})"
 ADMIN_REASON_SIZE = "Datei größer als {limit:g} MB"
 ADMIN_REASON_OUTSIDE = "Ziel liegt außerhalb des Dokumentordners"
@@ -94,3 +128,37 @@ ADMIN_DELETED = "Gelöscht: {doc_id}."
 STATUS = "Ergebnis"
 ADMIN_EXPORT = "Rückmeldungen als CSV exportieren"
 ADMIN_EXPORT_FILE = "CSV-Datei"
+ADMIN_EXPORT_DONE = (
+    "{rows} Rückmeldungen exportiert (aufbewahrt werden nur die der letzten {days} Tage)."
+)
+FEEDBACK_EXPORT_NAME = "kora-rueckmeldungen.csv"
+AUDIT_HEADING = "Protokoll der Verwaltung"
+AUDIT_NOTE = (
+    "Jede Anmeldung, Abmeldung, jedes Hochladen, Löschen, Neu-Indexieren und jeder Export "
+    "wird mit Zeit, Konto und Adresse protokolliert; hier die letzten {count} Einträge. "
+    "Das Protokoll kann in KORA nicht geändert werden."
+)
+AUDIT_REFRESH = "Protokoll aktualisieren"
+AUDIT_EXPORT = "Protokoll als CSV exportieren"
+AUDIT_EXPORT_NAME = "kora-protokoll.csv"
+AUDIT_COLUMNS = ["Zeit (UTC)", "Konto", "Adresse", "Aktion", "Ergebnis", "Dokumente", "Details"]
+AUDIT_BROKEN = (
+    "Achtung: Das Protokoll wurde außerhalb von KORA verändert (ab Eintrag {line}). "
+    "Prüfen Sie es mit `kora audit`."
+)
+
+CONSOLE_ADMIN_ENV = (
+    "Verwaltung: gemeinsames Passwort aus KORA_ADMIN_PASSWORD (ohne Namen, nur für eine "
+    "Person gedacht). Benannte Konten: kora admin add NAME"
+)
+CONSOLE_ADMIN_ENV_IGNORED = (
+    "Hinweis: KORA_ADMIN_PASSWORD ist gesetzt, wird aber nicht verwendet, weil benannte "
+    "Konten existieren. Entfernen Sie die Variable."
+)
+CONSOLE_ADMIN_ACCOUNTS = "Verwaltung: {count} benannte(s) Konto/Konten (kora admin list)."
+CONSOLE_ADMIN_OFF = "Verwaltung ausgeschaltet: kein Konto (kora admin add NAME)."
+CONSOLE_ACCOUNTS_MODE_FIXED = (
+    "Hinweis: {path} war für andere lesbar; jetzt nur noch für den Eigentümer."
+)
+CONSOLE_PURGED = "Rückmeldungen älter als {days} Tage gelöscht: {count}."
+CONSOLE_RUNNING = "KORA läuft auf http://{host}:{port}"

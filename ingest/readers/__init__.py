@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ READERS: dict[str, Reader] = {
     for extension in module.EXTENSIONS
 }
 SUPPORTED_EXTENSIONS = tuple(sorted(READERS))
+VANISHED = "cannot read file: it no longer exists (deleted or moved meanwhile)"
 
 
 def read_file(path: Path, *, max_bytes: int) -> ParsedDocument:
@@ -28,9 +30,15 @@ def read_file(path: Path, *, max_bytes: int) -> ParsedDocument:
             f"(supported: {', '.join(SUPPORTED_EXTENSIONS)})"
         )
     try:
-        size = path.stat().st_size
+        status = path.stat()
+    except FileNotFoundError as exc:
+        raise ReaderError(VANISHED) from exc
     except OSError as exc:
         raise ReaderError(f"cannot read file ({exc.strerror})") from exc
+    if not stat.S_ISREG(status.st_mode):
+        # opening a named pipe would wait forever; a device could be endless
+        raise ReaderError("not a regular file (a folder, pipe, device or socket)")
+    size = status.st_size
     if size == 0:
         raise ReaderError("file is empty")
     if size > max_bytes:
@@ -41,11 +49,18 @@ def read_file(path: Path, *, max_bytes: int) -> ParsedDocument:
         raise
     except PermissionError as exc:
         raise ReaderError("permission denied: KORA cannot read this file") from exc
+    except FileNotFoundError as exc:
+        raise ReaderError(VANISHED) from exc
     except OSError as exc:
-        raise ReaderError(f"cannot read file ({exc.strerror or exc})") from exc
+        raise ReaderError(f"cannot read file ({exc.strerror or type(exc).__name__})") from exc
+    except RecursionError as exc:
+        raise ReaderError("file is nested too deeply to parse") from exc
+    except MemoryError as exc:
+        raise ReaderError("file needs more memory to parse than is available") from exc
     except Exception as exc:  # a parser bug on odd input must not stop the whole ingest
-        raise ReaderError(f"could not parse file ({type(exc).__name__}: {exc})") from exc
+        # the exception's own text can be long, multi-line or cryptic: name its type only
+        raise ReaderError(f"could not parse file ({type(exc).__name__})") from exc
 
 
-__all__ = ["READERS", "SUPPORTED_EXTENSIONS", "ParsedDocument", "ReaderError", "Section",
-           "read_file"]
+__all__ = ["READERS", "SUPPORTED_EXTENSIONS", "VANISHED", "ParsedDocument", "ReaderError",
+           "Section", "read_file"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -9,6 +10,14 @@ from ingest.readers.base import ParsedDocument, SectionBuilder, file_date, title
 from rag.errors import ReaderError
 
 EXTENSIONS = (".docx",)
+
+# python-docx reads every part of the package into memory before parsing it, so the
+# sizes the archive declares are checked first (Python's zipfile never inflates a
+# member beyond its declared size). Real documents stay far below these: images are
+# already compressed, and the text of a 500-page report is about 10 MB of XML.
+MAX_UNPACKED_BYTES = 256_000_000
+MAX_XML_PART_BYTES = 64_000_000
+_MISSING_PART = re.compile(r"named '([^']+)'")
 
 # English and German names of Word's built-in heading styles
 _HEADING_PREFIXES = ("heading", "überschrift", "title", "titel")
@@ -20,9 +29,14 @@ def read(path: Path) -> ParsedDocument:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_package(path)
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except KeyError as exc:
+        missing = _MISSING_PART.search(str(exc))
+        part = missing.group(1) if missing else "a required part"
+        raise ReaderError(f"DOCX is incomplete: {part} is missing") from exc
+    except (PackageNotFoundError, zipfile.BadZipFile, ValueError) as exc:
         raise ReaderError(f"corrupt or unreadable DOCX ({type(exc).__name__})") from exc
     builder = SectionBuilder()
     first_heading = ""
@@ -55,3 +69,21 @@ def read(path: Path) -> ParsedDocument:
         source=path.name,
         sections=sections,
     )
+
+
+def check_package(path: Path) -> None:
+    """Refuse archives that would unpack to far more than any real document (zip bombs)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ReaderError(f"corrupt or unreadable DOCX ({type(exc).__name__})") from exc
+    total = sum(member.file_size for member in members)
+    if total > MAX_UNPACKED_BYTES:
+        raise ReaderError(f"DOCX would unpack to {total / 1e6:,.0f} MB (limit "
+                          f"{MAX_UNPACKED_BYTES / 1e6:,.0f} MB): a zip bomb, not a document")
+    for member in members:
+        if member.filename.endswith((".xml", ".rels")) and member.file_size > MAX_XML_PART_BYTES:
+            raise ReaderError(f"DOCX part {member.filename} would unpack to "
+                              f"{member.file_size / 1e6:,.0f} MB (limit "
+                              f"{MAX_XML_PART_BYTES / 1e6:,.0f} MB): a zip bomb, not a document")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ingest.readers.base import ParsedDocument, SectionBuilder, file_date, title_from_filename
@@ -15,11 +16,27 @@ _DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _BLOCKS = (*_HEADINGS, "p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "figcaption")
 
+# BeautifulSoup holds every element as a Python object (about half a kilobyte each) and
+# some of its walks are slow on deep trees: a hostile page of a million nested <div>s
+# (5 MB) takes 40 s and 600 MB. Real pages stay far below both limits.
+MAX_ELEMENTS = 200_000
+MAX_DEPTH = 1_000
+# a comment opening, or a tag; "[^<>]*" keeps every attempt short, so the scan stays
+# linear even on hostile input (an attribute holding "<" or ">" is merely not counted)
+_TAG = re.compile(r"<!--|<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
+_RAW_TEXT = ("script", "style", "textarea", "title")
+# elements without an end tag, or whose end tag HTML lets authors leave out
+_NOT_NESTING = frozenset(
+    "area base br col embed hr img input link meta param source track wbr "
+    "p li dt dd tr td th thead tbody tfoot option optgroup colgroup rt rp".split())
+
 
 def read(path: Path) -> ParsedDocument:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(decode_text(path.read_bytes()), "lxml")
+    markup = decode_text(path.read_bytes())
+    check_structure(markup)
+    soup = BeautifulSoup(markup, "lxml")
     page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
     date_meta = soup.find("meta", attrs={"name": ["date", "dcterms.date", "DC.date"]})
     for element in soup.find_all(_DROP):
@@ -55,3 +72,33 @@ def read(path: Path) -> ParsedDocument:
         source=path.name,
         sections=sections,
     )
+
+
+def check_structure(markup: str) -> None:
+    """Refuse pages too large or too deeply nested to parse safely (one cheap scan)."""
+    lowered = markup.lower()
+    elements = depth = 0
+    position = 0
+    while match := _TAG.search(markup, position):
+        position = match.end()
+        if match.group() == "<!--":
+            end = markup.find("-->", position)
+            position = len(markup) if end < 0 else end + 3
+            continue
+        closing, name = match.group(1), match.group(2).lower()
+        if closing:
+            if name not in _NOT_NESTING:
+                depth = max(depth - 1, 0)
+            continue
+        elements += 1
+        if elements > MAX_ELEMENTS:
+            raise ReaderError(f"HTML page has more than {MAX_ELEMENTS:,} elements "
+                              "(not a normal document page)")
+        if name in _RAW_TEXT:  # script text may hold "<div>" strings: skip to its end
+            end = lowered.find(f"</{name}", position)
+            position = len(markup) if end < 0 else end
+        elif name not in _NOT_NESTING and not match.group().endswith("/>"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ReaderError(f"HTML is nested more than {MAX_DEPTH:,} levels deep "
+                                  "(not a normal document page)")

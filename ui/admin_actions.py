@@ -1,0 +1,246 @@
+"""What the admin area's buttons do, each one checked and audited on the server.
+
+Every method takes the browser session's token and the Gradio request, asks the
+``Gate`` who is calling, refuses with one German line when nobody suitable is, and
+writes what it did to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.errors import KoraError
+from rag.settings import Settings
+from rag.store import DataDir
+from ui import admin
+from ui import strings as S
+from ui.accounts import ENV_ACCOUNT
+from ui.audit import AuditLog, document_ref, entries_csv, entry_row
+from ui.auth import Gate, Principal
+from ui.feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
+AUDIT_SHOWN = 50
+# Gradio copies a returned file into its own cache (cleaned hourly) at once; KORA's copy
+# of an export (feedback holds questions) need not outlive that by much
+EXPORT_KEEP_SECONDS = 300
+REFUSALS = {
+    "refused-header": S.AUTH_HEADER_REFUSED,
+    "expired": S.ADMIN_SESSION_EXPIRED,
+    "not-admin": S.ADMIN_NOT_ADMIN,
+    "not-logged-in": S.ADMIN_NOT_LOGGED_IN,
+}
+
+
+def failure_line(template: str, exc: Exception) -> str:
+    """One line for the user: a KoraError says what to do; anything else is logged with
+    its traceback for the operator and named only by its type."""
+    if isinstance(exc, KoraError):
+        return template.format(error=str(exc).splitlines()[0] if str(exc) else "")
+    log.exception("unexpected failure")
+    return template.format(error=f"{type(exc).__name__}, Details im Server-Protokoll")
+
+
+class AdminActions:
+    def __init__(self, *, settings: Settings, data_dir: DataDir, gate: Gate, audit: AuditLog,
+                 feedback: FeedbackStore, reload: Callable[[], None], embedder: Callable[[], Any],
+                 export_dir: Path) -> None:
+        self.settings = settings
+        self.data_dir = data_dir
+        self.gate = gate
+        self.audit = audit
+        self.feedback = feedback
+        self.reload = reload
+        self.embedder = embedder
+        self.export_dir = export_dir
+        self._reindex_lock = threading.Lock()
+
+    def allowed(self, token: Any, request: Any) -> tuple[Principal | None, str]:
+        principal, why = self.gate.principal(token, request, role="admin")
+        return principal, "" if principal else REFUSALS[why]
+
+    # --- login and logout ---------------------------------------------------------------
+
+    def login(self, name: str, password: str, request: Any) -> tuple[str | None, str]:
+        result = self.gate.login(name, password, request)
+        if result.refused_header:
+            return None, S.AUTH_HEADER_REFUSED
+        if result.ok:
+            if result.account == ENV_ACCOUNT:
+                return result.token, S.ADMIN_LOGIN_OK_ENV
+            return result.token, S.ADMIN_LOGIN_OK.format(account=result.account)
+        if result.wait_seconds > 0:
+            return None, S.ADMIN_LOGIN_THROTTLED.format(seconds=math.ceil(result.wait_seconds))
+        return None, S.ADMIN_LOGIN_FAILED
+
+    def logout(self, token: Any, request: Any) -> tuple[None, str]:
+        self.gate.logout(token, request)
+        return None, S.ADMIN_LOGGED_OUT
+
+    def greeting(self, token: Any, request: Any) -> str:
+        """The login line on page load: users vouched for by the proxy are in already."""
+        caller = self.gate.proxy.caller(request)
+        if caller.refused:
+            return S.AUTH_HEADER_REFUSED
+        if caller.proxy_user:
+            return S.ADMIN_LOGIN_PROXY.format(account=caller.proxy_user)
+        return ""
+
+    # --- documents ----------------------------------------------------------------------
+
+    def upload(self, files: list[Any] | None, token: Any, request: Any) -> str:
+        principal, refusal = self.allowed(token, request)
+        if principal is None:
+            return refusal
+        if not files:
+            return S.ADMIN_UPLOAD_NONE
+        paths = [f if isinstance(f, str) else str(getattr(f, "name", f)) for f in files]
+        outcomes = admin.save_uploads(paths, corpus_dir=self.settings.corpus_dir,
+                                      max_file_mb=self.settings.max_file_mb)
+        for path, outcome in zip(paths, outcomes, strict=True):
+            stored = outcome.doc_id is not None
+            self.audit.append(
+                action="upload", account=principal.account, client=principal.client,
+                outcome="ok" if stored else "refused",
+                documents=[document_ref(outcome.doc_id, outcome.sha256)]
+                if outcome.doc_id is not None else [],
+                detail={"file": admin.shown_name(Path(path).name),
+                        **({} if stored else {"reason": outcome.message})})
+        return "\n".join(outcome.message for outcome in outcomes)
+
+    def reindex(self, token: Any, request: Any, progress: Any = None) -> str:
+        principal, refusal = self.allowed(token, request)
+        if principal is None:
+            return refusal
+        return self._reindex(principal, progress)
+
+    def _reindex(self, principal: Principal, progress: Any) -> str:
+        from ingest.pipeline import Ingestor
+
+        def report_progress(done: int, total: int, doc_id: str) -> None:
+            if progress is not None:
+                progress((done, max(total, 1)), desc=f"{S.ADMIN_REINDEX_PROGRESS} {doc_id}")
+
+        try:
+            with self._reindex_lock:
+                before = self._file_hashes()
+                ingestor = Ingestor(self.settings, self.embedder(), self.data_dir)
+                report = ingestor.run([self.settings.corpus_dir], prune=True,
+                                      progress=report_progress)
+                self.reload()
+                after = self._file_hashes()
+        except Exception as exc:
+            self.audit.append(action="reindex", account=principal.account,
+                              client=principal.client, outcome="failed",
+                              detail={"error": type(exc).__name__})
+            return failure_line(S.ADMIN_REINDEX_FAILED, exc)
+        changes = [
+            {**document_ref(doc_id, after.get(doc_id) or before.get(doc_id)),
+             "change": "removed" if doc_id not in after
+             else "added" if doc_id not in before else "updated"}
+            for doc_id in sorted(set(before) | set(after))
+            if before.get(doc_id) != after.get(doc_id)
+        ]
+        self.audit.append(action="reindex", account=principal.account, client=principal.client,
+                          outcome="ok" if not report.failed else "partial",
+                          documents=changes, detail=report.as_dict())
+        return admin.format_report(report)
+
+    def _file_hashes(self) -> dict[str, str]:
+        try:
+            index = self.data_dir.open_current()
+        except KoraError:
+            return {}
+        try:
+            return {doc_id: str(state.get("sha256", ""))
+                    for doc_id, state in index.file_states().items()}
+        finally:
+            index.close()
+
+    def documents(self, token: Any, request: Any) -> tuple[Any, Any]:
+        principal, _ = self.allowed(token, request)
+        if principal is None:
+            return [], gr.update(choices=[], value=None)
+        try:
+            index = self.data_dir.open_current()
+        except KoraError:
+            return [], gr.update(choices=[], value=None)
+        try:
+            rows = admin.document_rows(index)
+        finally:
+            index.close()
+        return rows, gr.update(choices=[row[0] for row in rows], value=None)
+
+    def delete(self, doc_id: str | None, confirmed: bool, token: Any, request: Any,
+               progress: Any = None) -> str:
+        principal, refusal = self.allowed(token, request)
+        if principal is None:
+            return refusal
+        if not confirmed:
+            return S.ADMIN_DELETE_UNCONFIRMED
+        index = self.data_dir.open_current()
+        try:
+            states = index.file_states()
+        finally:
+            index.close()
+        ok, message = admin.delete_document(doc_id or "", states=states,
+                                            corpus_dir=self.settings.corpus_dir)
+        state = states.get(doc_id or "", {})
+        self.audit.append(action="delete", account=principal.account, client=principal.client,
+                          outcome="ok" if ok else "refused",
+                          documents=[document_ref(doc_id or "", state.get("sha256"))],
+                          detail={} if ok else {"reason": message})
+        if not ok:
+            return message
+        return message + "\n" + self._reindex(principal, progress)
+
+    # --- exports and the audit view -----------------------------------------------------
+
+    def export_feedback(self, token: Any, request: Any) -> tuple[str | None, str]:
+        principal, refusal = self.allowed(token, request)
+        if principal is None:
+            return None, refusal
+        text = self.feedback.export_csv()
+        rows = len(self.feedback.rows())
+        self.audit.append(action="feedback-export", account=principal.account,
+                          client=principal.client, detail={"rows": rows})
+        path = admin.export_file(self.export_dir, S.FEEDBACK_EXPORT_NAME, text)
+        _remove_later(path)
+        return path, S.ADMIN_EXPORT_DONE.format(rows=rows,
+                                                days=self.settings.feedback_retention_days)
+
+    def audit_rows(self, token: Any, request: Any) -> tuple[list[list[str]], str]:
+        principal, _ = self.allowed(token, request)
+        if principal is None:
+            return [], ""
+        rows = [list(entry_row(entry).values())
+                for entry in reversed(self.audit.entries(limit=AUDIT_SHOWN))]
+        check = self.audit.verify()
+        note = S.AUDIT_NOTE.format(count=len(rows))
+        if not check.intact:
+            note += "\n\n" + S.AUDIT_BROKEN.format(line=check.first_broken_line)
+        return rows, note
+
+    def export_audit(self, token: Any, request: Any) -> tuple[str | None, str]:
+        principal, refusal = self.allowed(token, request)
+        if principal is None:
+            return None, refusal
+        entries = self.audit.entries()
+        self.audit.append(action="audit-export", account=principal.account,
+                          client=principal.client, detail={"entries": len(entries)})
+        path = admin.export_file(self.export_dir, S.AUDIT_EXPORT_NAME, entries_csv(entries))
+        _remove_later(path)
+        return path, ""
+
+
+def _remove_later(path: str) -> None:
+    timer = threading.Timer(EXPORT_KEEP_SECONDS, Path(path).unlink, kwargs={"missing_ok": True})
+    timer.daemon = True
+    timer.start()
