@@ -44,8 +44,10 @@ from rag.sentences import sentence_spans
 SUGGESTED_TOPICS = 3
 # words that make a question lean on the one before it
 _ANAPHORA = re.compile(
-    r"\b(er|sie|es|ihm|ihr|ihn|ihnen|dort|dabei|davon|dafür|damit|dazu|darüber|daran|hier|"
-    r"dies|diese[rsmn]?|jene[rsmn]?|deren|dessen|das projekt|der prototyp|die initiative|"
+    r"\b(er|sie|es|ihm|ihr|ihn|ihnen|dort|dorthin|hier|dies|diese[rsmn]?|jene[rsmn]?|"
+    # "dabei", "dahinter", "darüber", ...: the pronominal adverbs point back too
+    r"da(?:r)?(?:an|auf|aus|bei|durch|für|gegen|hinter|in|mit|nach|neben|über|um|unter|"
+    r"von|vor|zu|zwischen)|deren|dessen|das projekt|der prototyp|die initiative|"
     r"und wer|und wann|und wo|und was|und wie)\b",
     re.IGNORECASE,
 )

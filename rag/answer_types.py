@@ -61,6 +61,10 @@ _PLACE_NOUNS = ("stadt|städte|kommune|kommunen|gemeinde|gemeinden|kreis|kreise|
 # (pattern on the question, what it asks for); the first that matches wins, so the
 # specific forms come before the general ones
 _QUESTION_PATTERNS: list[tuple[re.Pattern[str], Expected]] = [
+    # asking for a name: "Wie heißt das Vorhaben, das vorhersagt, wann ..." is no "wann"
+    (re.compile(r"\bwie\s+(?:heißt|heißen|heisst|heissen|lautet|lauten|nennt\s+sich|"
+                r"nennen\s+sich)\b|\bwas\s+ist\s+(?:der|die|das)\s+name", _I),
+     Expected.DESCRIPTION),
     (re.compile(r"\bwie\s*viel(?:e|en)?\s+prozent|\bwelchen?\s+anteil|\bzu\s+wie\s*viel\s+"
                 r"prozent|\bwie\s+hoch\s+ist\s+(?:der|die)\s+(?:anteil|quote)", _I),
      Expected.PERCENT),
@@ -118,8 +122,8 @@ _TIME_UNIT = (r"(?:jahre|jahren|jahr|monate|monaten|monat|wochen|woche|tage|tage
               r"stunde|minuten|minute|sekunden|sekunde|semester|quartale)")
 _DURATION = re.compile(rf"(?:{_DIGITS}|{_NUMBER_WORDS}|einem|einer|eines|ein|eine|halbes|"
                        rf"anderthalb)\s+{_TIME_UNIT}\b", _I)
-_AGE = re.compile(rf"(?:{_DIGITS}|{_NUMBER_WORDS})\s*(?:-?\s*jährig\w*|\s+jahre\s+alt|"
-                  r"\s+jahren\b)|\bjahrgang\s+\d{4}|\bgeboren\b", _I)
+_AGE = re.compile(rf"(?:{_DIGITS}|{_NUMBER_WORDS}){_SCALE}\s*(?:-?\s*jährig\w*|\s+jahre\s+"
+                  r"alt\w*|\s+jahren\b)|\bjahrgang\s+\d{4}|\bgeboren\b", _I)
 _UNIT = re.compile(rf"(?:{_DIGITS}|{_NUMBER_WORDS}){_SCALE}\s?(?:%|€|euro\b|km²|km|m²|m³|"
                    r"m\b|kg|t\b|tonnen|hektar|ha\b|kwh|mwh|gwh|kw|mw|gb|tb|prozent|stunden|"
                    r"tage|jahre|personen|menschen|einwohner\w*|stellen|mitarbeitende|"
@@ -130,6 +134,8 @@ _DATE = re.compile(
     r"\b(?:frühjahr|frühling|sommer|herbst|winter|anfang|mitte|ende|jahreswechsel|"
     r"jahresende|jahresbeginn|quartal)\w*\s+(?:\d{4}(?:/\d{2,4})?)|"
     r"\b(?:19|20)\d{2}(?:/(?:19|20)?\d{2})?\b|"
+    r"\b(?:im\s+jahre?|jahr|anno|seit|bis|ab|um|von|vor)\s+1\d{3}\b|"
+    r"\b\d{1,2}\.\s+jahrhundert\w*|\b\w+en\s+jahrhundert\w*|\b\d{2,4}er(?:\s+jahre\w*)?\b|"
     r"\b(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag)\b|"
     r"\b(?:seit|bis|ab)\s+(?:sofort|heute|kurzem|langem|jahren|monaten)\b", _I)
 _YEAR = re.compile(r"^(?:19|20)\d{2}$")
@@ -264,3 +270,25 @@ def counted_noun(question: str) -> str | None:
 # the counted noun is the first capitalised word after "wie viele" (adjectives between
 # are lower-case: "wie viele neue Stellen")
 _COUNTED = re.compile(r"(?i:\bwie\s*viele?n?)\s+(?:[a-zäöüß]\w*\s+){0,2}([A-ZÄÖÜ][\w\-]+)")
+
+
+# the thing a question asks about: "Welches *Sprachmodell* steckt ...", "Wie war das
+# *Wetter* ...", "In welche *Sprachen* ..."
+_FOCUS = re.compile(
+    r"(?i:\bwelche[rmns]?|\bwie\s+(?:war|ist|sind|waren|heißt|heißen|lautet|lauten|hoch\s+"
+    r"ist|hoch\s+sind|groß\s+ist|viel\s+kostet|viel\s+kosten|viele?))\s+"
+    r"(?:(?i:der|die|das|den|dem|des|ein|eine|einen)\s+)?(?:[a-zäöüß][\w\-]*\s+){0,2}"
+    r"([A-ZÄÖÜ][\w\-]+)")
+
+
+_CATEGORY = re.compile(r"(?:" + _ORG_NOUNS + "|" + _PLACE_NOUNS + r")", _I)
+
+
+def focus_noun(question: str) -> str | None:
+    """The noun a "welche/wie" question asks about, if it names one. Nouns that only
+    name the kind of answer ("Welche *Stadt* ...", "Welche *Hochschulen* ...") are not a
+    topic the documents must mention."""
+    match = _FOCUS.search(question)
+    if not match or _CATEGORY.fullmatch(match.group(1)):
+        return None
+    return match.group(1)

@@ -42,6 +42,7 @@ CONTEXT_WEIGHT = 0.25  # title and section words count a quarter of the sentence
 WEIGHT_MEANING = 1.0  # per unit of cosine below the best sentence's
 WEIGHT_TYPE = 0.3  # the sentence contains what the question asks for
 WEIGHT_COUNTED = 0.15  # ... right next to the noun a "wie viele" question counts
+TYPED_MIN_COVERAGE = 0.2  # a sentence whose expression answers must cover this much
 RANK_PENALTY = 0.03  # per passage rank: earlier passages are better evidence
 NEIGHBOUR_BONUS = 0.5  # share of the best score added to the sentences next to it
 WEIGHT_NEW_TERMS = 1.0  # per share of the question's weight no chosen sentence covers yet
@@ -184,6 +185,7 @@ class Extract:
     expected: Expected
     candidates: list[Candidate] = field(default_factory=list)
     terms: list[Term] = field(default_factory=list)
+    counted_noun: str | None = None
 
     @property
     def best(self) -> Candidate | None:
@@ -191,10 +193,20 @@ class Extract:
 
     def typed_support(self, *, within: int = 3) -> bool:
         """For questions asking for a number, date, name or place: whether one of the top
-        sentences contains one. Description questions are always supported."""
+        sentences contains one and speaks about the question (a date in a sentence about
+        something else does not say when the asked thing happens). Description questions
+        are always supported."""
         if not self.expected.is_typed:
             return True
-        return any(c.found for c in self.candidates[:within])
+        return any(c.found and c.coverage >= TYPED_MIN_COVERAGE
+                   for c in self.candidates[:within])
+
+    def counted_support(self, *, within: int = 5) -> bool:
+        """For "wie viele X" questions: whether a top sentence puts a number right before
+        an X (a number about something else answers a different question)."""
+        if self.expected is not Expected.COUNT or not self.counted_noun:
+            return True
+        return any(c.counted for c in self.candidates[:within])
 
 
 class SentenceRanker:
@@ -224,7 +236,7 @@ class SentenceRanker:
         floor = min((c.semantic for c in candidates if c.semantic is not None), default=0.0)
         scored = [replace(c, score=_score(c, best_meaning, floor)) for c in candidates]
         scored.sort(key=lambda c: (-c.score, c.rank, c.position))
-        return Extract(expected, scored, terms)
+        return Extract(expected, scored, terms, noun)
 
     def _candidate(self, rank: int, unit: Unit, terms: list[Term], context: set[str],
                    expected: Expected, noun_stem: str | None,
@@ -249,7 +261,9 @@ class SentenceRanker:
         for expression in found:
             following = _WORD.findall(text[expression.end : expression.end + 60])[:3]
             stems = {stem for word in following for stem in self.weights.analyzer.analyze(word)}
-            if noun_stem in stems:
+            # the same word or one of its family ("Teilnehmende" ~ "Teilnehmer")
+            if noun_stem in stems or any(s[:5] == noun_stem[:5] for s in stems
+                                         if len(s) >= 5 and len(noun_stem) >= 5):
                 return True
         return False
 

@@ -243,7 +243,82 @@ def test_refusal_calibration_is_recorded() -> None:
     from rag.refusal import CALIBRATION_FILE
 
     record = json.loads(Path(CALIBRATION_FILE).read_text(encoding="utf-8"))
-    assert record["data"]["in_scope"] >= 100 and record["data"]["out_of_scope"] >= 60
-    # measured 0.745 (5-fold, 220 questions); a regression below 0.7 fails
-    assert record["with_dense"]["cross_validation_5fold"]["accuracy"] >= 0.7
+    assert record["data"]["in_scope"] >= 150 and record["data"]["out_of_scope"] >= 120
+    # the evaluation set is not calibration data
+    assert "golden" not in json.dumps(record["data"])
+    # measured on documents the fit never saw (leave-documents-out): 0.93 of in-scope
+    # questions answered, 0.62 of out-of-scope refused; a regression fails
+    unseen = record["with_dense"]["leave_documents_out"]
+    assert unseen["in_scope_answered"] >= 0.9
+    assert unseen["out_of_scope_refused"] >= 0.55
+    assert record["with_dense"]["threshold"] < record["with_dense"]["sure"]
     assert "method" in record
+
+
+@pytest.mark.parametrize(("question", "lead", "facts", "mark"), [
+    # the number leads, not the sentences that only repeat "vorgestellt"
+    ("Wie viele Prototypen wurden auf der URBAN.KI-Jahrestagung vorgestellt?",
+     "neun Prototypen", ["neun"], "neun"),
+    # what the prototype does, not who took part
+    ("Was macht der Prototyp in Herten?", None, ["Solarpflicht", "Luftbildern"], None),
+    # a list comes with its introduction
+    ("Vor welchen Ereignissen soll AirGuardAI warnen?", "Brände",
+     ["Industrieunfälle", "Schadstofffreisetzungen"], None),
+    ("Wann fand die URBAN.KI-Jahrestagung 2025 statt?", "28. November 2025", [],
+     "28. November 2025"),
+    ("Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?", "Scharrenbach", [], "Scharrenbach"),
+])
+def test_extractive_answer_leads_with_the_fact(answerer, question, lead, facts, mark):  # type: ignore[no-untyped-def]
+    answer = answerer.ask(question)
+    assert not answer.refused, answer.evidence
+    lines = answer.answer.splitlines()[1:]
+    assert 1 <= len(lines) <= 3
+    for fact in facts:
+        assert fact in answer.answer
+    # every quoted sentence stands in the passage it cites
+    cited = {c.n: " ".join(c.text.replace("*", "").split()) for c in answer.citations}
+    for sentence in answer.sentences:
+        first_words = " ".join(sentence.text.split()[:4])
+        assert first_words in cited[sentence.citations[0]], sentence.text
+    if lead:
+        assert lead in lines[0], answer.answer
+        assert lead in cited[answer.sentences[0].citations[0]]
+    if mark:
+        assert any(mark in h for h in answer.highlights), answer.highlights
+
+
+@pytest.mark.parametrize("question", [
+    "Was kostet der Chatbot BOR.KI den Kreis Borken im Jahr?",  # no amount at all
+    "Wie teuer ist die Luftbildplattform AVIARY für eine Kommune?",  # no price anywhere
+    "Wie viel Prozent der Bauakten in Heiligenhaus sind schon digitalisiert?",
+    "Wann findet die URBAN.KI-Jahrestagung 2031 statt?",  # a year the documents never name
+])
+def test_typed_near_misses_are_refused(answerer, question):  # type: ignore[no-untyped-def]
+    answer = answerer.ask(question)
+    assert answer.refused, answer.evidence
+
+
+def test_a_number_about_something_else_is_no_sure_answer(answerer):  # type: ignore[no-untyped-def]
+    from rag.prompts import NOT_SURE
+
+    # the passage counts "drei Arten von Objekten", not drones
+    answer = answerer.ask("Wie viele Drohnen besitzt der Kreis Recklinghausen?")
+    assert answer.refused or NOT_SURE in answer.notice, answer.evidence
+
+
+def test_borderline_answers_say_they_are_not_sure(answerer):  # type: ignore[no-untyped-def]
+    from rag.prompts import NOT_SURE
+    from rag.refusal import Evidence, LogisticModel, RefusalModel
+
+    model = answerer.refusal.with_dense
+    unsure = RefusalModel(
+        with_dense=LogisticModel(model.weights, model.bias, threshold=0.0, sure=1.0),
+        without_dense=answerer.refusal.without_dense, dense_model=answerer.refusal.dense_model)
+    answerer.refusal, saved = unsure, answerer.refusal
+    try:
+        answer = answerer.ask("Was macht der Prototyp in Herten?")
+    finally:
+        answerer.refusal = saved
+    assert not answer.refused and NOT_SURE in answer.notice
+    assert answer.as_json()["refused"] is False
+    assert isinstance(Evidence({"dense": 1.0}).as_dict()["dense"], float)

@@ -286,3 +286,44 @@ def test_serve_command_defaults_to_loopback() -> None:
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port) == ("127.0.0.1", 7860)
     assert build_parser().parse_args(["serve", "--port", "9000"]).port == 9000
+
+
+def test_index_of_another_model_is_rebuilt_from_the_admin_area(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedder: Any) -> None:
+    """An index built with the English MiniLM (an older KORA's default): the app starts,
+    the page and every answer say a rebuild is needed, and the admin's re-index rebuilds
+    it with the configured model, after which the chat answers."""
+    import gradio as gr
+
+    from ingest.pipeline import Ingestor
+    from rag.embedder import Embedder
+    from rag.settings import Settings
+    from rag.store import DataDir
+    from ui.app import build_app
+
+    monkeypatch.setenv("KORA_ADMIN_PASSWORD", "richtig")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "rufbus.md").write_text(
+        "# Rufbus\n\nDer Rufbus in Kötzting fährt seit 2024 auf Bestellung per App.\n",
+        encoding="utf-8")
+    old = Settings.load(data_dir=tmp_path / "data", corpus_dir=corpus, llm="none",
+                        embedding_model="bundled:all-MiniLM-L6-v2")
+    Ingestor(old, Embedder.load(old), DataDir(old)).run([corpus])
+
+    settings = Settings.load(data_dir=tmp_path / "data", corpus_dir=corpus, llm="none")
+    demo: Any = build_app(settings, assistant_factory=factory_with(embedder))
+    handlers = demo.kora_handlers
+    banner = [fn for fn in demo.fns.values() if fn.name == "<lambda>"]
+    assert any("neu aufbauen" in fn.fn() for fn in banner)
+    with pytest.raises(gr.Error, match="anderen Einbettungsmodell"):
+        handlers["frage"]("Seit wann fährt der Rufbus?")
+
+    token, _, _ = handlers["login"]("", "richtig", None)
+    report = handlers["reindex"](token, None)
+    assert "1" in report
+    assert DataDir(settings).current().embedding_model == "bundled:multilingual-e5-small"
+    assert all(fn.fn() == "" for fn in banner)
+    answer, _, mode = handlers["frage"]("Seit wann fährt der Rufbus?")
+    assert "2024" in answer and mode == "extraktiv"
+    demo.kora_feedback.close()

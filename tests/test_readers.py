@@ -589,3 +589,52 @@ def test_every_reader_yields_valid_section_spans(
     assert len(covered) > 10
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", document.date)
     assert document.title
+
+
+# --------------------------------------------------------------------------- readable titles
+
+
+@pytest.mark.parametrize(("name", "content", "title", "source"), [
+    ("gespeichert.txt",
+     "https://www.stadt-beispiel.de/aktuelles/rufbus\n\nRufbus startet in Kötzting\n\n"
+     "Der Rufbus fährt ab dem 1. März 2025 auf Bestellung.\n",
+     "Rufbus startet in Kötzting", "https://www.stadt-beispiel.de/aktuelles/rufbus"),
+    ("pressemitteilung.txt",
+     "Quelle: Stadt Kötzting, Pressestelle\nNeue Öffnungszeiten im Bürgerbüro\n\n"
+     "Ab Montag öffnet das Bürgerbüro schon um 7 Uhr.\n",
+     "Neue Öffnungszeiten im Bürgerbüro", "Stadt Kötzting, Pressestelle"),
+    ("protokoll_sitzung.txt",
+     "Der Ausschuss hat in seiner Sitzung am Dienstag beschlossen, dass die Verwaltung "
+     "bis zum Herbst ein Konzept für den Rufbus vorlegt.\n",
+     "protokoll sitzung", "protokoll_sitzung.txt"),
+])
+def test_text_titles_read_like_titles(tmp_path: Path, name: str, content: str, title: str,
+                                      source: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    document = read_file(path, max_bytes=1_000_000)
+    assert document.title == title
+    assert document.source == source
+    assert "http" not in document.text and "Quelle:" not in document.text
+
+
+@pytest.mark.parametrize(("head", "heading", "title", "source"), [
+    ('<title>Rufbus startet | Stadt Kötzting</title>'
+     '<link rel="canonical" href="https://www.koetzting.de/rufbus">',
+     "Rufbus startet", "Rufbus startet", "https://www.koetzting.de/rufbus"),
+    ("<title>https://www.example.de/artikel/4711</title>", "Neue Mobilität im Kreis",
+     "Neue Mobilität im Kreis", "seite.html"),
+    ('<title>Haushalt 2026 – Gemeinde Musterdorf</title>'
+     '<meta property="og:url" content="https://musterdorf.de/haushalt">', "",
+     "Haushalt 2026", "https://musterdorf.de/haushalt"),
+])
+def test_html_titles_are_the_pages_own_name(tmp_path: Path, head: str, heading: str,
+                                            title: str, source: str) -> None:
+    path = tmp_path / "seite.html"
+    body = f"<h1>{heading}</h1>" if heading else ""
+    path.write_text(f"<html><head>{head}</head><body><main>{body}"
+                    "<p>Der Kreis stellt sein Vorhaben vor.</p></main></body></html>",
+                    encoding="utf-8")
+    document = read_file(path, max_bytes=1_000_000)
+    assert document.title == title
+    assert document.source == source

@@ -132,8 +132,11 @@ class AdminActions:
             with self._reindex_lock:
                 before = self._file_hashes()
                 ingestor = Ingestor(self.settings, self.embedder(), self.data_dir)
-                report = ingestor.run([self.settings.corpus_dir], prune=True,
-                                      progress=report_progress)
+                # an index of another embedding model cannot be updated, only replaced
+                live = self.data_dir.current()
+                rebuild = live is not None and live.embedding_model != self.settings.embedding_model
+                report = ingestor.run([self.settings.corpus_dir], prune=not rebuild,
+                                      rebuild=rebuild, progress=report_progress)
                 self.reload()
                 after = self._file_hashes()
         except Exception as exc:

@@ -28,6 +28,7 @@ import gradio as gr
 
 from rag.answer import Answer, Turn
 from rag.assistant import Assistant
+from rag.errors import IndexModelMismatchError
 from rag.filters import Filters
 from rag.prompts import UNSUPPORTED_MARK
 from rag.questions import EmptyQuestionError, clean_question
@@ -51,6 +52,7 @@ CSS = """
 .kora-meta {color:#555; font-size:0.85em; margin:4px 0;}
 .kora-passage {white-space:pre-wrap;}
 .kora-passage mark {background:#fff3a0;}
+.kora-antwort {background:#ffd54a;}
 .nicht-belegt {color:#a00000;}
 .kora-flash {outline:3px solid #f0b000;}
 """
@@ -110,9 +112,18 @@ def render_answer(answer: Answer) -> str:
         parts.append(f'<a href="#quelle-{n}">{label}</a>' if n in known else label)
         position = match.end()
     parts.append(_render_plain(text[position:]))
-    rendered = "".join(parts)
+    rendered = _bold_first("".join(parts), answer.highlights)
     if answer.notice:
         rendered += "\n\n" + escape_markdown(S.NOTICE_PREFIX + answer.notice)
+    return rendered
+
+
+def _bold_first(rendered: str, highlights: list[str]) -> str:
+    """The answer itself in bold where it first appears (in the already escaped text)."""
+    for highlight in highlights:
+        escaped = escape_markdown(highlight)
+        if escaped and escaped in rendered:
+            rendered = rendered.replace(escaped, f"<strong>{escaped}</strong>", 1)
     return rendered
 
 
@@ -138,33 +149,43 @@ def render_badge(answer: Answer | None) -> str:
     return f'<div class="{css}"><span class="kora-badge">{label}</span></div>'
 
 
-def _highlight(passage: str, sentences: list[str]) -> str:
-    """The passage, escaped, with every cited sentence found in it marked."""
-    spans: list[tuple[int, int]] = []
-    squashed = passage
+def _highlight(passage: str, sentences: list[str], answers: tuple[str, ...] = ()) -> str:
+    """The passage, escaped, with every cited sentence found in it marked, and within
+    them the answer itself (the number, date or name the question asked for)."""
+    marked = [False] * len(passage)
     for sentence in sentences:
-        start = squashed.find(sentence)
-        if start < 0:
+        start = passage.find(sentence)
+        if start >= 0:
+            span = (start, start + len(sentence))
+        else:
             # extractive sentences lose list markers and line breaks: match loosely
             words = [re.escape(w) for w in re.findall(r"\w+", sentence)]
-            if not words:
-                continue
-            match = re.search(r"\W+".join(words), passage)
+            match = re.search(r"\W+".join(words), passage) if words else None
             if not match:
                 continue
-            spans.append((match.start(), match.end()))
-        else:
-            spans.append((start, start + len(sentence)))
-    spans.sort()
-    out, position = [], 0
-    for start, end in spans:
-        if start < position:
-            continue
-        out.append(html.escape(passage[position:start]))
-        out.append(f"<mark>{html.escape(passage[start:end])}</mark>")
+            span = match.span()
+        for index in range(*span):
+            marked[index] = True
+    strong = [False] * len(passage)
+    for answer in answers:
+        for match in re.finditer(re.escape(answer), passage):
+            if all(marked[match.start() : match.end()]):
+                for index in range(*match.span()):
+                    strong[index] = True
+    out: list[str] = []
+    position = 0
+    while position < len(passage):
+        end = position
+        state = (marked[position], strong[position])
+        while end < len(passage) and (marked[end], strong[end]) == state:
+            end += 1
+        text = html.escape(passage[position:end])
+        if state[1]:
+            text = f'<strong class="kora-antwort">{text}</strong>'
+        out.append(f"<mark>{text}</mark>" if state[0] else text)
         position = end
-    out.append(html.escape(passage[position:]))
-    return "".join(out)
+    # adjacent runs of one sentence: join their marks
+    return "".join(out).replace("</mark><mark>", "")
 
 
 def render_sources(answer: Answer | None) -> str:
@@ -187,7 +208,8 @@ def render_sources(answer: Answer | None) -> str:
             f'<details class="kora-quelle" id="quelle-{citation.n}">'
             f"<summary>[{citation.n}] {html.escape(citation.title)}</summary>"
             f'<div class="kora-meta">{meta}</div>'
-            f'<div class="kora-passage">{_highlight(citation.text, cited)}</div></details>'
+            f'<div class="kora-passage">'
+            f'{_highlight(citation.text, cited, tuple(answer.highlights))}</div></details>'
         )
     unsupported = [s.text for s in answer.sentences if not s.supported]
     if unsupported:
@@ -211,7 +233,11 @@ def _open_assistant(settings: Settings, data_dir: DataDir, embedder: Any) -> Ass
 class SharedAssistant:
     """The process's one Assistant; replaced atomically after a re-index. Questions
     already running finish on the old one, which is closed (its SQLite docstore and
-    keyword index released) when the last of them is done."""
+    keyword index released) when the last of them is done.
+
+    An index built with another embedding model (an older KORA's default) cannot answer:
+    the app still starts, says so on the page, and the admin area's re-index rebuilds it.
+    """
 
     def __init__(self, settings: Settings, data_dir: DataDir,
                  factory: AssistantFactory) -> None:
@@ -219,11 +245,23 @@ class SharedAssistant:
         self.data_dir = data_dir
         self.factory = factory
         self._lock = threading.Lock()
-        self._assistant = factory(settings, data_dir, None)
         self._in_use: dict[int, int] = {}
+        self._embedder: Any = None
+        self._assistant: Assistant | None
+        try:
+            self._assistant = factory(settings, data_dir, None)
+        except IndexModelMismatchError:
+            self._assistant = None
+
+    @property
+    def needs_rebuild(self) -> bool:
+        with self._lock:
+            return self._assistant is None
 
     def get(self) -> Assistant:
         with self._lock:
+            if self._assistant is None:
+                raise IndexModelMismatchError(S.INDEX_OTHER_MODEL)
             return self._assistant
 
     @contextlib.contextmanager
@@ -231,6 +269,8 @@ class SharedAssistant:
         """The current Assistant, kept open until the caller is done with it."""
         with self._lock:
             assistant = self._assistant
+            if assistant is None:
+                raise IndexModelMismatchError(S.INDEX_OTHER_MODEL)
             self._in_use[id(assistant)] = self._in_use.get(id(assistant), 0) + 1
         try:
             yield assistant
@@ -247,18 +287,29 @@ class SharedAssistant:
 
     @property
     def embedder(self) -> Any:
-        return self.get().retriever.embedder
+        with self._lock:
+            assistant = self._assistant
+            if assistant is not None:
+                return assistant.retriever.embedder
+            if self._embedder is None:
+                from rag.embedder import Embedder
+
+                self._embedder = Embedder.load(self.settings)
+            return self._embedder
 
     def reload(self) -> None:
         fresh = self.factory(self.settings, self.data_dir, self.embedder)
         with self._lock:
             old, self._assistant = self._assistant, fresh
             busy = id(old) in self._in_use
-        if not busy:
+        if old is not None and not busy:
             _close_quietly(old)
 
     def close(self) -> None:
-        _close_quietly(self.get())
+        with self._lock:
+            assistant = self._assistant
+        if assistant is not None:
+            _close_quietly(assistant)
 
 
 def _close_quietly(assistant: Any) -> None:
@@ -460,6 +511,9 @@ def build_app(settings: Settings, *,
                    delete_cache=(3600, 3600)) as demo:
         session = gr.State(None)  # an opaque token; the session itself lives in ``gate``
         gr.Markdown(S.HEADER)
+        notice = gr.Markdown("", elem_id="kora-hinweis")
+        demo.load(lambda: S.INDEX_OTHER_MODEL_BANNER if shared.needs_rebuild else "", None,
+                  [notice], api_visibility="private")
         login_status = login_panel(session) if settings.chat_requires_login else None
         with gr.Tab(S.TAB_CHAT):
             history = gr.State([])

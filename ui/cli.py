@@ -315,7 +315,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingestor, print_progress_bar
     from rag.embedder import Embedder
-    from rag.errors import EmptyIndexError
+    from rag.errors import EmptyIndexError, IndexModelMismatchError
     from rag.store import DataDir
 
     settings = _settings(args)
@@ -326,6 +326,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         index.close()
     except EmptyIndexError:
         empty = True
+    except IndexModelMismatchError as exc:
+        # serve anyway: the page says so and the admin area's re-index rebuilds it
+        print(f"kora: {exc}", file=sys.stderr)
+        empty = False
     if empty:
         print(f"Noch kein Index: indexiere {settings.corpus_dir} …", file=sys.stderr)
         report = Ingestor(settings, Embedder.load(settings), data_dir).run(

@@ -42,6 +42,12 @@ THINKING = "…"
 EMPTY_QUESTION = "Bitte geben Sie eine Frage ein."
 ANSWER_FAILED = "Die Frage konnte nicht beantwortet werden: {error}"
 NOTICE_PREFIX = "Hinweis: "
+INDEX_OTHER_MODEL = (
+    "Der Index wurde mit einem anderen Einbettungsmodell erstellt und kann so nicht "
+    "antworten. Eine Administratorin oder ein Administrator muss ihn neu aufbauen: unter "
+    "„Verwaltung“ mit „Neu indexieren“ oder mit `kora ingest --rebuild`."
+)
+INDEX_OTHER_MODEL_BANNER = f"**Hinweis:** {INDEX_OTHER_MODEL}"
 
 FEEDBACK_UP = "👍 Hilfreich"
 FEEDBACK_DOWN = "👎 Nicht hilfreich"

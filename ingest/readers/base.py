@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,35 @@ def file_date(path: Path) -> str:
 
 def title_from_filename(path: Path) -> str:
     return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
+
+
+_URL = re.compile(r"^(?:<)?(?:https?://|www\.)\S+?(?:>)?$", re.IGNORECASE)
+_SOURCE_LABEL = re.compile(
+    r"^(?:quelle|quellen|source|url|link|fundstelle|originalartikel|online unter|"
+    r"abgerufen (?:von|unter|am)|gefunden auf)\s*:?\s*(.+)$", re.IGNORECASE)
+
+
+def source_line(line: str) -> str | None:
+    """The source a line names, if it is only a web address or a "Quelle: ..." line
+    (pages saved as text often start with one): such a line is metadata, not a title."""
+    line = line.strip()
+    if _URL.match(line):
+        return line.strip("<>")
+    match = _SOURCE_LABEL.match(line)
+    return match.group(1).strip() if match else None
+
+
+def reads_like_title(line: str) -> bool:
+    """A short line that names a document rather than saying something: at most 16 words
+    and 120 characters, not a web address or date alone, not ending like a sentence
+    (unless very short)."""
+    line = line.strip()
+    words = line.split()
+    if not words or len(line) > 120 or len(words) > 16 or source_line(line) is not None:
+        return False
+    if not any(character.isalpha() for character in line):
+        return False  # "12.03.2025", "* * *"
+    return not (line.endswith((".", ",", ";")) and len(words) > 8)
 
 
 class SectionBuilder:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
-from ingest.readers.base import ParsedDocument, SectionBuilder, file_date, title_from_filename
+from ingest.readers.base import (
+    ParsedDocument,
+    SectionBuilder,
+    file_date,
+    reads_like_title,
+    source_line,
+    title_from_filename,
+)
 from ingest.readers.encoding import decode_text
 from rag.errors import ReaderError
 
@@ -38,6 +46,7 @@ def read(path: Path) -> ParsedDocument:
     check_structure(markup)
     soup = BeautifulSoup(markup, "lxml")
     page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    canonical = _canonical_address(soup)
     date_meta = soup.find("meta", attrs={"name": ["date", "dcterms.date", "DC.date"]})
     for element in soup.find_all(_DROP):
         element.decompose()
@@ -66,12 +75,38 @@ def read(path: Path) -> ParsedDocument:
     date = str(date_meta.get("content", "")).strip()[:10] if date_meta else ""
     return ParsedDocument(
         text=text,
-        title=page_title or first_heading or title_from_filename(path),
+        title=readable_title(page_title, first_heading) or title_from_filename(path),
         date=date or file_date(path),
         type="dokument",
-        source=path.name,
+        source=canonical or path.name,
         sections=sections,
     )
+
+
+_SEPARATORS = re.compile(r"\s+(?:\||–|—|-|::|·|»)\s+")
+
+
+def readable_title(page_title: str, first_heading: str) -> str:
+    """The page's own name: the <title> without the site name that sites append
+    ("Rufbus startet | Stadt Kötzting"), or the first heading; never a web address."""
+    heading = first_heading if reads_like_title(first_heading) else ""
+    if source_line(page_title) is not None or not page_title.strip():
+        return heading
+    parts = [part.strip() for part in _SEPARATORS.split(page_title) if part.strip()]
+    if heading and (heading in page_title or len(parts) > 1):
+        return heading
+    return parts[0] if parts and reads_like_title(parts[0]) else page_title.strip()[:120]
+
+
+def _canonical_address(soup: Any) -> str:
+    """Where the page was published, if it says so (canonical link or og:url)."""
+    link = soup.find("link", rel="canonical")
+    if link is not None and str(link.get("href", "")).startswith(("http://", "https://")):
+        return str(link["href"])
+    meta = soup.find("meta", attrs={"property": "og:url"})
+    if meta is not None and str(meta.get("content", "")).startswith(("http://", "https://")):
+        return str(meta["content"])
+    return ""
 
 
 def check_structure(markup: str) -> None:

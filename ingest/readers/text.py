@@ -4,25 +4,49 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.readers.base import ParsedDocument, SectionBuilder, file_date, title_from_filename
+from ingest.readers.base import (
+    ParsedDocument,
+    SectionBuilder,
+    file_date,
+    reads_like_title,
+    source_line,
+    title_from_filename,
+)
 from ingest.readers.encoding import decode_text
 
 EXTENSIONS = (".txt", ".text")
 
 
+HEAD_LINES = 5  # a title or a source line is looked for among the first lines
+
+
 def read(path: Path) -> ParsedDocument:
     text = decode_text(path.read_bytes())
+    lines = text.split("\n")
+    source, title = path.name, ""
+    # leading web addresses and "Quelle: ..." lines are metadata: they become the
+    # source and leave the text, so they are neither the title nor quoted as an answer
+    head = 0
+    while head < len(lines) and head < HEAD_LINES:
+        line = lines[head].strip()
+        named = source_line(line) if line else None
+        if line and named is None:
+            break
+        if named:
+            source = named
+        head += 1
+    first = lines[head].strip() if head < len(lines) else ""
+    if reads_like_title(first):
+        title = first
     builder = SectionBuilder()
-    for paragraph in text.split("\n\n"):
+    for paragraph in "\n".join(lines[head:]).split("\n\n"):
         builder.block(paragraph)
     body, sections = builder.build()
-    first_line = body.split("\n", 1)[0].strip()
-    title = first_line if 0 < len(first_line) <= 120 else title_from_filename(path)
     return ParsedDocument(
         text=body,
-        title=title,
+        title=title or title_from_filename(path),
         date=file_date(path),
         type="dokument",
-        source=path.name,
+        source=source,
         sections=sections,
     )

@@ -13,9 +13,11 @@ evidence (``rag.refusal``) for
 The golden set (``tests/eval/golden.yaml``) is the evaluation and is not used here.
 
 Two logistic models are fitted (with the embedding model's similarities, for the model
-calibrated here; without them, for any other). The refusal threshold keeps 95 % of the
-in-scope questions answered (cross-validated); the "sure" threshold is where at most 5 %
-of the unanswerable questions would still be answered. Generalisation is measured by
+calibrated here; without them, for any other). The refusal threshold keeps 97 % of the
+in-scope questions answered, since refusing answerable questions was what users met
+most; the "sure" threshold is where at most 5 % of the unanswerable questions would
+still be answered, and answers between the two carry a "nicht sicher" note.
+Generalisation is measured by
 leave-documents-out cross-validation: the model is fitted without any question about a
 group of documents and tested on exactly those. Everything goes into ``refusal.json``.
 """
@@ -36,11 +38,12 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-ANSWERED_IN_SCOPE = 0.95  # the refusal threshold keeps this share of in-scope answered
+ANSWERED_IN_SCOPE = 0.97  # the refusal threshold keeps this share of in-scope answered
 SURE_FALSE_ANSWERS = 0.05  # above the "sure" threshold at most this share is unanswerable
 SYNTHETIC_WEIGHT = 0.5
 FOLDS = 5
-WITHOUT_DENSE = ("coverage", "gap", "sentence", "typed_missing")
+WITHOUT_DENSE = ("coverage", "gap", "sentence", "typed_missing", "focus_missing",
+                 "number_missing")
 
 
 @dataclass
@@ -90,6 +93,10 @@ def thresholds(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def outcome(answered: np.ndarray, rows: Sequence[Row]) -> dict[str, float]:
+    """Shares answered and refused per kind of question, the vetoes applied."""
+    from rag.refusal import veto
+
+    answered = answered & np.array([veto(r.features) is None for r in rows])
     kinds = np.array([r.kind for r in rows])
     result = {}
     for kind, wanted in (("in_scope", True), ("out_of_scope", False), ("left_out", False)):
