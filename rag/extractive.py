@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from rag.retrieve import Scored
 
 SOURCE_PASSAGES = 5  # candidates come from this many top passages
-SEMANTIC_CANDIDATES = 8  # sentences embedded per question
+SEMANTIC_CANDIDATES = 4  # sentences embedded per question (8 measured no better)
 MAX_SENTENCES = 3
 RELATIVE_TO_BEST = 0.5  # further sentences must score at least this share of the best
 CONTEXT_WEIGHT = 0.25  # title and section words count a quarter of the sentence's own
