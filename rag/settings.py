@@ -123,9 +123,9 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="Weight of the BM25 side in the hybrid fusion."
     )
     fusion_weight_dense: float = Field(
-        default=2.0,
+        default=1.5,
         ge=0,
-        description="Weight of the dense (embedding) side in the hybrid fusion (2 measured "
+        description="Weight of the dense (embedding) side in the hybrid fusion (1.5 measured "
         "best with the multilingual e5 model and minmax; use 1 with all-MiniLM-L6-v2 and "
         "score fusion).",
     )
