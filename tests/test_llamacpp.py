@@ -1,0 +1,331 @@
+"""KORA_LLM=llamacpp on the real llama.cpp engine (xllamacpp), with tiny GGUF models this
+module writes itself (tests/tiny_gguf.py): streaming, stopping, exact token counts, the
+context limit, two answers at once, the errors a user can cause, auto mode, and the same
+engine's OpenAI-compatible HTTP endpoint driven by KORA's ``openai`` backend.
+
+A random model writes nonsense, so assertions are on structure (whole words of its
+vocabulary, exactly ``max_tokens`` of them); the scripted model writes a known sentence.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag.errors import LLMUnavailableError
+from rag.llm import LlamaCppChat, Message, OpenAICompatibleChat, choose_llm, load_llm
+from rag.llm.gguf_file import GIB, available_memory_bytes
+from rag.settings import Settings
+from tests.conftest import CORPUS
+from tests.tiny_gguf import words_of, write_tiny_gguf
+
+pytestmark = pytest.mark.slow
+
+QUESTION = [
+    Message("system", "Antworte nur aus den Quellen."),
+    Message("user", "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?"),
+]
+SCRIPT = ["Ina", "Scharrenbach", "eröffnete", "die", "Jahrestagung", "."]
+SCRIPTED_ANSWER = "Ina Scharrenbach eröffnete die Jahrestagung."
+
+
+def corpus_words() -> list[str]:
+    return words_of(path.read_text(encoding="utf-8") for path in sorted(CORPUS.rglob("*.md")))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("gguf")
+    words = corpus_words()
+    return {
+        "random": write_tiny_gguf(folder / "tiny-random.gguf", words=words),
+        "scripted": write_tiny_gguf(folder / "tiny-scripted.gguf", words=words,
+                                    script=SCRIPT, name="kora-tiny-scripted"),
+    }
+
+
+def llamacpp_settings(monkeypatch: pytest.MonkeyPatch, model: Path, **values: Any) -> Settings:
+    """Settings as a user sets them: through the environment."""
+    monkeypatch.setenv("KORA_LLM", "llamacpp")
+    monkeypatch.setenv("KORA_LLM_MODEL_PATH", str(model))
+    for key, value in values.items():
+        monkeypatch.setenv(f"KORA_{key.upper()}", str(value))
+    return Settings.load()
+
+
+@pytest.fixture(scope="module")
+def random_chat(models: dict[str, Path]) -> Iterator[LlamaCppChat]:
+    chat = LlamaCppChat(Settings.load(llm="llamacpp", llm_model_path=models["random"],
+                                      llm_context_window=2048, llm_max_tokens=40,
+                                      llm_threads=1))
+    yield chat
+    chat.close()
+
+
+def assert_one_line(error: pytest.ExceptionInfo[LLMUnavailableError]) -> str:
+    message = str(error.value)
+    assert message and "\n" not in message
+    return message
+
+
+def test_streams_whole_words_up_to_max_tokens(
+    monkeypatch: pytest.MonkeyPatch, models: dict[str, Path]
+) -> None:
+    settings = llamacpp_settings(monkeypatch, models["random"], llm_max_tokens=24,
+                                 llm_context_window=8192, llm_threads=1)
+    model, description = load_llm(settings)
+
+    assert isinstance(model, LlamaCppChat)
+    assert model.name == "llama.cpp kora-tiny"
+    assert model.context_window == 4096  # KORA's 8192 lowered to the model's trained window
+    assert description == (
+        f"llamacpp: kora-tiny ({models['random']}), context 4096 tokens, 1 thread, "
+        "up to 2 answers at once"
+    )
+    pieces = list(model.stream(QUESTION))
+
+    assert len(pieces) > 1 and all(isinstance(p, str) and p for p in pieces)
+    text = "".join(pieces)
+    vocabulary = set(corpus_words()) | {".", ",", "?", ":", "-"}
+    written = text.replace(",", " , ").replace(".", " . ").split()
+    assert written and set(written) <= vocabulary
+    # the random model never writes an end token: it stops at max_tokens, and llama.cpp's
+    # tokenizer counts those tokens again exactly
+    assert model.count_tokens(text.strip()) == 24
+    model.close()
+
+
+def test_exact_token_counts(random_chat: LlamaCppChat) -> None:
+    assert random_chat.count_tokens("Jahrestagung Scharrenbach") == 2
+    assert random_chat.count_tokens("Jahrestagung, Scharrenbach.") == 4
+    assert random_chat.count_tokens("") == 0
+    # a word outside the vocabulary falls back to pieces and bytes: more tokens, never an error
+    assert random_chat.count_tokens("Xylophonquartett") > 3
+
+
+def test_scripted_model_writes_its_answer(models: dict[str, Path]) -> None:
+    chat = LlamaCppChat(Settings.load(llm="llamacpp", llm_model_path=models["scripted"],
+                                      llm_temperature=0.0))
+    assert chat.name == "llama.cpp kora-tiny-scripted"
+    assert "".join(chat.stream(QUESTION)).strip() == SCRIPTED_ANSWER
+    assert chat.engine_metrics()["tokens_predicted_total"] == len(SCRIPT) + 1  # and the end
+    chat.close()
+
+
+def test_closing_the_stream_stops_the_engine(models: dict[str, Path]) -> None:
+    chat = LlamaCppChat(Settings.load(llm="llamacpp", llm_model_path=models["random"],
+                                      llm_max_tokens=3000, llm_threads=1))
+    stream: Any = chat.stream(QUESTION)
+    first = [next(stream) for _ in range(3)]
+    stream.close()  # what a reader that stops (a closed browser tab) does
+
+    assert all(first)
+    deadline = time.monotonic() + 30
+    while chat.engine_metrics()["requests_processing"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    decoded = chat.engine_metrics()["n_decode_total"]
+    time.sleep(0.3)
+    # without the cancellation the engine would decode all 3000 tokens
+    assert decoded == chat.engine_metrics()["n_decode_total"] < 100
+    chat.close()
+
+
+def test_two_answers_are_written_at_the_same_time(models: dict[str, Path]) -> None:
+    chat = LlamaCppChat(Settings.load(llm="llamacpp", llm_model_path=models["random"],
+                                      llm_max_tokens=1500, llm_parallel=2, llm_threads=1))
+    arrivals: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def ask(who: str) -> None:
+        try:
+            start.wait()
+            for _ in chat.stream(QUESTION):
+                with lock:
+                    arrivals.append(who)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(who,)) for who in "AB"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not failures
+    assert arrivals.count("A") == arrivals.count("B") >= 1400
+    order = "".join(arrivals)
+    # one after the other would read AAAA…BBBB: here each started before the other ended
+    assert order.index("B") < order.rindex("A") and order.index("A") < order.rindex("B")
+    # and the engine decoded both in the same batches (continuous batching)
+    assert chat.engine_metrics()["n_busy_slots_per_decode"] > 1.5
+    chat.close()
+
+
+def test_a_prompt_beyond_the_context_is_one_clear_line(random_chat: LlamaCppChat) -> None:
+    too_long = [Message("user", "Stadt " * 3000)]
+    with pytest.raises(LLMUnavailableError) as error:
+        list(random_chat.stream(too_long))
+    message = assert_one_line(error)
+    assert "more than the 2048 tokens of context" in message
+    assert "KORA_LLM_CONTEXT_WINDOW" in message and "KORA_TOP_K" in message
+    # the engine is still there for the next question
+    assert "".join(random_chat.stream(QUESTION)).split()
+
+
+def test_model_file_errors_are_one_line_each(tmp_path: Path, models: dict[str, Path]) -> None:
+    def error_for(path: Path | None, **values: Any) -> str:
+        with pytest.raises(LLMUnavailableError) as error:
+            load_llm(Settings.load(llm="llamacpp", llm_model_path=path, **values))
+        return assert_one_line(error)
+
+    assert "No GGUF model is configured" in error_for(None)
+    missing = tmp_path / "fehlt.gguf"
+    assert f"The model file {missing} does not exist" in error_for(missing)
+
+    text = tmp_path / "modell.gguf"
+    text.write_text("Das ist kein Modell.", encoding="utf-8")
+    assert f"{text} is not a GGUF model file" in error_for(text)
+    safetensors = tmp_path / "model.safetensors"
+    safetensors.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    assert "not a GGUF model file" in error_for(safetensors)
+
+    damaged = tmp_path / "abgebrochen.gguf"
+    damaged.write_bytes(models["random"].read_bytes()[:200_000])
+    assert "damaged or incomplete" in error_for(damaged)
+
+    unreadable = tmp_path / "gesperrt.gguf"
+    shutil.copy(models["random"], unreadable)
+    unreadable.chmod(0)
+    if os.access(unreadable, os.R_OK):
+        # root reads any file whatever its mode; /proc/self/mem is a regular file that
+        # fails with an I/O error when read from its start, even for root
+        unreadable = Path("/proc/self/mem")
+    assert "cannot be read" in error_for(unreadable)
+
+    folder = tmp_path / "modelle"
+    folder.mkdir()
+    assert "holds no .gguf file" in error_for(folder)
+    shutil.copy(models["random"], folder / "a.gguf")
+    shutil.copy(models["scripted"], folder / "b.gguf")
+    assert "holds 2 .gguf files (a.gguf, b.gguf)" in error_for(folder)
+
+
+def test_a_model_larger_than_free_memory_is_refused(tmp_path: Path, models: dict[str, Path]) -> None:
+    available = available_memory_bytes()
+    if available is None:
+        pytest.skip("no /proc/meminfo: the memory check only runs on Linux")
+    huge = tmp_path / "riesig.gguf"
+    shutil.copy(models["random"], huge)
+    # a sparse file: it claims its size without taking the disk space
+    with huge.open("r+b") as handle:
+        handle.truncate(available + 4 * GIB)
+
+    with pytest.raises(LLMUnavailableError) as error:
+        load_llm(Settings.load(llm="llamacpp", llm_model_path=huge))
+    message = assert_one_line(error)
+    assert "kora-tiny (riesig.gguf) needs about" in message
+    assert "GiB are free" in message and "smaller model or quantisation" in message
+
+
+def test_the_context_reserved_for_parallel_answers_counts_too(
+    models: dict[str, Path],
+) -> None:
+    chat = LlamaCppChat(Settings.load(llm="llamacpp", llm_model_path=models["random"]))
+    info = chat.info
+    chat.close()
+    # 2 layers x 4 heads x (16 + 16) dimensions x 2 bytes per token
+    assert info.kv_bytes_per_token == 512
+    assert info.memory_needed(context=4096, parallel=2) == (
+        info.size_bytes + 512 * 4096 * 2 + GIB // 4)
+
+
+@pytest.fixture
+def closed_ollama() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_auto_runs_a_configured_gguf_model_when_no_ollama_answers(
+    models: dict[str, Path], closed_ollama: str, tmp_path: Path
+) -> None:
+    settings = Settings.load(llm="auto", ollama_url=closed_ollama,
+                             llm_model_path=models["scripted"], llm_auto_probe_seconds=0.2)
+    choice = choose_llm(settings)
+    assert (choice.backend, choice.model, choice.context_window) == (
+        "llamacpp", "kora-tiny-scripted", 4096)
+
+    model, description = load_llm(settings)
+
+    assert isinstance(model, LlamaCppChat)
+    assert description.startswith(f"auto: no Ollama answered at {closed_ollama} within 0.2 s; "
+                                  "llama.cpp in-process: kora-tiny-scripted")
+    assert "context 4096 tokens" in description
+    assert "".join(model.stream(QUESTION)).strip() == SCRIPTED_ANSWER
+    model.close()
+
+    broken = tmp_path / "kaputt.gguf"
+    broken.write_text("kein Modell", encoding="utf-8")
+    model, description = load_llm(settings.model_copy(update={"llm_model_path": broken}))
+    assert model is None
+    assert "extractive answers, the GGUF model is not used" in description
+    assert "is not a GGUF model file" in description and "\n" not in description
+
+    model, description = load_llm(settings.model_copy(update={"llm_model_path": None}))
+    assert model is None and description.endswith("extractive answers")
+    assert "no GGUF model is configured (KORA_LLM_MODEL_PATH)" in description
+
+
+# --- the same engine over HTTP, through KORA's openai backend ---------------------------
+
+
+@pytest.mark.usefixtures("no_openai_defaults")
+def test_openai_backend_against_the_real_llamacpp_server(models: dict[str, Path]) -> None:
+    engine = LlamaCppChat(Settings.load(llm="llamacpp", llm_model_path=models["scripted"],
+                                        llm_temperature=0.0))
+    assert engine.address.startswith("http://127.0.0.1:")
+    settings = Settings.load(llm="openai", openai_base_url=f"{engine.address}/v1",
+                             openai_api_key=engine.api_key, llm_model="kora-tiny-scripted",
+                             llm_temperature=0.0, llm_max_tokens=64)
+    chat = OpenAICompatibleChat(settings)
+
+    pieces = list(chat.stream(QUESTION))
+
+    assert len(pieces) >= len(SCRIPT)  # streamed token by token over server-sent events
+    assert "".join(pieces).strip() == SCRIPTED_ANSWER
+
+    wrong_key = OpenAICompatibleChat(settings.model_copy(update={"openai_api_key": "falsch"}))
+    with pytest.raises(LLMUnavailableError) as error:
+        list(wrong_key.stream(QUESTION))
+    message = assert_one_line(error)
+    assert "HTTP 401" in message and "KORA_OPENAI_API_KEY" in message
+    engine.close()
+
+
+@pytest.fixture
+def no_openai_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anything that used the OPENAI_* environment or a tiktoken encoding would fail."""
+    import tiktoken
+
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_BASE"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9/not-this-one")
+    monkeypatch.setenv("OPENAI_API_KEY", "not-this-key")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+    def no_encoding(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("tiktoken encoding requested (it would be downloaded)")
+
+    monkeypatch.setattr(tiktoken, "get_encoding", no_encoding)
+    monkeypatch.setattr(tiktoken, "encoding_for_model", no_encoding)
