@@ -317,7 +317,9 @@ def test_auto_uses_ollama_when_it_answers(serve: Any) -> None:
     model, description = load_llm(ollama_settings(server.url, llm="auto"))
 
     assert isinstance(model, OllamaChat)
-    assert description == f"auto: Ollama answered at {server.url}, using {OLLAMA_MODEL}"
+    assert description == (
+        f"auto: Ollama answered at {server.url}, using {OLLAMA_MODEL}, context 4096 tokens"
+    )
     assert [r.path for r in server.received] == ["/api/tags"]
     assert "".join(model.stream(MESSAGES)) == ANSWER
 
@@ -337,14 +339,14 @@ def test_explicit_backends_do_not_contact_their_server_when_built(
 
     model, description = load_llm(ollama_settings(closed_url))
     assert isinstance(model, OllamaChat)
-    assert description == f"ollama: {OLLAMA_MODEL} at {closed_url}"
+    assert description == f"ollama: {OLLAMA_MODEL} at {closed_url}, context 4096 tokens"
 
     server = serve(openai_fake())
     model, description = load_llm(
         Settings.load(llm="openai", openai_base_url=f"{server.url}/v1", llm_model="qwen")
     )
     assert isinstance(model, OpenAICompatibleChat)
-    assert description == f"openai: qwen at {server.url}/v1"
+    assert description == f"openai: qwen at {server.url}/v1, context 8192 tokens"
     assert server.received == []
 
 
@@ -566,7 +568,7 @@ def test_transformers_streams_from_a_local_model(
     model, description = load_llm(transformers_settings(monkeypatch, tiny_model_dir))
 
     assert isinstance(model, TransformersChat)
-    assert description == f"transformers: local model {tiny_model_dir}"
+    assert description == f"transformers: local model {tiny_model_dir}, context 1024 tokens"
     assert model.name == f"transformers {tiny_model_dir.name}"
     assert model.context_window == 1024  # KORA's 8192 lowered to the model's own window
     assert model.render_prompt(MESSAGES) == (
