@@ -142,8 +142,11 @@ def ollama_fake(*, tags_delay: float = 0.0, tags_status: int = 200) -> Callable[
     return respond
 
 
-def openai_fake(*, fail_status: int | None = None) -> Callable[..., Reply]:
-    """POST /v1/chat/completions with ``"stream": true`` as server-sent events."""
+def openai_fake(
+    *, fail_status: int | None = None, script: Callable[[Any], list[str]] | None = None
+) -> Callable[..., Reply]:
+    """POST /v1/chat/completions with ``"stream": true`` as server-sent events; ``script``
+    turns the request body into the streamed pieces (default: ``PIECES``)."""
 
     def respond(method: str, path: str, body: Any) -> Reply:
         if method != "POST" or path != "/v1/chat/completions":
@@ -153,7 +156,8 @@ def openai_fake(*, fail_status: int | None = None) -> Callable[..., Reply]:
                 fail_status, {"error": {"message": "CUDA out of memory", "type": "server_error"}}
             )
         assert body["stream"] is True
-        deltas = [{"role": "assistant", "content": ""}] + [{"content": p} for p in PIECES]
+        pieces = script(body) if script is not None else PIECES
+        deltas = [{"role": "assistant", "content": ""}] + [{"content": p} for p in pieces]
         chunks = []
         for index, delta in enumerate(deltas):
             chunk = {
