@@ -20,10 +20,21 @@ from typing import Any
 
 import pytest
 
+from ingest.pipeline import Ingestor
+from rag.answer import Answerer
 from rag.errors import LLMUnavailableError
 from rag.llm import LlamaCppChat, Message, OpenAICompatibleChat, choose_llm, load_llm
 from rag.llm.gguf_file import GIB, available_memory_bytes
+from rag.prompts import (
+    EXTRACTIVE_PREFIX,
+    LLM_ANSWER_UNSUPPORTED,
+    SYSTEM_PROMPT,
+    format_sources,
+)
+from rag.refusal import RefusalModel
+from rag.retrieve import Retriever
 from rag.settings import Settings
+from rag.store import DataDir
 from tests.conftest import CORPUS
 from tests.tiny_gguf import words_of, write_tiny_gguf
 
@@ -284,6 +295,77 @@ def test_auto_runs_a_configured_gguf_model_when_no_ollama_answers(
     model, description = load_llm(settings.model_copy(update={"llm_model_path": None}))
     assert model is None and description.endswith("extractive answers")
     assert "no GGUF model is configured (KORA_LLM_MODEL_PATH)" in description
+
+
+# --- the answering path on the real engine ---------------------------------------------
+
+OPENING = "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?"
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any]:
+    settings = Settings.load(data_dir=tmp_path_factory.mktemp("data"), corpus_dir=CORPUS)
+    data_dir = DataDir(settings)
+    Ingestor(settings, embedder, data_dir).run()
+    retriever = Retriever.open(settings, data_dir, embedder)
+    yield settings, retriever
+    retriever.close()
+
+
+def answerer_on(chat: LlamaCppChat, retriever: Retriever) -> Answerer:
+    return Answerer(retriever=retriever, refusal=RefusalModel.load(), llm=chat,
+                    llm_required=True, max_answer_tokens=chat.max_tokens)
+
+
+def test_answering_path_repairs_the_engines_uncited_answer(
+    shipped: Any, models: dict[str, Path]
+) -> None:
+    settings, retriever = shipped
+    chat = LlamaCppChat(settings.model_copy(update={
+        "llm": "llamacpp", "llm_model_path": models["scripted"], "llm_temperature": 0.0}))
+    pieces: list[str] = []
+
+    answer = answerer_on(chat, retriever).ask(OPENING, on_token=pieces.append)
+
+    assert "".join(pieces).strip() == SCRIPTED_ANSWER  # streamed as the engine wrote it
+    assert (answer.mode, answer.llm, answer.refused) == (
+        "llm", "llama.cpp kora-tiny-scripted", False)
+    # the model cited nothing; the check found the passage that supports the sentence
+    assert answer.answer == f"{SCRIPTED_ANSWER} [1]"
+    [sentence] = answer.sentences
+    assert sentence.supported and sentence.repaired and sentence.citations == [1]
+    assert "Scharrenbach" in answer.citations[0].text
+    assert answer.notice == "Quellenangabe für 1 Satz/Sätze ergänzt."
+    chat.close()
+
+
+def test_answering_path_packs_sources_and_replaces_nonsense(
+    shipped: Any, models: dict[str, Path]
+) -> None:
+    settings, retriever = shipped
+    question = "Welche Prototypen wurden auf der Jahrestagung vorgestellt?"
+    results = retriever.search(question, top_k=8)
+    packed: dict[int, int] = {}
+    for window in (4096, 1024):
+        chat = LlamaCppChat(settings.model_copy(update={
+            "llm": "llamacpp", "llm_model_path": models["random"], "llm_temperature": 0.0,
+            "llm_context_window": window, "llm_max_tokens": 64}))
+        answerer = answerer_on(chat, retriever)
+        passages = answerer._pack_sources(question, results)
+        packed[window] = len(passages)
+        prompt = chat.count_tokens(SYSTEM_PROMPT) + chat.count_tokens(
+            f"{format_sources(passages)}\n\nFrage: {question}")
+        assert prompt + 64 <= window  # exact counts from the engine's own tokenizer
+        pieces: list[str] = []
+        # the engine takes the packed prompt (an overflow would raise: llm_required)
+        answer = answerer.ask(question, top_k=8, on_token=pieces.append)
+        assert len("".join(pieces).split()) >= 32  # the random model wrote its nonsense
+        # ... which the citation check supports nowhere: the extractive answer replaces it
+        assert answer.mode == "extractive" and answer.notice == LLM_ANSWER_UNSUPPORTED
+        assert answer.answer.startswith(EXTRACTIVE_PREFIX)
+        assert all(s.supported for s in answer.sentences)
+        chat.close()
+    assert packed[4096] == 8 and 1 <= packed[1024] < 8
 
 
 # --- the same engine over HTTP, through KORA's openai backend ---------------------------
