@@ -128,6 +128,7 @@ def test_admin_handlers_check_login_against_password(
 
     class Stub:  # upload needs no index: a second real one would only cost time
         retriever = type("R", (), {"embedder": embedder})()
+        answerer = type("A", (), {"llm": None})()  # the mode badge asks for the LLM
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

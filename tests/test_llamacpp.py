@@ -411,3 +411,78 @@ def no_openai_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(tiktoken, "get_encoding", no_encoding)
     monkeypatch.setattr(tiktoken, "encoding_for_model", no_encoding)
+
+
+# --- kora eval --llm --------------------------------------------------------------------
+
+
+def test_eval_llm_on_the_tiny_model(
+    monkeypatch: pytest.MonkeyPatch, models: dict[str, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from ui.cli import main
+
+    llamacpp_settings(monkeypatch, models["scripted"], llm_temperature=0, llm_threads=1)
+    monkeypatch.setenv("KORA_DATA_DIR", str(tmp_path / "data"))
+
+    assert main(["eval", "--llm", "--json", "--limit", "3"]) == 0
+    result = json.loads(capsys.readouterr().out)
+
+    assert result["llm"].startswith("llamacpp: kora-tiny-scripted")
+    assert result["questions"] == 3 and len(result["per_question"]) == 3
+    first, *others = result["per_question"]
+    # q001 asks who opened the conference, which is what the scripted model always says
+    assert first["id"] == "q001" and first["mode"] == "llm"
+    assert (first["key_fact_recall"], first["sentences"], first["supported"],
+            first["repaired"]) == (1.0, 1, 1, 1)
+    # to the other questions its sentence is true where the Scharrenbach passage is among
+    # the sources (the check judges support, not relevance), else the extractive answer
+    # replaces it
+    for row in others:
+        assert (row["mode"], row["replaced"]) in (("llm", False), ("extractive", True))
+        assert row["supported"] == row["sentences"] == (1 if row["mode"] == "llm" else 0)
+    assert any(row["replaced"] for row in others)  # q003 (research partners)
+    assert result["supported_sentence_share"] == 1.0 == result["repaired_sentence_share"]
+    replaced = sum(row["replaced"] for row in result["per_question"])
+    assert result["replaced_by_extractive"] == round(replaced / 3, 4)
+    assert result["citations_per_answer"] >= 1.0
+    assert 0.0 <= result["refused_out_of_scope"] <= 1.0
+    assert result["seconds_per_answer"]["max"] >= result["seconds_per_answer"]["mean"] > 0
+    assert result["first_piece_seconds_mean"] > 0
+
+
+def test_eval_llm_needs_an_llm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    from ui.cli import main
+
+    monkeypatch.setenv("KORA_LLM", "none")
+    monkeypatch.setenv("KORA_DATA_DIR", str(tmp_path / "data"))
+    assert main(["eval", "--llm", "--limit", "1"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("kora: error: kora eval --llm needs an LLM") and "\n" not in error
+
+
+def test_status_names_the_model_and_its_context(
+    monkeypatch: pytest.MonkeyPatch, models: dict[str, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], closed_ollama: str,
+) -> None:
+    import json
+
+    from ui.cli import main
+
+    monkeypatch.setenv("KORA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KORA_LLM_MODEL_PATH", str(models["scripted"]))
+    monkeypatch.setenv("KORA_OLLAMA_URL", closed_ollama)
+    assert main(["status", "--json"]) == 0  # auto: no Ollama, so the GGUF file
+    llm = json.loads(capsys.readouterr().out)["llm"]
+    assert {k: llm[k] for k in ("backend", "model", "context_window")} == {
+        "backend": "llamacpp", "model": "kora-tiny-scripted", "context_window": 4096}
+    assert llm["description"].startswith("auto: no Ollama answered")
+
+    monkeypatch.setenv("KORA_LLM", "llamacpp")
+    monkeypatch.setenv("KORA_LLM_MODEL_PATH", str(tmp_path / "fehlt.gguf"))
+    assert main(["status"]) == 0  # status reports the problem, it does not fail on it
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("llm: "))
+    assert "llamacpp: not usable: The model file" in line and "does not exist" in line

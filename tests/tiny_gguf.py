@@ -31,9 +31,9 @@ CHATML = (
 SPECIAL = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
 UNK, BOS, EOS = 0, 1, 2
 SPACE = "▁"  # SentencePiece's word boundary
-PUNCTUATION = [".", ",", "?", ":", "-"]
+PUNCTUATION = [".", ",", "?", "!", ":", "-"]
 # token types in the GGUF vocabulary
-NORMAL, UNKNOWN, CONTROL, BYTE = 1, 2, 3, 6
+NORMAL, UNKNOWN, CONTROL, UNUSED, BYTE = 1, 2, 3, 5, 6
 
 
 def words_of(texts: Iterable[str]) -> list[str]:
@@ -94,15 +94,30 @@ def write_tiny_gguf(
     embedding: int = 64,
     layers: int = 2,
     heads: int = 4,
+    kv_heads: int | None = None,
+    feed_forward: int | None = None,
+    unused_tokens: int = 0,
+    weight_type: str = "F32",
     seed: int = 0,
 ) -> Path:
-    """Write a tiny llama-architecture GGUF model to ``path`` (about 1-5 MB)."""
+    """Write a llama-architecture GGUF model to ``path``: by default tiny (about 5 MB).
+    The benchmark also writes one of a real small model's shape (``embedding``, ``layers``,
+    ``heads``, ``kv_heads``, ``feed_forward``, a large vocabulary through
+    ``unused_tokens``, weights quantised to ``weight_type`` "Q8_0" or "Q4_0"): random
+    weights compute exactly as fast as trained ones."""
     import gguf
+    from gguf.quants import quantize
 
     rng = np.random.default_rng(seed)
     scripted_words = [w for w in script or () if w not in PUNCTUATION]
     tokens, types, writable = vocabulary(words_of([*words, *scripted_words]))
-    n_vocab, feed_forward = len(tokens), 2 * embedding
+    tokens += [f"<unused{i}>" for i in range(unused_tokens)]
+    types += [UNUSED] * unused_tokens
+    n_vocab = len(tokens)
+    feed_forward = feed_forward or 2 * embedding
+    kv_heads = kv_heads or heads
+    head_size = embedding // heads
+    matrix_type = getattr(gguf.GGMLQuantizationType, weight_type)
 
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name(name)
@@ -111,11 +126,12 @@ def write_tiny_gguf(
     writer.add_block_count(layers)
     writer.add_feed_forward_length(feed_forward)
     writer.add_head_count(heads)
-    writer.add_head_count_kv(heads)
-    writer.add_rope_dimension_count(embedding // heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_rope_dimension_count(head_size)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_vocab_size(n_vocab)
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_file_type(getattr(gguf.LlamaFileType, f"MOSTLY_{weight_type}", 0)
+                         if weight_type != "F32" else gguf.LlamaFileType.ALL_F32)
     writer.add_tokenizer_model("llama")
     writer.add_tokenizer_pre("default")
     writer.add_token_list(tokens)
@@ -130,7 +146,13 @@ def write_tiny_gguf(
     writer.add_chat_template(CHATML)
 
     def random(*shape: int, scale: float) -> np.ndarray:
-        return (rng.standard_normal(shape) * scale).astype(np.float32)
+        return (rng.standard_normal(shape, dtype=np.float32) * scale).astype(np.float32)
+
+    def add_matrix(name: str, values: np.ndarray) -> None:
+        if matrix_type == gguf.GGMLQuantizationType.F32:
+            writer.add_tensor(name, values)
+        else:
+            writer.add_tensor(name, quantize(values, matrix_type), raw_dtype=matrix_type)
 
     scripted = script is not None
     token_embedding = random(n_vocab, embedding, scale=1.0)
@@ -142,23 +164,24 @@ def write_tiny_gguf(
         # only whole words and punctuation can win, never an end token: every answer
         # runs to max_tokens
         output[[i for i in range(n_vocab) if i not in writable]] = 0.0
-    layer_scale = 0.0 if scripted else 0.2
-    writer.add_tensor("token_embd.weight", token_embedding)
+    # small enough that activations stay finite through many layers
+    scale = 0.0 if scripted else 0.5 / np.sqrt(embedding)
+    kv_size = kv_heads * head_size
+    add_matrix("token_embd.weight", token_embedding)
     writer.add_tensor("output_norm.weight", np.ones(embedding, np.float32))
-    writer.add_tensor("output.weight", output)
+    add_matrix("output.weight", output)
     for layer in range(layers):
         block = f"blk.{layer}"
         writer.add_tensor(f"{block}.attn_norm.weight", np.ones(embedding, np.float32))
-        for part in ("q", "k", "v", "output"):
-            writer.add_tensor(f"{block}.attn_{part}.weight",
-                              random(embedding, embedding, scale=layer_scale))
+        for part, rows in (("q", embedding), ("k", kv_size), ("v", kv_size),
+                           ("output", embedding)):
+            add_matrix(f"{block}.attn_{part}.weight", random(rows, embedding, scale=scale))
         writer.add_tensor(f"{block}.ffn_norm.weight", np.ones(embedding, np.float32))
-        writer.add_tensor(f"{block}.ffn_gate.weight",
-                          random(feed_forward, embedding, scale=layer_scale))
-        writer.add_tensor(f"{block}.ffn_up.weight",
-                          random(feed_forward, embedding, scale=layer_scale))
-        writer.add_tensor(f"{block}.ffn_down.weight",
-                          random(embedding, feed_forward, scale=layer_scale))
+        add_matrix(f"{block}.ffn_gate.weight", random(feed_forward, embedding, scale=scale))
+        add_matrix(f"{block}.ffn_up.weight", random(feed_forward, embedding, scale=scale))
+        add_matrix(f"{block}.ffn_down.weight", random(embedding, feed_forward,
+                                                      scale=0.5 / np.sqrt(feed_forward)
+                                                      if not scripted else 0.0))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
