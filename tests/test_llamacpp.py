@@ -231,6 +231,29 @@ def test_model_file_errors_are_one_line_each(tmp_path: Path, models: dict[str, P
     assert "holds 2 .gguf files (a.gguf, b.gguf)" in error_for(folder)
 
 
+def test_a_model_in_parts_is_found_by_its_folder(tmp_path: Path) -> None:
+    """Large GGUF models are published in parts ("…-00001-of-00003.gguf"); llama.cpp
+    loads them from the first part, and all parts count towards the memory needed."""
+    folder = tmp_path / "geteilt"
+    folder.mkdir()
+    write_tiny_gguf(folder / "modell.gguf", words=corpus_words(), split_max_tensors=8)
+    parts = sorted(folder.iterdir())
+    assert [p.name for p in parts] == [f"modell-0000{i}-of-00003.gguf" for i in (1, 2, 3)]
+
+    chat = LlamaCppChat(Settings.load(llm="llamacpp", llm_model_path=folder,
+                                      llm_max_tokens=16))
+    assert chat.path == parts[0]
+    assert chat.info.size_bytes == sum(p.stat().st_size for p in parts)
+    assert len("".join(chat.stream(QUESTION)).split()) >= 8
+    chat.close()
+
+    parts[1].unlink()
+    with pytest.raises(LLMUnavailableError) as error:
+        load_llm(Settings.load(llm="llamacpp", llm_model_path=folder))
+    message = assert_one_line(error)
+    assert "split into 3 parts, but modell-00002-of-00003.gguf is missing" in message
+
+
 def test_a_model_larger_than_free_memory_is_refused(tmp_path: Path, models: dict[str, Path]) -> None:
     available = available_memory_bytes()
     if available is None:

@@ -98,6 +98,7 @@ def write_tiny_gguf(
     feed_forward: int | None = None,
     unused_tokens: int = 0,
     weight_type: str = "F32",
+    split_max_tensors: int = 0,
     seed: int = 0,
 ) -> Path:
     """Write a llama-architecture GGUF model to ``path``: by default tiny (about 5 MB).
@@ -119,7 +120,8 @@ def write_tiny_gguf(
     head_size = embedding // heads
     matrix_type = getattr(gguf.GGMLQuantizationType, weight_type)
 
-    writer = gguf.GGUFWriter(str(path), "llama")
+    # split_max_tensors > 0 writes the model in parts, "<stem>-00001-of-0000N.gguf" …
+    writer = gguf.GGUFWriter(str(path), "llama", split_max_tensors=split_max_tensors)
     writer.add_name(name)
     writer.add_context_length(context_length)
     writer.add_embedding_length(embedding)

@@ -8,6 +8,7 @@ checked and measured here first, each problem with one line that says what to do
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from rag.errors import LLMUnavailableError
 from rag.llm.common import one_line
 
 GGUF_MAGIC = b"GGUF"
+_SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 GIB = 1024**3
 # llama.cpp's compute buffers, the tokenizer and the server threads come on top of the
 # weights and the KV cache; measured for the tiny test model and small Q4 models, a
@@ -50,12 +52,16 @@ class GGUFInfo:
 
 def find_gguf(path: Path | None) -> Path:
     """The model file ``KORA_LLM_MODEL_PATH`` names: the file itself, or the one ``.gguf``
-    file in a folder (Ollama's blobs have no suffix; they are named as files)."""
+    file in a folder (Ollama's blobs have no suffix; they are named as files). A model
+    split into parts ("…-00001-of-00002.gguf") is named by its first part, which is how
+    llama.cpp finds the others."""
     if path is None:
         raise ModelFileError(f"No GGUF model is configured: {NEEDS_FILE}.")
     path = path.expanduser()
     if path.is_dir():
         found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".gguf" and p.is_file())
+        if found and len({_SPLIT.sub("", p.name) for p in found}) == 1:
+            found = found[:1]  # the parts of one model: the first part stands for all
         if len(found) != 1:
             what = "no .gguf file" if not found else (
                 f"{len(found)} .gguf files ({', '.join(p.name for p in found[:4])})")
@@ -110,10 +116,28 @@ def read_gguf(path: Path) -> GGUFInfo:
         path=path,
         name=name,
         architecture=architecture,
-        size_bytes=path.stat().st_size,
+        size_bytes=sum(part.stat().st_size for part in _parts(path)),
         context_length=_positive_int(fields.get(f"{architecture}.context_length")),
         kv_bytes_per_token=_kv_bytes_per_token(fields, architecture),
     )
+
+
+def _parts(path: Path) -> list[Path]:
+    """All files of a model split into parts (just ``path`` for a single file)."""
+    split = _SPLIT.search(path.name)
+    if not split:
+        return [path]
+    count = int(split.group(2))
+    stem = path.name[: split.start()]
+    parts = [path.with_name(f"{stem}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+    missing = [p.name for p in parts if not p.is_file()]
+    if missing:
+        raise ModelFileError(
+            f"The model {path.name} is split into {count} parts, but {', '.join(missing[:3])} "
+            f"is missing from {path.parent}: copy all parts there, or set KORA_LLM=none for "
+            "extractive answers."
+        )
+    return parts
 
 
 def check_memory(info: GGUFInfo, *, context: int, parallel: int) -> None:
