@@ -1,7 +1,7 @@
 """LLM benchmark: llama.cpp in-process (KORA_LLM=llamacpp) on this machine.
 
     python benchmarks/llm.py [--model tiny|small|PATH.gguf ...] [--threads 1,2]
-                             [--tokens 96] [--repeats 2] [--prompt-words 300]
+                             [--tokens 256] [--repeats 2] [--prompt-words 300]
                              [--out benchmarks/out/llm.json]
 
 For every model, every thread setting and both load situations, one process measures:
@@ -116,7 +116,7 @@ class Answer:
 @dataclass
 class Row:
     model: str
-    threads: int
+    threads: str  # "1", "2" or "auto" (KORA's default: one core fewer than the machine has)
     load: str  # "idle" or "busy embedder"
     answers: int  # at once
     ttft: float
@@ -237,7 +237,7 @@ def prompts(chat: Any, words: int, count: int) -> list[list[Any]]:
 # --- the run --------------------------------------------------------------------------
 
 
-def measure(chat: Any, *, model: str, threads: int, load: str, answers: int,
+def measure(chat: Any, *, model: str, threads: str, load: str, answers: int,
             repeats: int, pool: list[list[Any]]) -> Row:
     ttfts, rates, per_answer, tokens, walls = [], [], [], 0, []
     own, busy = own_cpu_seconds(), system_busy_seconds()
@@ -270,7 +270,9 @@ def run_model(path: Path, label: str, args: argparse.Namespace, embedder: Any,
     rows: list[Row] = []
     info: dict[str, Any] = {}
     for threads in args.threads:
-        settings = Settings.load(llm="llamacpp", llm_model_path=path, llm_threads=threads,
+        # "auto" is KORA's default (llm_threads unset): one core fewer than the machine has
+        settings = Settings.load(llm="llamacpp", llm_model_path=path,
+                                 llm_threads=None if threads == "auto" else int(threads),
                                  llm_parallel=2, llm_max_tokens=args.tokens,
                                  llm_context_window=args.context, llm_temperature=0.1,
                                  llm_timeout=600)
@@ -322,7 +324,7 @@ def format_row(row: Row) -> str:
                 if row.embedder_texts_per_second is not None else "")
     ratios = (f"  x{row.ratios['tokens_per_second']:.2f} tok/s  x{row.ratios['ttft']:.2f} ttft"
               if row.ratios else "")
-    return (f"{row.model:<10} threads {row.threads}  {row.load:<13}  {row.answers} at once  "
+    return (f"{row.model:<10} threads {row.threads:<4}  {row.load:<13}  {row.answers} at once  "
             f"ttft {row.ttft * 1000:8.1f} ms  {row.tokens_per_second:7.1f} tok/s "
             f"({row.per_answer_tokens_per_second:6.1f} each){ratios}{embedder}  "
             f"others {row.other_processes_cpu_seconds:5.1f} cpu-s in {row.wall_seconds:5.1f} s"
@@ -334,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append",
                         help="tiny, small or a GGUF path (repeatable; default: tiny and small)")
     parser.add_argument("--threads", default="1,2",
-                        help="comma-separated thread settings (default 1,2)")
+                        help="comma-separated thread settings; auto is KORA's default "
+                             "(one core fewer than the machine has; default 1,2)")
     parser.add_argument("--tokens", type=int, default=256, help="answer tokens (default 256)")
     parser.add_argument("--repeats", type=int, default=2,
                         help="rounds per measurement (median; default 2)")
@@ -343,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--context", type=int, default=4096, help="context per answer")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "llm.json"))
     args = parser.parse_args(argv)
-    args.threads = [int(t) for t in args.threads.split(",")]
+    args.threads = args.threads.split(",")
     models = args.model or ["tiny", "small"]
 
     from rag.embedder import Embedder

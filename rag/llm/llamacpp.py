@@ -41,8 +41,9 @@ _END = object()
 
 
 def default_threads() -> int:
-    """One thread less than the cores this process may use, at least one (the measurement
-    behind it is in ``Settings.llm_threads``)."""
+    """One thread less than the cores this process may use, at least one: llama.cpp's
+    threads wait for each other at every step, and one that waits for a core another
+    process holds stalls them all (the measurement is in ``Settings.llm_threads``)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -108,6 +109,9 @@ class LlamaCppChat:
         params.n_parallel = self.parallel
         params.kv_unified = False
         params.n_predict = self.max_tokens
+        # the same for the prompt: with more threads for prompts than for answers, two
+        # answers at once (a batch, computed with the prompt threads) stalled whenever
+        # another process held a core (benchmarks/llm.py)
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
         params.sampling.temp = self.temperature
