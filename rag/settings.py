@@ -159,8 +159,11 @@ class Settings(BaseSettings):
         ge=1,
         le=256,
         description="CPU threads llama.cpp computes with (KORA_LLM=llamacpp). Unset: one "
-        "thread less than the machine has cores (at least one), so that the embedding model "
-        "and the web server keep a core (measured in benchmarks/llm.py).",
+        "less than the machine has cores (at least one). Its threads wait for each other at "
+        "every token, so one waiting for a core that another process holds (the embedding "
+        "model during a re-index, another service) stalls them all; with a free second core, "
+        "2 threads read the prompt about 1.9x faster. Measured in benchmarks/llm.py, see "
+        "README 'Performance'; set all cores on a server that does nothing else.",
     )
     llm_parallel: int = Field(
         default=2,

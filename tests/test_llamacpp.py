@@ -36,7 +36,7 @@ from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import DataDir
 from tests.conftest import CORPUS
-from tests.tiny_gguf import words_of, write_tiny_gguf
+from tests.tiny_gguf import vocabulary, words_of, write_tiny_gguf
 
 pytestmark = pytest.mark.slow
 
@@ -279,8 +279,10 @@ def test_the_context_reserved_for_parallel_answers_counts_too(
     chat.close()
     # 2 layers x 4 heads x (16 + 16) dimensions x 2 bytes per token
     assert info.kv_bytes_per_token == 512
+    assert info.vocab_size == len(vocabulary(corpus_words())[0])
+    # weights, two answers' KV cache, the logits of a 512-token prompt batch, a margin
     assert info.memory_needed(context=4096, parallel=2) == (
-        info.size_bytes + 512 * 4096 * 2 + GIB // 4)
+        info.size_bytes + 512 * 4096 * 2 + 512 * info.vocab_size * 4 + GIB // 4)
 
 
 @pytest.fixture

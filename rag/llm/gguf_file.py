@@ -19,10 +19,13 @@ from rag.llm.common import one_line
 GGUF_MAGIC = b"GGUF"
 _SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 GIB = 1024**3
-# llama.cpp's compute buffers, the tokenizer and the server threads come on top of the
-# weights and the KV cache; measured for the tiny test model and small Q4 models, a
-# quarter of a GiB covers them.
+# On top of the weights and the KV cache: llama.cpp's compute buffers, the largest of
+# them the logits of a 512-token prompt batch (4 bytes per vocabulary entry each), plus
+# a quarter of a GiB for everything else. For a random model of Qwen2.5-0.5B's shape
+# (342 MiB, 2 x 4096 tokens) this estimates 0.97 GiB; benchmarks/llm.py measured 0.91 GiB
+# more RSS after loading it and answering.
 RUNTIME_OVERHEAD_BYTES = GIB // 4
+PROMPT_BATCH = 512
 NEEDS_FILE = (
     "set KORA_LLM_MODEL_PATH to a GGUF model file (see \"Bringing a model\" in the README), "
     "or set KORA_LLM=none for extractive answers"
@@ -41,12 +44,13 @@ class GGUFInfo:
     size_bytes: int
     context_length: int | None  # the window the model was trained for
     kv_bytes_per_token: int  # KV cache per token of context (f16 keys and values)
+    vocab_size: int = 0
 
     def memory_needed(self, *, context: int, parallel: int) -> int:
         """Bytes of RAM to run with ``parallel`` answers of ``context`` tokens each."""
         return (
             self.size_bytes + self.kv_bytes_per_token * context * parallel
-            + RUNTIME_OVERHEAD_BYTES
+            + PROMPT_BATCH * self.vocab_size * 4 + RUNTIME_OVERHEAD_BYTES
         )
 
 
@@ -104,6 +108,8 @@ def read_gguf(path: Path) -> GGUFInfo:
     try:
         reader = GGUFReader(str(path), "r")
         fields = {name: _field_value(field) for name, field in reader.fields.items()}
+        tokens = reader.fields.get("tokenizer.ggml.tokens")
+        token_count = len(tokens.data) if tokens is not None else 0
     except Exception as exc:  # the reader raises ValueError, KeyError, struct errors, …
         raise ModelFileError(
             f"The GGUF file {path} is damaged or incomplete ({type(exc).__name__}: "
@@ -119,6 +125,7 @@ def read_gguf(path: Path) -> GGUFInfo:
         size_bytes=sum(part.stat().st_size for part in _parts(path)),
         context_length=_positive_int(fields.get(f"{architecture}.context_length")),
         kv_bytes_per_token=_kv_bytes_per_token(fields, architecture),
+        vocab_size=_positive_int(fields.get(f"{architecture}.vocab_size")) or token_count,
     )
 
 
