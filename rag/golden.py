@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -304,14 +304,15 @@ def run_llm_eval(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The golden set answered by the configured LLM (see the module docstring)."""
-    from rag.errors import KoraError
+    from rag.llm import choose_llm
 
+    # before indexing the corpus: without an LLM there is nothing to measure
+    choice = choose_llm(settings)
+    if choice.backend == "none":
+        _no_llm(choice.description)
     with _indexed_assistant(settings, embedder, corpus) as assistant:
         if assistant.answerer.llm is None:
-            raise KoraError(
-                f"kora eval --llm needs an LLM, but none is in use ({assistant.llm_description}):"
-                " set KORA_LLM and, for llama.cpp, KORA_LLM_MODEL_PATH."
-            )
+            _no_llm(assistant.llm_description)
         questions = golden.questions[:limit] if limit else golden.questions
         out_of_scope = golden.out_of_scope[:limit] if limit else golden.out_of_scope
         rows = []
@@ -325,6 +326,15 @@ def run_llm_eval(
             if progress:
                 progress("out of scope", number, len(out_of_scope))
         return _llm_summary(rows, assistant.llm_description, refused_out, len(out_of_scope))
+
+
+def _no_llm(description: str) -> NoReturn:
+    from rag.errors import KoraError
+
+    raise KoraError(
+        f"kora eval --llm needs an LLM, but none is in use ({description}): set KORA_LLM "
+        "and, for llama.cpp, KORA_LLM_MODEL_PATH."
+    )
 
 
 def _timed_answer(answerer: Any, q: Question) -> dict[str, Any]:
