@@ -318,9 +318,19 @@ class SharedAssistant:
                 self._embedder = Embedder.load(self.settings)
             return self._embedder
 
+    @property
+    def llm(self) -> Any:
+        """The loaded answer generator (None: extractive, or no usable index yet)."""
+        with self._lock:
+            return self._assistant.answerer.llm if self._assistant is not None else None
+
     def reload(self) -> None:
-        # the new index with the loaded embedding model and LLM (never a second copy)
-        fresh = self.get().reopen(self.settings, self.data_dir)
+        with self._lock:
+            current = self._assistant
+        # the new index with the loaded embedding model and LLM (never a second copy); an
+        # index of another model had no assistant yet: open one from scratch
+        fresh = (current.reopen(self.settings, self.data_dir) if current is not None
+                 else self.factory(self.settings, self.data_dir, self.embedder))
         with self._lock:
             old, self._assistant = self._assistant, fresh
             busy = id(old) in self._in_use
