@@ -21,7 +21,14 @@ from typing import Any
 from rag.citations import CheckedSentence, CitationChecker
 from rag.errors import LLMUnavailableError
 from rag.evidence import TermWeights
-from rag.extractive import Extract, Selected, SentenceRanker, clean, select
+from rag.extractive import (
+    COUNT_SOURCE_PASSAGES,
+    Extract,
+    Selected,
+    SentenceRanker,
+    clean,
+    select,
+)
 from rag.filters import Filters
 from rag.llm import ChatModel, Message
 from rag.prompts import (
@@ -168,8 +175,13 @@ class Answerer:
         question, cut_notice = clean_question(question)
         standalone, notice = self._standalone(question, history)
         notice = " ".join(part for part in (cut_notice, notice) if part)
-        results = self.retriever.search(standalone, top_k=top_k, filters=filters)
-        extract = self.ranker.rank(standalone, results)
+        wanted = top_k or self.retriever.settings.top_k
+        # the number a "wie viele" question asks for may stand a few passages further down
+        # than those that repeat the question's words: sentences come from a deeper pool
+        pool = self.retriever.search(standalone, top_k=max(wanted, COUNT_SOURCE_PASSAGES),
+                                     filters=filters)
+        results = pool[:wanted]
+        extract = self.ranker.rank(standalone, pool)
         measured = measure_evidence(self.weights, standalone, results, extract)
         decision = self.refusal.decide(measured, embedding_model=self.retriever.embedder.name)
         evidence = {**measured.as_dict(), "p_answerable": round(decision.probability, 4)}
@@ -201,7 +213,7 @@ class Answerer:
                 answer.evidence = evidence
                 answer.notice = " ".join(part for part in (notice, answer.notice) if part)
                 return answer
-        answer = self._extractive_answer(question, standalone, results, extract)
+        answer = self._extractive_answer(question, standalone, pool, extract)
         answer.evidence, answer.notice = evidence, notice
         if on_token and not streamed:
             on_token(answer.answer)

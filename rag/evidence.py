@@ -22,7 +22,8 @@ COMMON_ZIPF = 7.0
 ZIPF_RANGE = 4.0
 MIN_SPECIFICITY = 0.1
 
-# words of asking that carry no topic, on top of the German stopword list
+# words of asking that carry no topic, on top of the German stopword list (the last line:
+# prepositions that list lacks; "Laut Bericht gab es eine Keynote" hinges on "Keynote")
 QUESTION_WORDS = frozenset(
     """
     wer wen wem wessen was wie wann wo woher wohin warum weshalb wieso wozu womit wofür
@@ -31,6 +32,7 @@ QUESTION_WORDS = frozenset(
     bisher aktuell derzeit informationen info infos thema themen macht machen gemacht tut
     tun funktioniert funktionieren bedeutet bedeuten passiert läuft geht ging erfahren
     wissen weiß mehr darüber genau steht stehen dokumente dokumenten
+    laut gemäß zufolge anhand mithilfe bezüglich hinsichtlich seitens
     """.split()
 )
 QUESTION_STEMS = frozenset(GermanAnalyzer.stem_words(sorted(QUESTION_WORDS)))

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from rag.retrieve import Scored
 
 SOURCE_PASSAGES = 5  # candidates come from this many top passages
+# ... and for "wie viele X", sentences with a number right before X from this many: such a
+# sentence often ranks below passages that repeat the question's other words
+COUNT_SOURCE_PASSAGES = 8
 SEMANTIC_CANDIDATES = 4  # sentences embedded per question (8 measured no better)
 MAX_SENTENCES = 3
 RELATIVE_TO_BEST = 0.5  # further sentences must score at least this share of the best
@@ -221,14 +224,19 @@ class SentenceRanker:
         noun_stem = self.weights.analyzer.analyze(noun)[0] if noun else None
         question_stems = self.weights.stems_of(question)
         candidates: list[Candidate] = []
-        for rank, result in enumerate(results[:SOURCE_PASSAGES]):
+        depth = COUNT_SOURCE_PASSAGES if noun_stem else SOURCE_PASSAGES
+        for rank, result in enumerate(results[:depth]):
             passage = result.passage
             context = self.weights.stems_of(f"{passage.title} {passage.location}")
             for unit in sentence_units(passage.text):
                 if not stands_alone(unit.text):
                     continue
-                candidates.append(self._candidate(rank, unit, terms, context, expected,
-                                                  noun_stem, question_stems))
+                candidate = self._candidate(rank, unit, terms, context, expected, noun_stem,
+                                            question_stems)
+                # from the deeper passages only the number of the counted thing itself: a
+                # figure about something else there answers another question
+                if rank < SOURCE_PASSAGES or candidate.counted:
+                    candidates.append(candidate)
         candidates = _unique(candidates)
         self._add_meaning(question, candidates)
         best_meaning = max((c.semantic for c in candidates if c.semantic is not None),
@@ -236,6 +244,15 @@ class SentenceRanker:
         floor = min((c.semantic for c in candidates if c.semantic is not None), default=0.0)
         scored = [replace(c, score=_score(c, best_meaning, floor)) for c in candidates]
         scored.sort(key=lambda c: (-c.score, c.rank, c.position))
+        if expected.is_number or expected is Expected.DATE:
+            # a sentence without any number or date cannot answer "wie viele" or "wann",
+            # however well it repeats the question: the best one that can leads (the
+            # finders for these kinds are precise; names and places are left to the score)
+            answering = next((c for c in scored if c.found and c.coverage >= TYPED_MIN_COVERAGE),
+                             None)
+            if answering is not None and not scored[0].found:
+                scored.remove(answering)
+                scored.insert(0, answering)
         return Extract(expected, scored, terms, noun)
 
     def _candidate(self, rank: int, unit: Unit, terms: list[Term], context: set[str],

@@ -331,3 +331,19 @@ def test_borderline_answers_say_they_are_not_sure(answerer):  # type: ignore[no-
     assert not answer.refused and NOT_SURE in answer.notice
     assert answer.as_json()["refused"] is False
     assert isinstance(Evidence({"dense": 1.0}).as_dict()["dense"], float)
+
+
+def test_similarity_floor_is_the_models_cosine_of_unrelated_sentences(embedder):  # type: ignore[no-untyped-def]
+    # e5 gives unrelated sentences cosines around 0.83: a fixed threshold of 0.6 would
+    # let any sentence on the topic pass the citation check
+    floor = embedder.similarity_floor()
+    assert 0.7 < floor < 0.95
+    assert embedder.similarity_floor() == floor  # computed once
+    claim, source, other = embedder.embed_sentences([
+        "Die Jahrestagung wurde von Ina Scharrenbach eröffnet.",
+        "Ministerin Ina Scharrenbach eröffnete die Jahrestagung in Gelsenkirchen.",
+        "Die Buslinie 7 fährt ab Montag im Zehn-Minuten-Takt.",
+    ])
+    close = sum(a * b for a, b in zip(claim, source, strict=True))
+    far = sum(a * b for a, b in zip(claim, other, strict=True))
+    assert close > floor + 0.3 * (1 - floor) > far

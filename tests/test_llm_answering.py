@@ -99,7 +99,7 @@ class FakeOllama:
         return ndjson([
             "Die Jahrestagung wurde von Ina Scharrenbach ", f"eröffnet [{n}]. ",
             "Sie sagte zudem 40 Millionen Euro ", f"für neue Schulen zu [{n}]. ",
-            "Weitere Einzelheiten nennt der Bericht [9].",
+            "Danach spielte eine Band aus Bochum [9].",
         ])
 
 

@@ -46,12 +46,11 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator
 
 def test_chat_streams_the_engines_pieces_then_the_checked_answer(llm_app: Any) -> None:
     from rag.answer import Answer
-    from rag.assistant import Assistant
     from rag.filters import Filters
-    from ui.app import stream_answer
+    from ui.app import SharedAssistant, stream_answer
 
-    assistant: Assistant = llm_app.kora_assistant()
-    steps = list(stream_answer(assistant, SCHARRENBACH, [], Filters()))
+    shared: SharedAssistant = llm_app.kora_shared
+    steps = list(stream_answer(shared, SCHARRENBACH, [], Filters()))
     texts, final = steps[:-1], steps[-1]
 
     assert isinstance(final, Answer) and all(isinstance(t, str) for t in texts)
@@ -69,7 +68,9 @@ def test_api_answer_carries_the_marks_and_the_model(llm_app: Any) -> None:
     answer, sources, mode = Client(llm_app.kora_url, verbose=False).predict(
         SCHARRENBACH, "alle", api_name="/frage")
     assert answer.startswith("Ina Scharrenbach eröffnete die Jahrestagung. [1]")
-    assert answer.endswith("[nicht belegt]")
+    text, _, notice = answer.partition("\n\nHinweis: ")
+    assert text.endswith("[nicht belegt]")
+    assert "1 Satz/Sätze ohne Beleg" in notice  # the check's notice, after the answer
     assert mode == "llama.cpp kora-app"
     assert "Scharrenbach" in sources and "Sie lobte Windräder auf dem Mond!" in sources
 
