@@ -287,7 +287,9 @@ def test_open_files_stay_flat_over_twenty_reindexes(web: Any) -> None:
     # Chroma keeps a bounded pool of connections; a leak would add one per re-index
     assert after.get(chroma_db, 0) <= 12
     assert max(totals) - sum(before.values()) <= 12
-    assert totals[-1] == totals[-5]  # flat over the last re-indexes
+    # flat over the last fifteen re-indexes: a leak adds one file per re-index, while
+    # Chroma's connection pool may open or drop one in between (66 vs 67 seen)
+    assert totals[-1] - totals[4] <= 2, totals
     print(f"open files: {sum(before.values())} before, {totals} during 20 re-indexes")
     changing.unlink()
     web.kora_handlers["reindex"](token, None)
