@@ -46,7 +46,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from llama_index.core.storage.kvstore.types import DEFAULT_COLLECTION, BaseKVStore
@@ -576,11 +576,15 @@ class _Lease:
     when the claim ends; the holder renews it while it works."""
 
     RECORD = "ingest-lease"
+    # leases this process holds now: a claim that names this process but is not among
+    # them was left by an ingest here that could not release it (the server was down)
+    _held: ClassVar[set[str]] = set()
+    _held_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, catalog: _ChromaCatalog, *, path: Path, url: str) -> None:
         self.catalog = catalog
         self.url = url
-        self.claim = {"owner": uuid.uuid4().hex, "host": socket.gethostname(),
+        self.claim: dict[str, Any] = {"owner": uuid.uuid4().hex, "host": socket.gethostname(),
                       "pid": os.getpid(), "data_dir": str(path.resolve())}
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -591,6 +595,9 @@ class _Lease:
         if float(holder.get("expires", 0)) < time.time():
             return False
         if holder.get("host") == self.claim["host"]:
+            if int(holder.get("pid", 0)) == os.getpid():
+                with self._held_lock:
+                    return holder.get("owner") in self._held
             return _process_exists(int(holder.get("pid", 0)))
         return True
 
@@ -617,6 +624,8 @@ class _Lease:
             holder = self.catalog._read(self.RECORD)
             if holder and holder.get("owner") == self.claim["owner"]:
                 break
+        with self._held_lock:
+            self._held.add(self.claim["owner"])
         self._renewer = threading.Thread(target=self._renew, name="kora-ingest-lease",
                                          daemon=True)
         self._renewer.start()
@@ -630,6 +639,8 @@ class _Lease:
                 self._write()
 
     def release(self) -> None:
+        with self._held_lock:
+            self._held.discard(self.claim["owner"])
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=5)

@@ -189,7 +189,15 @@ def _highlight(passage: str, sentences: list[str], answers: tuple[str, ...] = ()
     return "".join(out).replace("</mark><mark>", "")
 
 
-def render_sources(answer: Answer | None) -> str:
+def index_label(assistant: Any) -> str:
+    """Which index generation and version answered ("<generation>@<version>")."""
+    generation = getattr(assistant, "generation", None)
+    return f"{generation.name}@{generation.version}" if generation is not None else ""
+
+
+def render_sources(answer: Answer | None, *, index: str = "") -> str:
+    """The sources panel; ``index`` (which generation answered) becomes an attribute
+    that operators and the load benchmark read."""
     if answer is None:
         return f'<div class="kora-quellen"><p>{html.escape(S.SOURCES_EMPTY)}</p></div>'
     blocks = [f"<h3>{html.escape(S.SOURCES_HEADING)}</h3>"]
@@ -218,7 +226,8 @@ def render_sources(answer: Answer | None) -> str:
         blocks += [f'<li class="nicht-belegt">{html.escape(t)} ({S.UNSUPPORTED})</li>'
                    for t in unsupported]
         blocks.append("</ul>")
-    return '<div class="kora-quellen">' + "".join(blocks) + "</div>"
+    served = f' data-index="{html.escape(index)}"' if index else ""
+    return f'<div class="kora-quellen"{served}>' + "".join(blocks) + "</div>"
 
 
 def index_banner(problem: KoraError | None) -> str:
@@ -275,7 +284,7 @@ class SharedAssistant:
         try:
             self._install(factory(settings, data_dir, None))
         except KoraError as exc:
-            self._note(exc)
+            self._note(exc, quiet=True)  # `kora serve` has said it already
         self._watcher: threading.Thread | None = None
         if watch:
             self._watcher = threading.Thread(target=self._watch, name="kora-index-watch",
@@ -346,8 +355,15 @@ class SharedAssistant:
                 live = self.data_dir.current()
                 if live is not None and live.key == current.generation.key:
                     return
-            fresh = self.factory(self.settings, self.data_dir, self.embedder)
+            # the model already loaded, if any; without one the factory loads it
+            fresh = self.factory(self.settings, self.data_dir, self._loaded_embedder())
             self._install(fresh)
+
+    def _loaded_embedder(self) -> Any:
+        with self._lock:
+            if self._assistant is not None:
+                return self._assistant.retriever.embedder
+            return self._embedder
 
     def _install(self, fresh: Assistant) -> None:
         limit_llm = getattr(fresh, "limit_llm", None)
@@ -372,15 +388,15 @@ class SharedAssistant:
             except Exception:  # tidying must not break a question
                 log.exception("removing the files of a replaced index failed")
 
-    def _note(self, problem: KoraError) -> None:
+    def _note(self, problem: KoraError, *, quiet: bool = False) -> None:
         """Remember why there is no assistant; say it in the log once per change."""
         with self._lock:
             if self._assistant is None:
                 self._problem = problem
         line = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
-        if line != self._logged:
+        if line != self._logged and not quiet:
             log.warning("%s", line)
-            self._logged = line
+        self._logged = line
 
     def check(self) -> None:
         """Switch to the live index if it moved; retry when there was none to answer."""
@@ -391,6 +407,9 @@ class SharedAssistant:
             return
         with self._lock:
             current, problem = self._assistant, self._problem
+        if self._logged and current is not None:
+            log.warning("KORA reaches %s again", self.data_dir.location)
+            self._logged = ""
         if live is None:
             return
         if current is not None and live.key == current.generation.key:
@@ -543,6 +562,7 @@ def build_app(settings: Settings, *,
         try:
             with shared.use() as assistant:
                 answer = assistant.answerer.ask(question, filters=filters_for(doc_type))
+                served_from = index_label(assistant)
         except EmptyQuestionError:
             raise gr.Error(S.EMPTY_QUESTION, print_exception=False) from None
         except Exception as exc:
@@ -550,7 +570,7 @@ def build_app(settings: Settings, *,
         text = answer.answer
         if answer.notice:  # e.g. that an overlong question was cut
             text += "\n\n" + S.NOTICE_PREFIX + answer.notice
-        return text, render_sources(answer), mode_label(answer)
+        return text, render_sources(answer, index=served_from), mode_label(answer)
 
     def new_conversation() -> tuple[Any, ...]:
         return [], render_sources(None), "", [], None, "", ""

@@ -81,8 +81,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.store import DataDir
 
     settings = _settings(args)
+    data_dir = DataDir(settings)
+    data_dir.current()  # an unreachable Chroma server fails here, before the model loads
     embedder = Embedder.load(settings)
-    ingestor = Ingestor(settings, embedder, DataDir(settings))
+    ingestor = Ingestor(settings, embedder, data_dir)
     paths = [Path(p) for p in args.paths] or None
     report = ingestor.run(
         paths,
