@@ -606,8 +606,13 @@ def build_app(settings: Settings, *,
         return actions.upload(files, token, request)
 
     def reindex(token: Any, request: gr.Request,
-                progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
-        return actions.reindex(token, request, progress)
+                progress: gr.Progress = gr.Progress(),  # noqa: B008
+                full: bool = False) -> str:
+        return actions.reindex(token, request, progress, full=full)
+
+    def reindex_clicked(full: bool, token: Any, request: gr.Request,
+                        progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
+        return actions.reindex(token, request, progress, full=bool(full))
 
     def documents(token: Any, request: gr.Request) -> tuple[Any, Any]:
         return actions.documents(token, request)
@@ -710,8 +715,10 @@ def build_app(settings: Settings, *,
                                        elem_id="kora-neu-indexieren")
             reindex_status = gr.Textbox(label=S.STATUS, interactive=False, lines=3,
                                         elem_id="kora-index-status")
-            reindex_done = reindex_button.click(reindex, [session], [reindex_status],
-                                                api_visibility="private")
+            reindex_full = gr.Checkbox(label=S.ADMIN_REINDEX_FULL, value=False,
+                                       elem_id="kora-neu-aufbauen")
+            reindex_done = reindex_button.click(reindex_clicked, [reindex_full, session],
+                                                [reindex_status], api_visibility="private")
             gr.Markdown(f"### {S.ADMIN_DOCUMENTS}")
             refresh = gr.Button(S.ADMIN_REFRESH)
             table = gr.Dataframe(headers=S.ADMIN_COLUMNS, interactive=False,

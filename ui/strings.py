@@ -121,6 +121,10 @@ ADMIN_REASON_TYPE = "Dateityp nicht unterstützt (erlaubt: {allowed})"
 ADMIN_REASON_SIZE = "Datei größer als {limit:g} MB"
 ADMIN_REASON_OUTSIDE = "Ziel liegt außerhalb des Dokumentordners"
 ADMIN_REINDEX = "Neu indexieren"
+ADMIN_REINDEX_FULL = (
+    "Vollständig neu aufbauen (alle Dokumente neu einlesen; der Chat antwortet weiter aus "
+    "dem bisherigen Index und wechselt, wenn der neue fertig ist)"
+)
 ADMIN_REINDEX_PROGRESS = "Indexiere"
 ADMIN_REPORT = (
     "Indexierung abgeschlossen: {added} hinzugefügt, {updated} aktualisiert, "
