@@ -62,14 +62,13 @@ class Retriever:
         """The retriever over the live index; rebuilds a stale keyword index first."""
         index = data_dir.open_current()
         try:
-            if not keyword_index_current(index, settings):
-                # several workers may share a data directory: one builds, the others wait
-                # and find it built
-                with data_dir.keyword_lock():
-                    if not keyword_index_current(index, settings):
-                        rebuild_keyword_index(index, settings)
             analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
-            keyword = KeywordIndex.load(index.keyword_dir, analyzer=analyzer)
+            # several processes may share a data directory: one builds, the others wait
+            # and find it built; nobody swaps the files while they are read
+            with data_dir.keyword_lock():
+                if not keyword_index_current(index, settings):
+                    rebuild_keyword_index(index, settings)
+                keyword = KeywordIndex.load(index.keyword_dir, analyzer=analyzer)
             return cls(settings, index, embedder, keyword)
         except BaseException:
             index.close()
