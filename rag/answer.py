@@ -27,6 +27,8 @@ from rag.llm import ChatModel, Message
 from rag.prompts import (
     CONDENSE_SYSTEM,
     EXTRACTIVE_PREFIX,
+    LLM_ANSWER_EMPTY,
+    LLM_ANSWER_UNSUPPORTED,
     NOT_IN_DOCUMENTS,
     NOT_SURE,
     REFUSAL_TEMPLATE,
@@ -124,6 +126,14 @@ class Answer:
 TokenCallback = Callable[[str], None]
 
 
+class UnusableLLMAnswer(Exception):
+    """The LLM wrote nothing the citation check can keep; ``notice`` says so in one line."""
+
+    def __init__(self, notice: str) -> None:
+        super().__init__(notice)
+        self.notice = notice
+
+
 class Answerer:
     def __init__(
         self,
@@ -167,20 +177,33 @@ class Answerer:
             return self._refusal(question, standalone, results, evidence, notice)
         if not decision.sure:
             notice = " ".join(part for part in (notice, NOT_SURE) if part)
+        streamed = False
+
+        def relay(piece: str) -> None:
+            nonlocal streamed
+            streamed = True
+            if on_token:
+                on_token(piece)
+
         if self.llm is not None:
             try:
-                answer = self._llm_answer(question, standalone, results, on_token)
+                answer = self._llm_answer(question, standalone, results, relay)
             except LLMUnavailableError as exc:
                 if self.llm_required:
                     raise
-                notice = f"LLM nicht erreichbar ({exc}); extraktive Antwort."
+                notice = " ".join(part for part in (
+                    notice, f"LLM nicht erreichbar ({exc}); extraktive Antwort.") if part)
+            except UnusableLLMAnswer as exc:
+                # for every backend, configured or automatic: an answer that says nothing
+                # the sources hold is worth less than the sentences of the sources
+                notice = " ".join(part for part in (notice, exc.notice) if part)
             else:
                 answer.evidence = evidence
                 answer.notice = " ".join(part for part in (notice, answer.notice) if part)
                 return answer
         answer = self._extractive_answer(question, standalone, results, extract)
         answer.evidence, answer.notice = evidence, notice
-        if on_token:
+        if on_token and not streamed:
             on_token(answer.answer)
         return answer
 
@@ -302,13 +325,18 @@ class Answerer:
             refusal.llm = self.llm.name
             return refusal
         checked = self.checker.check(raw, passages)
+        if not checked.sentences:
+            raise UnusableLLMAnswer(LLM_ANSWER_EMPTY)
+        if not checked.usable:
+            raise UnusableLLMAnswer(LLM_ANSWER_UNSUPPORTED)
         used = sorted({n for sentence in checked.sentences for n in sentence.citations})
         renumber = {old: new for new, old in enumerate(used, start=1)}
         citations = [Citation.of(renumber[c.n], passages[c.n - 1]) for c in citations_all
                      if c.n in renumber]
         sentences = [
             CheckedSentence(text=s.text, citations=[renumber[n] for n in s.citations],
-                            supported=s.supported, lexical=s.lexical, semantic=s.semantic)
+                            supported=s.supported, lexical=s.lexical, semantic=s.semantic,
+                            repaired=s.repaired)
             for s in checked.sentences
         ]
         return Answer(question=question, standalone_question=standalone,

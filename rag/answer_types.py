@@ -111,7 +111,8 @@ _NUMBER_WORDS = (
     r"dreißig|vierzig|fünfzig|sechzig|siebzig|achtzig|neunzig|hundert|tausend|dutzend|"
     r"hunderte|tausende|dutzende)"
 )
-_DIGITS = r"\d+(?:[.,]\d+)*(?:\s?[½¼¾])?"
+# "711.988", "3,5", and thousands grouped by (thin) spaces as in "162 584"
+_DIGITS = r"(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?|\d+(?:[.,]\d+)*)(?:\s?[½¼¾])?"
 _NUMBER = re.compile(rf"(?<![\w.,])(?:{_DIGITS}|{_NUMBER_WORDS}|[½¼¾])(?![\w])", _I)
 _SCALE = r"(?:\s?(?:mio\.?|millionen|million|mrd\.?|milliarden|milliarde|tsd\.?|tausend))?"
 _CURRENCY = re.compile(

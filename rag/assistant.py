@@ -66,19 +66,23 @@ class Assistant:
     def open(cls, settings: Settings, *, data_dir: DataDir | None = None,
              embedder: Embedder | None = None) -> Assistant:
         data_dir = data_dir or DataDir(settings)
-        index = data_dir.open_current()
-        try:
-            empty = index.chunk_count() == 0
-        finally:
-            index.close()
-        if empty:
-            raise EmptyIndexError(
-                f"The index in {data_dir.location} is empty: run `kora ingest` to index "
-                "documents."
-            )
+        _require_chunks(data_dir)
         embedder = embedder or Embedder.load(settings)
-        retriever = Retriever.open(settings, data_dir, embedder)
         llm, description = load_llm(settings)
+        return cls._over(settings, data_dir, embedder, llm, description)
+
+    def reopen(self, settings: Settings, data_dir: DataDir) -> Assistant:
+        """A new Assistant over the index as it is now (after a re-index), with this one's
+        embedding model and LLM: loading an in-process model again would hold it twice in
+        memory while the old Assistant finishes its answers."""
+        _require_chunks(data_dir)
+        return self._over(settings, data_dir, self.retriever.embedder, self.answerer.llm,
+                          self.llm_description)
+
+    @classmethod
+    def _over(cls, settings: Settings, data_dir: DataDir, embedder: Embedder,
+              llm: ChatModel | None, description: str) -> Assistant:
+        retriever = Retriever.open(settings, data_dir, embedder)
         answerer = Answerer(
             retriever=retriever,
             refusal=RefusalModel.load(),
@@ -101,3 +105,16 @@ class Assistant:
 
     def close(self) -> None:
         self.retriever.close()
+
+
+def _require_chunks(data_dir: DataDir) -> None:
+    index = data_dir.open_current()
+    try:
+        empty = index.chunk_count() == 0
+    finally:
+        index.close()
+    if empty:
+        raise EmptyIndexError(
+            f"The index in {data_dir.location} is empty: run `kora ingest` to index "
+            "documents."
+        )

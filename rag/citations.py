@@ -1,16 +1,23 @@
 """The citation check that every LLM answer passes before anyone sees it.
 
-For each sentence of the answer: citation numbers that name no provided source are
-removed; then the sentence must be supported by the passages it cites, measured two
-ways: lexically (the IDF-weighted share of the sentence's content words found in the
-cited passages, numbers included) and semantically (cosine similarity between the
-sentence and the closest sentence of the cited passages). A sentence that cites nothing,
-or whose citations do not support it, is marked as not supported.
+For each sentence of the answer: source headers the model copied into it (title, section,
+date) are removed, and citation numbers that name no provided source are dropped; then
+the sentence must be supported by the passages it cites, measured two ways: lexically
+(the IDF-weighted share of the sentence's content words found in the cited passages,
+numbers included) and semantically (cosine similarity between the sentence and the
+closest sentence of the cited passages).
+
+A sentence that cites nothing, or whose citations do not support it, is checked against
+every provided passage: small models often write a correct sentence without its ``[n]``,
+or with the wrong one. If a passage supports it, the sentence gets that passage's number
+(it is "repaired"); only a sentence no provided passage supports is marked as not
+supported.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,9 +30,11 @@ if TYPE_CHECKING:
     from rag.search import Passage
 
 _CITATION = re.compile(r"\s*\[(\d+)\]")
+_WORD = re.compile(r"\w")
 LEXICAL_SUPPORTED = 0.6  # this share of the content words in the source suffices alone
 LEXICAL_WITH_MEANING = 0.3  # ... or this share plus a close sentence in the source
 SEMANTIC_SUPPORTED = 0.6
+MIN_METADATA_CHARS = 4  # shorter titles or sections ("KI") are too likely to be content
 
 
 @dataclass
@@ -35,6 +44,7 @@ class CheckedSentence:
     supported: bool
     lexical: float
     semantic: float | None
+    repaired: bool = False  # the check gave it the citation of the passage that supports it
 
 
 @dataclass
@@ -48,10 +58,18 @@ class CheckedAnswer:
         if self.removed_citations:
             numbers = ", ".join(f"[{n}]" for n in sorted(set(self.removed_citations)))
             parts.append(f"Entfernt: Verweise auf nicht vorhandene Quellen {numbers}.")
+        repaired = sum(s.repaired for s in self.sentences)
+        if repaired:
+            parts.append(f"Quellenangabe für {repaired} Satz/Sätze ergänzt.")
         unsupported = sum(not s.supported for s in self.sentences)
         if unsupported:
             parts.append(f"{unsupported} Satz/Sätze ohne Beleg in den Quellen markiert.")
         return " ".join(parts)
+
+    @property
+    def usable(self) -> bool:
+        """Whether anything of the answer holds: a sentence at all, and one supported."""
+        return any(s.supported for s in self.sentences)
 
     def render(self, renumber: dict[int, int]) -> str:
         lines = []
@@ -64,6 +82,18 @@ class CheckedAnswer:
         return " ".join(lines)
 
 
+@dataclass
+class _Claim:
+    """One sentence judged against one group of passages."""
+
+    sentence: CheckedSentence
+    numbers: list[int]
+    lexical: float = 0.0
+    semantic: float | None = None
+    supported: bool = False
+    sources: list[str] = field(default_factory=list)  # when the meaning has to decide
+
+
 class CitationChecker:
     def __init__(self, weights: TermWeights, embedder: Embedder) -> None:
         self.weights = weights
@@ -72,58 +102,127 @@ class CitationChecker:
     def check(self, answer: str, passages: list[Passage]) -> CheckedAnswer:
         removed: list[int] = []
         sentences: list[CheckedSentence] = []
+        echo = MetadataEcho(passages)
         for start, end in sentence_spans(answer):
             raw = answer[start:end]
             cited = [int(n) for n in _CITATION.findall(raw)]
             valid = [n for n in dict.fromkeys(cited) if 1 <= n <= len(passages)]
             removed.extend(n for n in cited if not 1 <= n <= len(passages))
-            text = " ".join(_CITATION.sub("", raw).split())
-            if not text:
-                continue
+            text = echo.strip(" ".join(_CITATION.sub("", raw).split()))
+            if not _WORD.search(text):
+                continue  # nothing but citations, punctuation or a copied source header
             sentences.append(CheckedSentence(text, valid, False, 0.0, None))
-        self._judge(sentences, passages)
+        self._judge_cited(sentences, passages)
+        self._repair(sentences, passages)
         return CheckedAnswer(sentences, removed)
 
-    def _judge(self, sentences: list[CheckedSentence], passages: list[Passage]) -> None:
-        needs_meaning: list[tuple[CheckedSentence, list[str]]] = []
+    def _judge_cited(self, sentences: list[CheckedSentence], passages: list[Passage]) -> None:
+        claims = []
         for sentence in sentences:
-            if not sentence.citations:
+            if sentence.citations:
+                claims.append(_Claim(sentence, sentence.citations))
+            else:
                 # "Dazu steht nichts in den Dokumenten." needs no source
                 sentence.supported = says_not_in_documents(sentence.text)
+        self._judge(claims, passages)
+        for claim in claims:
+            claim.sentence.supported = claim.supported
+            claim.sentence.lexical, claim.sentence.semantic = claim.lexical, claim.semantic
+
+    def _repair(self, sentences: list[CheckedSentence], passages: list[Passage]) -> None:
+        """Give an unsupported sentence the number of the passage that supports it best."""
+        open_sentences = [s for s in sentences if not s.supported]
+        claims = [_Claim(s, [n]) for s in open_sentences for n in range(1, len(passages) + 1)]
+        self._judge(claims, passages)
+        for sentence in open_sentences:
+            found = [c for c in claims if c.sentence is sentence and c.supported]
+            if not found:
                 continue
-            cited_text = " ".join(
-                f"{passages[n - 1].title} {passages[n - 1].text}" for n in sentence.citations
-            )
-            terms = self.weights.terms(sentence.text)
-            sentence.lexical = round(
+            best = max(found, key=lambda c: (c.lexical >= LEXICAL_SUPPORTED, c.lexical,
+                                             c.semantic or 0.0, -c.numbers[0]))
+            sentence.citations = best.numbers
+            sentence.supported = sentence.repaired = True
+            sentence.lexical, sentence.semantic = best.lexical, best.semantic
+
+    def _judge(self, claims: list[_Claim], passages: list[Passage]) -> None:
+        """Lexical support first; the embedding decides only the doubtful claims, all in
+        one batch."""
+        for claim in claims:
+            cited = [passages[n - 1] for n in claim.numbers]
+            cited_text = " ".join(f"{p.title} {p.text}" for p in cited)
+            terms = self.weights.terms(claim.sentence.text)
+            claim.lexical = round(
                 self.weights.coverage(terms, self.weights.stems_of(cited_text)) if terms else 1.0,
                 4,
             )
-            missing_numbers = numbers_in(sentence.text) - numbers_in(cited_text)
-            if missing_numbers:
-                sentence.supported = False  # a figure the source does not contain
-            elif sentence.lexical >= LEXICAL_SUPPORTED:
-                sentence.supported = True
-            elif sentence.lexical >= LEXICAL_WITH_MEANING:
-                source_sentences = [
-                    passages[n - 1].text[s:e]
-                    for n in sentence.citations
-                    for s, e in sentence_spans(passages[n - 1].text)
-                ]
-                needs_meaning.append((sentence, source_sentences))
-        if not needs_meaning:
+            if numbers_in(claim.sentence.text) - numbers_in(cited_text):
+                claim.supported = False  # a figure the source does not contain
+            elif claim.lexical >= LEXICAL_SUPPORTED:
+                claim.supported = True
+            elif claim.lexical >= LEXICAL_WITH_MEANING:
+                claim.sources = [p.text[s:e] for p in cited for s, e in sentence_spans(p.text)]
+        doubtful = [c for c in claims if c.sources]
+        if not doubtful:
             return
-        texts = [s.text for s, _ in needs_meaning]
-        sources = [src for _, group in needs_meaning for src in group]
-        vectors = self.embedder.embed_passages(texts + sources)
-        offset = len(texts)
-        for index, (sentence, group) in enumerate(needs_meaning):
-            own = vectors[index]
-            best = max(
-                (sum(a * b for a, b in zip(own, vectors[offset + j], strict=True))
-                 for j in range(len(group))),
-                default=0.0,
-            )
-            offset += len(group)
-            sentence.semantic = round(best, 4)
-            sentence.supported = best >= SEMANTIC_SUPPORTED
+        texts = list(dict.fromkeys(
+            [c.sentence.text for c in doubtful] + [s for c in doubtful for s in c.sources]))
+        vectors = dict(zip(texts, self.embedder.embed_passages(texts), strict=True))
+        for claim in doubtful:
+            own = vectors[claim.sentence.text]
+            best = max((sum(a * b for a, b in zip(own, vectors[source], strict=True))
+                        for source in claim.sources), default=0.0)
+            claim.semantic = round(best, 4)
+            claim.supported = best >= SEMANTIC_SUPPORTED
+
+
+class MetadataEcho:
+    """Removes source headers a model copied into a sentence: a run of titles, sections
+    and dates of the provided passages at the start of a sentence, a parenthesis made of
+    them at its end, or a sentence that consists of nothing else.
+
+    A single title or date followed by a plain space is kept: "Herten prüft die
+    Solarpflicht" may be the title and also the answer. It is removed when a separator
+    (dash, colon, slash), a bracket or a second header item shows that it was copied as
+    a header.
+    """
+
+    _SEPARATORS = "–—-:|;/,"
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        items = {
+            " ".join(value.split())
+            for passage in passages
+            for value in (passage.title, passage.location, passage.date)
+            if len(value.strip()) >= MIN_METADATA_CHARS
+        }
+        self._lead: re.Pattern[str] | None = None
+        self._tail: re.Pattern[str] | None = None
+        if not items:
+            return
+        alternatives = "|".join(re.escape(i) for i in sorted(items, key=len, reverse=True))
+        one = rf"(?<!\w)(?:{alternatives})(?!\w)"
+        separator = rf"[\s{re.escape(self._SEPARATORS)}]*"
+        self._item = re.compile(rf"[(\[]?\s*{one}\s*[)\]]?", re.IGNORECASE)
+        self._lead = re.compile(rf"(?:{self._item.pattern}{separator})+", re.IGNORECASE)
+        self._tail = re.compile(
+            rf"\s*[(\[]\s*(?:{one}{separator})+[)\]](?P<end>[.!?]*)$", re.IGNORECASE)
+
+    def strip(self, sentence: str) -> str:
+        if self._lead is None or self._tail is None:
+            return sentence
+        lead = self._lead.match(sentence)
+        if lead and self._copied(lead.group(0), sentence):
+            sentence = sentence[lead.end():]
+        tail = self._tail.search(sentence)
+        if tail:
+            sentence = sentence[: tail.start()] + tail.group("end")
+        return sentence.strip()
+
+    def _copied(self, run: str, sentence: str) -> bool:
+        if len(run.strip()) >= len(sentence.rstrip(" .!?").strip()):
+            return True  # the whole sentence is a header
+        found = self._item.findall(run)
+        if len(found) > 1 or any(f.strip()[:1] in "([" for f in found):
+            return True
+        between = self._item.sub(" ", run)
+        return any(char in between for char in self._SEPARATORS)

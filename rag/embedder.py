@@ -211,6 +211,11 @@ class Embedder:
         self._queries.put(text, vector)
         return vector
 
+    def forget(self) -> None:
+        """Drop the cached vectors (benchmarks time fresh questions)."""
+        self._queries = _Cache(self._queries.size)
+        self._sentences = _Cache(self._sentences.size)
+
     def embed_sentences(self, texts: list[str]) -> list[list[float]]:
         """Single sentences of passages (answer ranking, citation check), cached."""
         found = {text: self._sentences.get(text) for text in texts}

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from rag.retrieve import Scored
 
 SOURCE_PASSAGES = 5  # candidates come from this many top passages
-SEMANTIC_CANDIDATES = 8  # sentences embedded per question
+SEMANTIC_CANDIDATES = 4  # sentences embedded per question (8 measured no better)
 MAX_SENTENCES = 3
 RELATIVE_TO_BEST = 0.5  # further sentences must score at least this share of the best
 CONTEXT_WEIGHT = 0.25  # title and section words count a quarter of the sentence's own
@@ -248,7 +248,10 @@ class SentenceRanker:
         # the answer is news: a name or number the question itself contains is not it
         found = tuple(f for f in find_expressions(text, expected)
                       if self._is_news(text[f.start : f.end], question_stems))
-        counted = bool(noun_stem and found and self._counts(text, found, noun_stem))
+        counting = self._counting(text, found, noun_stem) if noun_stem and found else ()
+        counted = bool(counting)
+        if counting:
+            found = counting  # the number of the counted thing is the answer, not others
         return Candidate(rank, unit.first, unit.last, unit.start, unit.end, text, coverage,
                          found, counted, stems=frozenset(own))
 
@@ -257,15 +260,18 @@ class SentenceRanker:
         stems = self.weights.stems_of(" ".join(words))
         return not stems or bool(stems - question_stems)
 
-    def _counts(self, text: str, found: tuple[Found, ...], noun_stem: str) -> bool:
+    def _counting(self, text: str, found: tuple[Found, ...], noun_stem: str
+                  ) -> tuple[Found, ...]:
+        """The numbers in ``found`` that stand right before the counted noun."""
+        counting = []
         for expression in found:
             following = _WORD.findall(text[expression.end : expression.end + 60])[:3]
             stems = {stem for word in following for stem in self.weights.analyzer.analyze(word)}
             # the same word or one of its family ("Teilnehmende" ~ "Teilnehmer")
             if noun_stem in stems or any(s[:5] == noun_stem[:5] for s in stems
                                          if len(s) >= 5 and len(noun_stem) >= 5):
-                return True
-        return False
+                counting.append(expression)
+        return tuple(counting)
 
     def _add_meaning(self, question: str, candidates: list[Candidate]) -> None:
         """Cosine of question and sentence for the candidates the cheap signals favour."""

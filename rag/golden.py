@@ -12,17 +12,25 @@ indexed into a temporary store so that results do not depend on the user's index
 - two-turn conversations: the same answer metrics for the second turn;
 all per question category. An LLM-judged faithfulness score is added only when an LLM
 is configured.
+
+``run_llm_eval`` (``kora eval --llm``) looks at the configured LLM alone: key-fact
+recall, the share of its answer sentences the citation check finds supported (and how
+many it had to give a citation), citations per answer, refusals, answers replaced by the
+extractive one, and seconds per answer and to the first streamed piece.
 """
 
 from __future__ import annotations
 
 import re
+import statistics
 import tempfile
+import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -138,6 +146,14 @@ def run_golden(
     corpus: Path,
     progress: Progress | None = None,
 ) -> EvalResult:
+    with _indexed_assistant(settings, embedder, corpus) as assistant:
+        return _evaluate(assistant, golden, progress)
+
+
+@contextmanager
+def _indexed_assistant(settings: Any, embedder: Any, corpus: Path) -> Iterator[Any]:
+    """An Assistant over ``corpus`` indexed into a temporary store, so that results do not
+    depend on the user's index."""
     from ingest.pipeline import Ingestor
     from rag.assistant import Assistant
     from rag.store import DataDir
@@ -149,7 +165,7 @@ def run_golden(
         Ingestor(run_settings, embedder, data_dir).run([corpus])
         assistant = Assistant.open(run_settings, data_dir=data_dir, embedder=embedder)
         try:
-            return _evaluate(assistant, golden, progress)
+            yield assistant
         finally:
             assistant.close()
 
@@ -273,3 +289,113 @@ def _judge_faithfulness(llm: Any, answer: Answer) -> bool:
     return bool(_YES.match(verdict))
 
 
+
+
+# --- kora eval --llm -------------------------------------------------------------------
+
+
+def run_llm_eval(
+    *,
+    settings: Any,
+    embedder: Any,
+    golden: GoldenSet,
+    corpus: Path,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The golden set answered by the configured LLM (see the module docstring)."""
+    from rag.llm import choose_llm
+
+    # before indexing the corpus: without an LLM there is nothing to measure
+    choice = choose_llm(settings)
+    if choice.backend == "none":
+        _no_llm(choice.description)
+    with _indexed_assistant(settings, embedder, corpus) as assistant:
+        if assistant.answerer.llm is None:
+            _no_llm(assistant.llm_description)
+        questions = golden.questions[:limit] if limit else golden.questions
+        out_of_scope = golden.out_of_scope[:limit] if limit else golden.out_of_scope
+        rows = []
+        for number, q in enumerate(questions, start=1):
+            rows.append(_timed_answer(assistant.answerer, q))
+            if progress:
+                progress("answers", number, len(questions))
+        refused_out = 0
+        for number, item in enumerate(out_of_scope, start=1):
+            refused_out += assistant.answerer.ask(item["question"]).refused
+            if progress:
+                progress("out of scope", number, len(out_of_scope))
+        return _llm_summary(rows, assistant.llm_description, refused_out, len(out_of_scope))
+
+
+def _no_llm(description: str) -> NoReturn:
+    from rag.errors import KoraError
+
+    raise KoraError(
+        f"kora eval --llm needs an LLM, but none is in use ({description}): set KORA_LLM "
+        "and, for llama.cpp, KORA_LLM_MODEL_PATH."
+    )
+
+
+def _timed_answer(answerer: Any, q: Question) -> dict[str, Any]:
+    started = time.perf_counter()
+    first: list[float] = []
+
+    def on_token(piece: str) -> None:
+        if not first:
+            first.append(time.perf_counter() - started)
+
+    answer = answerer.ask(q.question, on_token=on_token)
+    seconds = time.perf_counter() - started
+    score = score_answer(answer, q.expected_docs, q.key_facts)
+    by_llm = answer.mode == "llm"
+    return {
+        "id": q.id,
+        "category": q.category,
+        "mode": answer.mode,
+        "refused": answer.refused,
+        # the LLM wrote nothing the check could keep, or failed: the extractive answer
+        "replaced": answer.mode == "extractive",
+        "seconds": round(seconds, 3),
+        "first_piece_seconds": round(first[0], 3) if first else None,
+        "key_fact_recall": round(score.key_fact_recall, 3),
+        "sentences": len(answer.sentences) if by_llm else 0,
+        "supported": sum(s.supported for s in answer.sentences) if by_llm else 0,
+        "repaired": sum(s.repaired for s in answer.sentences) if by_llm else 0,
+        "citations": len(answer.citations),
+        "answer": answer.answer[:300],
+        "notice": answer.notice,
+    }
+
+
+def _llm_summary(rows: list[dict[str, Any]], description: str, refused_out: int,
+                 out_of_scope: int) -> dict[str, Any]:
+    answered = [r for r in rows if not r["refused"]]
+    sentences = sum(r["sentences"] for r in rows)
+    seconds = [r["seconds"] for r in rows]
+    first = [r["first_piece_seconds"] for r in rows if r["first_piece_seconds"] is not None]
+    by_category: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        by_category[row["category"]].append(row["key_fact_recall"])
+    return {
+        "llm": description,
+        "questions": len(rows),
+        "key_fact_recall": _mean([r["key_fact_recall"] for r in rows]),
+        "key_fact_recall_by_category": {c: _mean(v) for c, v in sorted(by_category.items())},
+        "llm_sentences": sentences,
+        "supported_sentence_share": round(sum(r["supported"] for r in rows) / sentences, 4)
+        if sentences else None,
+        "repaired_sentence_share": round(sum(r["repaired"] for r in rows) / sentences, 4)
+        if sentences else None,
+        "citations_per_answer": _mean([float(r["citations"]) for r in answered]),
+        "refused_in_scope": round(sum(r["refused"] for r in rows) / max(1, len(rows)), 4),
+        "refused_out_of_scope": round(refused_out / out_of_scope, 4) if out_of_scope else None,
+        "replaced_by_extractive": round(sum(r["replaced"] for r in rows) / max(1, len(rows)), 4),
+        "seconds_per_answer": {
+            "mean": _mean(seconds),
+            "median": round(statistics.median(seconds), 3) if seconds else None,
+            "max": max(seconds, default=None),
+        },
+        "first_piece_seconds_mean": _mean(first),
+        "per_question": rows,
+    }

@@ -130,7 +130,8 @@ class Settings(BaseSettings):
         ge=1,
         description="Answers one worker lets the LLM write at the same time; the others "
         "wait for a free slot (Ollama serves OLLAMA_NUM_PARALLEL requests at once, vLLM "
-        "batches them; an in-process transformers model is best left at 1).",
+        "batches them; an in-process transformers model is best left at 1; with llamacpp, "
+        "keep it equal to llm_parallel).",
     )
     ingest_batch_characters: int = Field(
         default=400_000,
@@ -162,9 +163,9 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="Weight of the BM25 side in the hybrid fusion."
     )
     fusion_weight_dense: float = Field(
-        default=2.0,
+        default=1.5,
         ge=0,
-        description="Weight of the dense (embedding) side in the hybrid fusion (2 measured "
+        description="Weight of the dense (embedding) side in the hybrid fusion (1.5 measured "
         "best with the multilingual e5 model and minmax; use 1 with all-MiniLM-L6-v2 and "
         "score fusion).",
     )
@@ -174,11 +175,13 @@ class Settings(BaseSettings):
         "Mobilität, Planung) so that paraphrases with separate words match.",
     )
 
-    llm: Literal["auto", "none", "ollama", "openai", "transformers"] = Field(
+    llm: Literal["auto", "none", "ollama", "openai", "transformers", "llamacpp"] = Field(
         default="auto",
-        description="Answer generator: auto (a local Ollama if it answers quickly, else "
-        "extractive), none (always extractive), ollama, openai (any OpenAI-compatible "
-        "server: vLLM, llama.cpp server, LM Studio), transformers (a local model directory).",
+        description="Answer generator: auto (a local Ollama if it answers quickly, else the "
+        "GGUF model in KORA_LLM_MODEL_PATH run in-process by llama.cpp, else extractive), "
+        "none (always extractive), ollama, openai (any OpenAI-compatible server: vLLM, "
+        "llama.cpp server, LM Studio), transformers (a local model directory), llamacpp (a "
+        "GGUF model file run in-process through xllamacpp).",
     )
     llm_model: str = Field(
         default="llama3.1:8b",
@@ -196,19 +199,40 @@ class Settings(BaseSettings):
     )
     llm_model_path: Path | None = Field(
         default=None,
-        description="Local transformers model directory (config, weights, tokenizer with a "
-        "chat template) for KORA_LLM=transformers.",
+        description="The local model: a GGUF file (or a folder holding exactly one) for "
+        "KORA_LLM=llamacpp and auto, or a transformers model directory (config, weights, "
+        "tokenizer with a chat template) for KORA_LLM=transformers.",
     )
     llm_context_window: int = Field(
         default=8192,
         ge=512,
-        description="Tokens the LLM can read (prompt + answer); passed to Ollama as num_ctx, "
-        "since Ollama's default of 2048 silently cuts retrieved sources.",
+        description="Tokens the LLM can read per answer (prompt + answer); sources are packed "
+        "to fit. Passed to Ollama as num_ctx (its default of 2048 silently cuts retrieved "
+        "sources); llama.cpp reserves this much per parallel answer, lowered to the "
+        "model's own training context where that is smaller.",
     )
     llm_max_tokens: int = Field(
         default=512, ge=16, description="Longest answer the LLM may write, in tokens."
     )
     llm_temperature: float = Field(default=0.1, ge=0, le=2, description="Sampling temperature.")
+    llm_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="CPU threads llama.cpp computes with (KORA_LLM=llamacpp). Unset: one "
+        "less than the machine has cores (at least one). Its threads wait for each other at "
+        "every token, so one waiting for a core that another process holds (the embedding "
+        "model during a re-index, another service) stalls them all; with a free second core, "
+        "2 threads read the prompt about 1.9x faster. Measured in benchmarks/llm.py, see "
+        "README 'Performance'; set all cores on a server that does nothing else.",
+    )
+    llm_parallel: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Answers llama.cpp writes at the same time (KORA_LLM=llamacpp, continuous "
+        "batching); each reserves KORA_LLM_CONTEXT_WINDOW tokens of memory (KV cache).",
+    )
     llm_timeout: float = Field(
         default=120.0, gt=0, description="Seconds to wait for the LLM server per request."
     )

@@ -214,13 +214,22 @@ def test_citation_check_removes_unknown_numbers_and_marks_unsupported(shipped, e
         "Laut Bericht gab es auch eine Keynote [7]."
     )
     checked = checker.check(answer, passages)
-    assert [s.citations for s in checked.sentences] == [[opening], [opening], []]
     assert checked.removed_citations == [7]
-    assert [s.supported for s in checked.sentences] == [True, False, False]
-    rendered = checked.render({opening: 1})
+    assert [s.citations for s in checked.sentences][:2] == [[opening], [opening]]
+    assert [s.supported for s in checked.sentences][:2] == [True, False]
+    # the sentence that cited no provided source is repaired to the passage that
+    # mentions the keynote, when one of the retrieved passages does
+    keynote = [i for i, p in enumerate(passages, start=1) if "Keynote" in p.text]
+    third = checked.sentences[2]
+    if keynote:
+        assert third.citations == keynote[:1] and third.supported and third.repaired
+    else:
+        assert third.citations == [] and not third.supported
+    rendered = checked.render({n: n for n in range(1, len(passages) + 1)})
     assert "[7]" not in rendered
-    assert rendered.count(UNSUPPORTED_MARK) == 2
-    assert rendered.startswith("Die Jahrestagung wurde von Ina Scharrenbach eröffnet. [1]")
+    assert rendered.count(UNSUPPORTED_MARK) == (1 if keynote else 2)
+    assert rendered.startswith(
+        f"Die Jahrestagung wurde von Ina Scharrenbach eröffnet. [{opening}]")
 
 
 def test_paraphrased_supported_sentence_passes_the_check(shipped, embedder):  # type: ignore[no-untyped-def]
@@ -246,8 +255,8 @@ def test_refusal_calibration_is_recorded() -> None:
     assert record["data"]["in_scope"] >= 150 and record["data"]["out_of_scope"] >= 120
     # the evaluation set is not calibration data
     assert "golden" not in json.dumps(record["data"])
-    # measured on documents the fit never saw (leave-documents-out): 0.93 of in-scope
-    # questions answered, 0.62 of out-of-scope refused; a regression fails
+    # measured on documents the fit never saw (leave-documents-out): 0.92 of in-scope
+    # questions answered, 0.61 of out-of-scope refused; a regression fails
     unseen = record["with_dense"]["leave_documents_out"]
     assert unseen["in_scope_answered"] >= 0.9
     assert unseen["out_of_scope_refused"] >= 0.55

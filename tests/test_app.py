@@ -140,6 +140,7 @@ class StubAssistant:
 
     def __init__(self, embedder: Any) -> None:
         self.retriever = type("R", (), {"embedder": embedder})()
+        self.answerer = type("A", (), {"llm": None})()  # the mode badge asks for the LLM
 
     def close(self) -> None:
         pass

@@ -142,8 +142,11 @@ def ollama_fake(*, tags_delay: float = 0.0, tags_status: int = 200) -> Callable[
     return respond
 
 
-def openai_fake(*, fail_status: int | None = None) -> Callable[..., Reply]:
-    """POST /v1/chat/completions with ``"stream": true`` as server-sent events."""
+def openai_fake(
+    *, fail_status: int | None = None, script: Callable[[Any], list[str]] | None = None
+) -> Callable[..., Reply]:
+    """POST /v1/chat/completions with ``"stream": true`` as server-sent events; ``script``
+    turns the request body into the streamed pieces (default: ``PIECES``)."""
 
     def respond(method: str, path: str, body: Any) -> Reply:
         if method != "POST" or path != "/v1/chat/completions":
@@ -153,7 +156,8 @@ def openai_fake(*, fail_status: int | None = None) -> Callable[..., Reply]:
                 fail_status, {"error": {"message": "CUDA out of memory", "type": "server_error"}}
             )
         assert body["stream"] is True
-        deltas = [{"role": "assistant", "content": ""}] + [{"content": p} for p in PIECES]
+        pieces = script(body) if script is not None else PIECES
+        deltas = [{"role": "assistant", "content": ""}] + [{"content": p} for p in pieces]
         chunks = []
         for index, delta in enumerate(deltas):
             chunk = {
@@ -317,7 +321,9 @@ def test_auto_uses_ollama_when_it_answers(serve: Any) -> None:
     model, description = load_llm(ollama_settings(server.url, llm="auto"))
 
     assert isinstance(model, OllamaChat)
-    assert description == f"auto: Ollama answered at {server.url}, using {OLLAMA_MODEL}"
+    assert description == (
+        f"auto: Ollama answered at {server.url}, using {OLLAMA_MODEL}, context 4096 tokens"
+    )
     assert [r.path for r in server.received] == ["/api/tags"]
     assert "".join(model.stream(MESSAGES)) == ANSWER
 
@@ -337,14 +343,14 @@ def test_explicit_backends_do_not_contact_their_server_when_built(
 
     model, description = load_llm(ollama_settings(closed_url))
     assert isinstance(model, OllamaChat)
-    assert description == f"ollama: {OLLAMA_MODEL} at {closed_url}"
+    assert description == f"ollama: {OLLAMA_MODEL} at {closed_url}, context 4096 tokens"
 
     server = serve(openai_fake())
     model, description = load_llm(
         Settings.load(llm="openai", openai_base_url=f"{server.url}/v1", llm_model="qwen")
     )
     assert isinstance(model, OpenAICompatibleChat)
-    assert description == f"openai: qwen at {server.url}/v1"
+    assert description == f"openai: qwen at {server.url}/v1, context 8192 tokens"
     assert server.received == []
 
 
@@ -566,7 +572,7 @@ def test_transformers_streams_from_a_local_model(
     model, description = load_llm(transformers_settings(monkeypatch, tiny_model_dir))
 
     assert isinstance(model, TransformersChat)
-    assert description == f"transformers: local model {tiny_model_dir}"
+    assert description == f"transformers: local model {tiny_model_dir}, context 1024 tokens"
     assert model.name == f"transformers {tiny_model_dir.name}"
     assert model.context_window == 1024  # KORA's 8192 lowered to the model's own window
     assert model.render_prompt(MESSAGES) == (

@@ -30,6 +30,7 @@ from rag.answer import Answer, Turn
 from rag.assistant import Assistant, LLMSlots
 from rag.errors import EmptyIndexError, IndexModelMismatchError, IndexUnavailableError, KoraError
 from rag.filters import Filters
+from rag.llm import ChatModel
 from rag.prompts import UNSUPPORTED_MARK
 from rag.questions import EmptyQuestionError, clean_question
 from rag.settings import Settings
@@ -142,12 +143,32 @@ def mode_label(answer: Answer) -> str:
     return answer.llm or answer.mode
 
 
-def render_badge(answer: Answer | None) -> str:
+def llm_label(llm: ChatModel | None) -> str:
+    """The answer generator with its context size, or "extraktiv"."""
+    if llm is None:
+        return S.MODE_EXTRACTIVE
+    return S.MODE_LLM.format(name=llm.name, context=llm.context_window)
+
+
+def render_badge(answer: Answer | None, llm: ChatModel | None = None) -> str:
+    """The mode of ``answer``; before the first answer, the mode the app answers in."""
     if answer is None:
-        return ""
-    css = "kora-refused" if answer.refused else "kora-answered"
-    label = html.escape(S.MODE_PREFIX + mode_label(answer))
+        css, mode = "kora-answered", llm_label(llm)
+    else:
+        css = "kora-refused" if answer.refused else "kora-answered"
+        mode = mode_label(answer)
+        if answer.mode == "llm" and llm is not None and answer.llm == llm.name:
+            mode = llm_label(llm)
+    label = html.escape(S.MODE_PREFIX + mode)
     return f'<div class="{css}"><span class="kora-badge">{label}</span></div>'
+
+
+def llm_status(llm: ChatModel | None, settings: Settings) -> str:
+    """One line for the admin area: which LLM answers, and how it was chosen."""
+    how = S.LLM_HOW_AUTO if settings.llm == "auto" else S.LLM_HOW_SET.format(setting=settings.llm)
+    if llm is None:
+        return S.LLM_STATUS_NONE.format(how=how)
+    return S.LLM_STATUS_MODEL.format(name=llm.name, context=llm.context_window, how=how)
 
 
 def _highlight(passage: str, sentences: list[str], answers: tuple[str, ...] = ()) -> str:
@@ -345,6 +366,12 @@ class SharedAssistant:
                 self._embedder = Embedder.load(self.settings)
             return self._embedder
 
+    @property
+    def llm(self) -> Any:
+        """The loaded answer generator (None: extractive, or no usable index yet)."""
+        with self._lock:
+            return self._assistant.answerer.llm if self._assistant is not None else None
+
     def reload(self, *, force: bool = False) -> None:
         """Open the live index and swap it in; unless ``force``, only if it is not the
         one already served. Raises what keeps the index from opening."""
@@ -355,8 +382,12 @@ class SharedAssistant:
                 live = self.data_dir.current()
                 if live is not None and live.key == current.generation.key:
                     return
-            # the model already loaded, if any; without one the factory loads it
-            fresh = self.factory(self.settings, self.data_dir, self._loaded_embedder())
+            reopen = getattr(current, "reopen", None)
+            # the new index with the loaded embedding model and LLM (never a second copy);
+            # with no assistant yet (an index of another model, an empty or unreachable
+            # one) the factory opens one, with the embedding model if it is loaded
+            fresh = (reopen(self.settings, self.data_dir) if reopen is not None
+                     else self.factory(self.settings, self.data_dir, self._loaded_embedder()))
             self._install(fresh)
 
     def _loaded_embedder(self) -> Any:
@@ -544,7 +575,8 @@ def build_app(settings: Settings, *,
                 else:
                     messages[-1] = {"role": "assistant", "content": render_answer(step)}
                     new_history = [*history, step.as_turn()]
-                    yield (messages, render_sources(step), render_badge(step), new_history,
+                    badge_html = render_badge(step, shared.llm)
+                    yield (messages, render_sources(step), badge_html, new_history,
                            step, "")
         except Exception as exc:
             messages[-1] = {"role": "assistant",
@@ -573,7 +605,10 @@ def build_app(settings: Settings, *,
         return text, render_sources(answer, index=served_from), mode_label(answer)
 
     def new_conversation() -> tuple[Any, ...]:
-        return [], render_sources(None), "", [], None, "", ""
+        return [], render_sources(None), idle_badge(), [], None, "", ""
+
+    def idle_badge() -> str:
+        return render_badge(None, shared.llm)
 
     def rate(rating: int) -> Callable[..., tuple[str, str]]:
         def handler(last: Answer | None, comment: str, token: Any,
@@ -662,7 +697,7 @@ def build_app(settings: Settings, *,
             last = gr.State(None)
             with gr.Row():
                 with gr.Column(scale=3):
-                    badge = gr.HTML("", elem_id="kora-badge")
+                    badge = gr.HTML(idle_badge(), elem_id="kora-badge")
                     chatbot = gr.Chatbot(label=S.CHAT_LABEL, elem_id="kora-chat", height=480,
                                          sanitize_html=True, render_markdown=True,
                                          feedback_options=None, allow_tags=False)
@@ -702,6 +737,8 @@ def build_app(settings: Settings, *,
             gr.api(frage, api_name="frage", concurrency_id="answer", concurrency_limit=limit)
 
         with gr.Tab(S.TAB_ADMIN):
+            gr.Markdown(escape_markdown(llm_status(shared.llm, settings)),
+                        elem_id="kora-llm-status")
             if login_status is None:
                 login_status = login_panel(session)
             gr.Markdown(f"### {S.ADMIN_UPLOAD}")
@@ -773,6 +810,9 @@ def build_app(settings: Settings, *,
         demo.kora_feedback = feedback
         demo.kora_gate = gate
         demo.kora_shared = shared
+        demo.kora_assistant = shared.get
+        # what a re-index does, even when the live index did not move
+        demo.kora_reload = lambda: shared.reload(force=True)
     return demo
 
 
@@ -821,6 +861,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
     for line in start_checks(settings):
         print(line, flush=True)
     demo = build_app(settings)
+    shared: SharedAssistant = getattr(demo, "kora_shared")  # noqa: B009 (set in build_app)
+    if shared.problem is None:
+        print(f"Antwortmodus: {shared.get().llm_description}", flush=True)
     launch(demo, settings, host=host, port=port)
     print(S.CONSOLE_RUNNING.format(host=host, port=port), flush=True)
     try:

@@ -19,6 +19,7 @@ from typing import Any
 from rag.offline import enforce_offline
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+LLM_CHOICES = ["auto", "none", "ollama", "openai", "transformers", "llamacpp"]
 # `kora serve` on an empty Chroma server waits this long for another worker's first ingest
 SERVE_INGEST_WAIT_SECONDS = 3600.0
 
@@ -196,6 +197,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.embedder import Embedder
 
     settings = _settings(args)
+    if args.llm_eval:
+        return _eval_llm(args, settings)
     if not args.beir:
         return _eval_golden(args, settings)
     from rag.beir import evaluate_beir
@@ -248,6 +251,31 @@ def _eval_golden(args: argparse.Namespace, settings: Any) -> int:
     return EXIT_OK
 
 
+def _eval_llm(args: argparse.Namespace, settings: Any) -> int:
+    from rag.embedder import Embedder
+    from rag.errors import UsageError
+    from rag.golden import GOLDEN_FILE, GoldenSet, run_llm_eval
+
+    if args.beir:
+        raise UsageError("--llm and --beir exclude each other: --beir measures retrieval only.")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1.")
+    golden = GoldenSet.load(Path(args.golden) if args.golden else GOLDEN_FILE)
+    corpus = Path(args.corpus) if args.corpus else Path(__file__).resolve().parents[1] / "corpus"
+    result = run_llm_eval(settings=settings, embedder=Embedder.load(settings), golden=golden,
+                          corpus=corpus, limit=args.limit,
+                          progress=None if args.json else _stage_progress())
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    print(f"LLM: {result['llm']}")
+    for key, value in result.items():
+        if key not in ("llm", "per_question"):
+            print(f"{key}: {value}")
+    print("(key-fact recall and supported sentences mean something only with a real model)")
+    return EXIT_OK
+
+
 def _stage_progress() -> Callable[[str, int, int], None] | None:
     if not sys.stderr.isatty():
         return None
@@ -285,6 +313,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "index_version": None,
         "chroma": settings.chroma_url or "embedded",
         "keyword_index_chunks": 0,
+        "llm": _llm_status(settings),
     }
     try:
         index = data_dir.open_current(verify_model=False)
@@ -311,12 +340,27 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_json(status)
         return EXIT_OK
     for key, value in status.items():
+        if key == "llm":
+            value = value["description"]
         if key == "last_ingest" and value:
             value = (f"{value['finished_at']}: {value['added']} added, {value['updated']} "
                      f"updated, {value['unchanged']} unchanged, {value['removed']} removed, "
                      f"{len(value['failed'])} failed")
         print(f"{key}: {value}")
     return EXIT_OK
+
+
+def _llm_status(settings: Any) -> dict[str, Any]:
+    """Which answer generator `kora ask` and `kora serve` would use (nothing is loaded;
+    auto mode probes Ollama and reads the GGUF file's header)."""
+    from rag.errors import KoraError
+    from rag.llm import choose_llm
+
+    try:
+        return dict(choose_llm(settings).as_dict())
+    except KoraError as exc:
+        return {"backend": settings.llm, "model": None, "context_window": None,
+                "description": f"{settings.llm}: not usable: {exc}"}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -552,8 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
                               help="answer a question with cited sources")
     ask.add_argument("question")
     ask.add_argument("--top-k", type=int, help="passages to consider (KORA_TOP_K)")
-    ask.add_argument("--llm", choices=["auto", "none", "ollama", "openai", "transformers"],
-                     help="answer generator (KORA_LLM)")
+    ask.add_argument("--llm", choices=LLM_CHOICES, help="answer generator (KORA_LLM)")
     ask.add_argument("--json", action="store_true")
     ask.set_defaults(handler=cmd_ask)
 
@@ -564,6 +607,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--corpus", help="corpus the golden set refers to (default corpus/)")
     evaluate.add_argument("--report", default="eval-report",
                           help="folder for report.md and charts (default eval-report/)")
+    evaluate.add_argument("--llm", dest="llm_eval", action="store_true",
+                          help="answer the golden set with the configured LLM (KORA_LLM) and "
+                               "report recall, supported sentences, citations, refusals, time")
+    evaluate.add_argument("--limit", type=int,
+                          help="with --llm: only the first N questions (a slow CPU model)")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=cmd_eval)
 
@@ -574,8 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="start the web app")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=7860, help="port to listen on")
-    serve.add_argument("--llm", choices=["auto", "none", "ollama", "openai", "transformers"],
-                       help="answer generator (KORA_LLM)")
+    serve.add_argument("--llm", choices=LLM_CHOICES, help="answer generator (KORA_LLM)")
     serve.set_defaults(handler=cmd_serve)
 
     # the shared options sit on the leaf commands only: argparse lets a sub-command's
