@@ -46,12 +46,11 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator
 
 def test_chat_streams_the_engines_pieces_then_the_checked_answer(llm_app: Any) -> None:
     from rag.answer import Answer
-    from rag.assistant import Assistant
     from rag.filters import Filters
     from ui.app import stream_answer
 
-    assistant: Assistant = llm_app.kora_assistant()
-    steps = list(stream_answer(assistant, SCHARRENBACH, [], Filters()))
+    # the chat streams through the process's SharedAssistant, which keeps the index open
+    steps = list(stream_answer(llm_app.kora_shared, SCHARRENBACH, [], Filters()))
     texts, final = steps[:-1], steps[-1]
 
     assert isinstance(final, Answer) and all(isinstance(t, str) for t in texts)
@@ -68,8 +67,13 @@ def test_api_answer_carries_the_marks_and_the_model(llm_app: Any) -> None:
 
     answer, sources, mode = Client(llm_app.kora_url, verbose=False).predict(
         SCHARRENBACH, "alle", api_name="/frage")
-    assert answer.startswith("Ina Scharrenbach eröffnete die Jahrestagung. [1]")
-    assert answer.endswith("[nicht belegt]")
+    from ui import strings as S
+
+    # the answer, then the note that a citation was added and a sentence marked
+    text, _, notice = answer.partition("\n\n" + S.NOTICE_PREFIX)
+    assert text.startswith("Ina Scharrenbach eröffnete die Jahrestagung. [1]")
+    assert text.endswith("[nicht belegt]")
+    assert notice
     assert mode == "llama.cpp kora-app"
     assert "Scharrenbach" in sources and "Sie lobte Windräder auf dem Mond!" in sources
 
