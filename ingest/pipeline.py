@@ -5,10 +5,12 @@ strategy: a document whose hash is unchanged is skipped, a changed one has its o
 chunks deleted before the new ones are written. In front of it, a table of file content
 hashes lets unchanged files skip even parsing, which keeps a no-op re-ingest cheap.
 
-Crash safety: every write is committed as it happens (Chroma and the SQLite docstore),
-the file hash is recorded only after a document's chunks are in Chroma, and a document
-that the docstore does not know yet has any stray chunks removed before it is written.
-A run killed at any point is completed by the next run without duplicates.
+Crash safety: every write is committed as it happens (Chroma and the docstore, which is
+SQLite in the data directory or, with a Chroma server, a collection in the server), the
+file hash is recorded only after a document's chunks are in Chroma, and the documents of
+the batch in progress are journalled first, so the next run removes whatever of them
+reached Chroma before it writes them again. A run killed at any point, or cut off by a
+Chroma server that went away, is completed by the next run without duplicates.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 from ingest.chunking import chunk_document, embedding_header
 from ingest.readers import VANISHED, ParsedDocument, read_file
 from rag.embedder import Embedder
-from rag.errors import KoraError, ReaderError, UsageError
+from rag.errors import IndexUnavailableError, KoraError, ReaderError, UsageError
 from rag.filters import date_sort_key
 from rag.keyword import keyword_index_current, rebuild_keyword_index
 from rag.settings import Settings
@@ -230,45 +232,68 @@ class Ingestor:
         rebuild: bool = False,
         prune: bool = False,
         progress: ProgressCallback | None = None,
+        wait_for_lock: float = 0.0,
     ) -> IngestReport:
+        """Index ``paths`` (default: the corpus folder). ``wait_for_lock``: seconds to wait
+        when another ingest holds the index (from this or, with a server, any machine)."""
         files = collect_files(paths or [self.settings.corpus_dir])
-        with self.data_dir.ingest_lock():
-            started = time.perf_counter()
-            report = IngestReport()
-            had_index = self.data_dir.current() is not None
-            index = self.data_dir.open_for_ingest(
-                embedding_model=self.embedder.name,
-                dimension=self.embedder.dimension,
-                rebuild=rebuild,
-            )
-            building_aside = rebuild and had_index
-            if not building_aside and self.data_dir.current() != index.generation:
-                # the very first index has nothing to protect: make progress visible at once
-                self.data_dir.publish(index)
-            try:
-                changed = self._ingest_files(index, files, report, progress)
-                if prune:
-                    changed |= self._prune(index, report)
-                if changed or not keyword_index_current(index, self.settings):
+        try:
+            with self.data_dir.ingest_lock(wait_seconds=wait_for_lock):
+                return self._run_locked(files, rebuild=rebuild, prune=prune, progress=progress)
+        except KoraError:
+            raise
+        except Exception as exc:
+            problem = self.data_dir.unavailable(exc)
+            if problem is not None:
+                raise problem from exc
+            raise
+
+    def _run_locked(self, files: list[SourceFile], *, rebuild: bool, prune: bool,
+                    progress: ProgressCallback | None) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        live = self.data_dir.current()
+        index = self.data_dir.open_for_ingest(
+            embedding_model=self.embedder.name,
+            dimension=self.embedder.dimension,
+            rebuild=rebuild,
+        )
+        building_aside = rebuild and live is not None
+        if not building_aside and (live is None or live.name != index.generation.name):
+            # the very first index has nothing to protect: make progress visible at once
+            self.data_dir.publish(index)
+        try:
+            changed = self._ingest_files(index, files, report, progress)
+            if prune:
+                changed |= self._prune(index, report)
+            if changed or building_aside or not keyword_index_current(index, self.settings):
+                with self.data_dir.keyword_lock():
                     rebuild_keyword_index(index, self.settings)
-                if building_aside:
-                    self.data_dir.publish(index)
-            except Exception as exc:
-                if is_out_of_space(exc) or storage_exhausted(self.data_dir.path):
-                    raise KoraError(
-                        f"Writing the index in {self.data_dir.path} failed: the disk is full "
-                        "or a file size limit was reached. The previous index still answers; "
-                        "free some space and run the ingest again to complete it."
-                    ) from exc
-                raise
-            finally:
-                index.close()
-            report.seconds = time.perf_counter() - started
-            self.data_dir.record_ingest(
-                {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                 **report.as_dict()}
-            )
-            return report
+            if changed or building_aside:
+                # a new version: every worker (here or on another machine) switches to it
+                self.data_dir.publish(index)
+        except Exception as exc:
+            if is_out_of_space(exc) or storage_exhausted(self.data_dir.path):
+                raise KoraError(
+                    f"Writing the index in {self.data_dir.path} failed: the disk is full "
+                    "or a file size limit was reached. The previous index still answers; "
+                    "free some space and run the ingest again to complete it."
+                ) from exc
+            problem = self.data_dir.unavailable(exc)
+            if problem is not None:
+                raise IndexUnavailableError(
+                    f"{problem} The ingest stopped; the index keeps answering from what was "
+                    "complete. Run the ingest again when the server is back to finish it."
+                ) from exc
+            raise
+        finally:
+            index.close()
+        report.seconds = time.perf_counter() - started
+        self.data_dir.record_ingest(
+            {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+             **report.as_dict()}
+        )
+        return report
 
     def index_parsed(
         self,
@@ -299,7 +324,8 @@ class Ingestor:
                         batch, size = [], 0
                         if progress:
                             progress(done, len(documents), doc_id)
-                rebuild_keyword_index(index, self.settings)
+                with self.data_dir.keyword_lock():
+                    rebuild_keyword_index(index, self.settings)
                 self.data_dir.publish(index)
             finally:
                 index.close()

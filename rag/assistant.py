@@ -1,17 +1,59 @@
-"""Builds the answering stack once per process from the settings."""
+"""Builds the answering stack once per process from the settings.
+
+The stack may answer several questions at once from different threads: the retriever
+and answerer keep no per-question state, the embedder serialises its torch calls and
+locks its caches, the keyword analyzer gives every thread its own stemmer, and SQLite
+and Chroma clients are shared safely. LLM generation is bounded apart (``LLMSlots``),
+because a local model or server serves only a few answers at a time well.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from rag.answer import Answerer
 from rag.embedder import Embedder
 from rag.errors import EmptyIndexError
-from rag.llm import ChatModel, load_llm
+from rag.llm import ChatModel, Message, load_llm
 from rag.refusal import RefusalModel
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import DataDir
+from rag.store import DataDir, Generation
+
+
+class LLMSlots:
+    """At most ``limit`` answers generated at once by this process; the rest wait."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def bound(self, model: ChatModel) -> ChatModel:
+        return _BoundedChatModel(model, self._slots)
+
+
+class _BoundedChatModel:
+    """A ChatModel that holds one slot for as long as it streams an answer."""
+
+    def __init__(self, model: ChatModel, slots: threading.BoundedSemaphore) -> None:
+        self._model = model
+        self._slots = slots
+        self.name = model.name
+        self.context_window = model.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self._model.count_tokens(text)
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        with self._slots:
+            yield from self._model.stream(messages)
+
+    def __getattr__(self, name: str) -> Any:
+        # whatever else a backend offers (the Answerer may use more in future)
+        return getattr(self._model, name)
 
 
 @dataclass
@@ -24,7 +66,7 @@ class Assistant:
     def open(cls, settings: Settings, *, data_dir: DataDir | None = None,
              embedder: Embedder | None = None) -> Assistant:
         data_dir = data_dir or DataDir(settings)
-        _require_chunks(settings, data_dir)
+        _require_chunks(data_dir)
         embedder = embedder or Embedder.load(settings)
         llm, description = load_llm(settings)
         return cls._over(settings, data_dir, embedder, llm, description)
@@ -33,7 +75,7 @@ class Assistant:
         """A new Assistant over the index as it is now (after a re-index), with this one's
         embedding model and LLM: loading an in-process model again would hold it twice in
         memory while the old Assistant finishes its answers."""
-        _require_chunks(settings, data_dir)
+        _require_chunks(data_dir)
         return self._over(settings, data_dir, self.retriever.embedder, self.answerer.llm,
                           self.llm_description)
 
@@ -50,15 +92,29 @@ class Assistant:
         )
         return cls(answerer, retriever, description)
 
+    @property
+    def generation(self) -> Generation:
+        """The index generation and version this assistant answers from."""
+        return self.retriever.index.generation
+
+    def limit_llm(self, slots: LLMSlots) -> None:
+        """Share the process's LLM slots (the web app answers several questions at once)."""
+        if self.answerer.llm is not None and not isinstance(self.answerer.llm,
+                                                            _BoundedChatModel):
+            self.answerer.llm = slots.bound(self.answerer.llm)
+
     def close(self) -> None:
         self.retriever.close()
 
 
-def _require_chunks(settings: Settings, data_dir: DataDir) -> None:
+def _require_chunks(data_dir: DataDir) -> None:
     index = data_dir.open_current()
-    empty = index.chunk_count() == 0
-    index.close()
+    try:
+        empty = index.chunk_count() == 0
+    finally:
+        index.close()
     if empty:
         raise EmptyIndexError(
-            f"The index in {settings.data_dir} is empty: run `kora ingest` to index documents."
+            f"The index in {data_dir.location} is empty: run `kora ingest` to index "
+            "documents."
         )

@@ -89,5 +89,5 @@ class SqliteKVStore(BaseKVStore):
         return self.delete(key, collection)
 
 
-def open_docstore(kvstore: SqliteKVStore) -> KVDocumentStore:
+def open_docstore(kvstore: BaseKVStore) -> KVDocumentStore:
     return KVDocumentStore(kvstore, namespace="kora")

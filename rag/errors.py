@@ -29,3 +29,8 @@ class UsageError(KoraError):
 
 class LLMUnavailableError(KoraError):
     """The configured LLM server cannot be reached or refused the request."""
+
+
+class IndexUnavailableError(KoraError):
+    """The Chroma server cannot be reached, or refused KORA's token. Passes when the
+    server is back: the web app keeps running and answers again by itself."""

@@ -2,8 +2,9 @@
 
 The keyword index is derived from the Chroma collection (the chunks and their texts) and
 rebuilt after every ingest that changed it; it is written to a fresh directory and
-swapped in, so a reader never sees half of it. It stores the chunk ids and a fingerprint
-of the collection, so a stale index (after an interrupted ingest) is detected.
+swapped in, so a reader never sees half of it. It stores the chunk ids, a fingerprint,
+and the generation and version of the index it was built from: a worker whose own copy
+(in its own data directory) is older than the live version builds it again from Chroma.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,10 +49,11 @@ class GermanAnalyzer:
     with ``decompound``, the stems of a compound's parts after the compound's own stem."""
 
     def __init__(self, *, decompound: bool) -> None:
-        import Stemmer
         from bm25s.stopwords import STOPWORDS_GERMAN
 
-        self._stemmer = Stemmer.Stemmer("german")
+        # a PyStemmer object keeps state between calls and must not be used by two
+        # threads at once (its documentation says so): one per thread
+        self._local = threading.local()
         self._stopwords = frozenset(STOPWORDS_GERMAN)
         self.decompound = decompound
         self.splitter: CompoundSplitter | None = None
@@ -62,6 +65,15 @@ class GermanAnalyzer:
     @property
     def name(self) -> str:
         return analyzer_name(decompound=self.decompound)
+
+    @property
+    def _stemmer(self) -> Any:
+        stemmer = getattr(self._local, "stemmer", None)
+        if stemmer is None:
+            import Stemmer
+
+            stemmer = self._local.stemmer = Stemmer.Stemmer("german")
+        return stemmer
 
     @staticmethod
     def stem_words(words: list[str]) -> list[str]:
@@ -103,9 +115,11 @@ class KeywordIndex:
 
     @classmethod
     def build(
-        cls, ids: list[str], texts: list[str], directory: Path, *, analyzer: GermanAnalyzer
+        cls, ids: list[str], texts: list[str], directory: Path, *, analyzer: GermanAnalyzer,
+        source: dict[str, Any] | None = None,
     ) -> None:
-        """Index ``texts`` and write the index to ``directory`` (replacing it atomically)."""
+        """Index ``texts`` and write the index to ``directory`` (replacing it atomically).
+        ``source`` (generation and version of the index read) goes into the manifest."""
         import bm25s
 
         temporary = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
@@ -118,7 +132,8 @@ class KeywordIndex:
             retriever.index([t or ["\0"] for t in tokens], show_progress=False)
             retriever.save(str(temporary), show_progress=False)
         (temporary / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
-        manifest = {"count": len(ids), "fingerprint": fingerprint(ids), "analyzer": analyzer.name}
+        manifest = {"count": len(ids), "fingerprint": fingerprint(ids), "analyzer": analyzer.name,
+                    **(source or {})}
         (temporary / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
         old = directory.with_name(f".{directory.name}.{os.getpid()}.old")
         if directory.exists():
@@ -163,13 +178,19 @@ class KeywordIndex:
 
 
 def keyword_index_current(index: Index, settings: Settings) -> bool:
-    """Whether the keyword index on disk matches Chroma's chunks and the analyzer setting."""
+    """Whether the keyword index on disk was built from this version of the index, with
+    the analyzer the settings ask for, and holds as many chunks as Chroma (an older
+    manifest without generation and version counts as version 0 of its generation)."""
     manifest = KeywordIndex.read_manifest(index.keyword_dir)
     if manifest is None:
         return False
     expected = analyzer_name(decompound=settings.keyword_decompound)
+    generation = index.generation
     return bool(
-        manifest.get("analyzer") == expected and manifest.get("count") == index.chunk_count()
+        manifest.get("analyzer") == expected
+        and manifest.get("generation", generation.name) == generation.name
+        and int(manifest.get("version", 0)) == generation.version
+        and manifest.get("count") == index.chunk_count()
     )
 
 
@@ -183,20 +204,16 @@ def searchable_text(title: str, location: str, text: str) -> str:
 
 
 def rebuild_keyword_index(index: Index, settings: Settings) -> None:
-    """Derive the BM25 index from what Chroma holds now."""
+    """Derive the BM25 index from what Chroma holds now. Callers hold the data
+    directory's keyword lock (``DataDir.keyword_lock``)."""
     ids: list[str] = []
     texts: list[str] = []
-    offset = 0
-    while True:
-        page = index.collection.get(include=["documents", "metadatas"], limit=READ_PAGE,
-                                    offset=offset)
-        ids.extend(page["ids"])
+    for page_ids, page_texts, metas in index.chunk_pages(READ_PAGE):
+        ids.extend(page_ids)
         texts.extend(
             searchable_text(str(meta.get("title", "")), str(meta.get("location", "")), text)
-            for text, meta in zip(page["documents"], page["metadatas"], strict=True)
+            for text, meta in zip(page_texts, metas, strict=True)
         )
-        if len(page["ids"]) < READ_PAGE:
-            break
-        offset += READ_PAGE
     analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
-    KeywordIndex.build(ids, texts, index.keyword_dir, analyzer=analyzer)
+    source = {"generation": index.generation.name, "version": index.generation.version}
+    KeywordIndex.build(ids, texts, index.keyword_dir, analyzer=analyzer, source=source)

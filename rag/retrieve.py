@@ -61,13 +61,18 @@ class Retriever:
     def open(cls, settings: Settings, data_dir: DataDir, embedder: Embedder) -> Retriever:
         """The retriever over the live index; rebuilds a stale keyword index first."""
         index = data_dir.open_current()
-        if not keyword_index_current(index, settings):
-            with data_dir.ingest_lock(wait_seconds=30):
+        try:
+            analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
+            # several processes may share a data directory: one builds, the others wait
+            # and find it built; nobody swaps the files while they are read
+            with data_dir.keyword_lock():
                 if not keyword_index_current(index, settings):
                     rebuild_keyword_index(index, settings)
-        analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
-        return cls(settings, index, embedder, KeywordIndex.load(index.keyword_dir,
-                                                                analyzer=analyzer))
+                keyword = KeywordIndex.load(index.keyword_dir, analyzer=analyzer)
+            return cls(settings, index, embedder, keyword)
+        except BaseException:
+            index.close()
+            raise
 
     # --- the two rankings -------------------------------------------------------------
 
@@ -75,18 +80,11 @@ class Retriever:
         count = self.chunk_count
         if count == 0:
             return []
-        result = self.index.collection.query(
-            query_embeddings=[self.embedder.embed_query(query)],
-            n_results=min(limit, count),
-            where=filters.chroma_where(),
-            include=["documents", "metadatas", "distances"],
-        )
+        found = self.index.nearest(self.embedder.embed_query(query),
+                                   limit=min(limit, count), where=filters.chroma_where())
         return [
             (Passage.from_chroma(cid, text, meta, 1.0 - float(dist)), 1.0 - float(dist))
-            for cid, text, meta, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0],
-                result["distances"][0], strict=True,
-            )
+            for cid, text, meta, dist in found
         ]
 
     def bm25(self, query: str, *, limit: int, filters: Filters) -> list[tuple[Passage, float]]:
@@ -96,14 +94,7 @@ class Retriever:
         hits = self.keyword.search(query, top_k=limit * (4 if filters else 1))
         if not hits:
             return []
-        data = self.index.collection.get(
-            ids=[hit.chunk_id for hit in hits], include=["documents", "metadatas"]
-        )
-        by_id = {
-            cid: (text, meta)
-            for cid, text, meta in zip(data["ids"], data["documents"], data["metadatas"],
-                                       strict=True)
-        }
+        by_id = self.index.chunks([hit.chunk_id for hit in hits])
         ranked = []
         for hit in hits:
             if hit.chunk_id not in by_id:

@@ -91,7 +91,47 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         default=None,
         description="URL of a Chroma server (`chroma run`); unset uses an embedded Chroma "
-        "in the data directory.",
+        "in the data directory. With a server, the live index generation, the docstore, "
+        "the file hashes and the ingest lock live in the server, so several `kora serve` "
+        "workers and `kora ingest` runs on other machines share one index.",
+    )
+    chroma_token: str | None = Field(
+        default=None,
+        description="Token KORA sends to the Chroma server when it (or the proxy in front "
+        "of it) requires one; sent as 'Authorization: Bearer <token>' or in the header "
+        "chroma_token_header names. Never printed by `kora config`.",
+    )
+    chroma_token_header: Literal["Authorization", "X-Chroma-Token"] = Field(
+        default="Authorization",
+        description="How the token travels: Authorization (as a bearer token) or "
+        "X-Chroma-Token.",
+    )
+    chroma_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds to wait for the Chroma server per request before a question "
+        "or an ingest fails with a clear message (Chroma's own client would wait forever).",
+    )
+    index_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often each `kora serve` worker checks which index generation is "
+        "live (in the Chroma server, or current.json) and switches to a new one; also how "
+        "soon it notices that an unreachable Chroma server is back.",
+    )
+    answer_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Questions one `kora serve` worker answers at the same time; more "
+        "wait in Gradio's queue. LLM generation has its own, lower limit (llm_concurrency).",
+    )
+    llm_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Answers one worker lets the LLM write at the same time; the others "
+        "wait for a free slot (Ollama serves OLLAMA_NUM_PARALLEL requests at once, vLLM "
+        "batches them; an in-process transformers model is best left at 1; with llamacpp, "
+        "keep it equal to llm_parallel).",
     )
     ingest_batch_characters: int = Field(
         default=400_000,
@@ -269,6 +309,15 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"not an IP address or network: {entry!r}") from exc
         return value
+
+    @field_validator("chroma_token")
+    @classmethod
+    def _check_token(cls, value: str | None) -> str | None:
+        # Chroma's client sends only ASCII letters, digits and punctuation; the message
+        # must not echo the token
+        if value is not None and not all(33 <= ord(char) < 127 for char in value):
+            raise ValueError("may hold only ASCII letters, digits and punctuation")
+        return value or None
 
     @model_validator(mode="after")
     def _header_needs_proxy(self) -> Settings:

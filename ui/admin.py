@@ -155,14 +155,16 @@ def file_sha256(path: Path) -> str | None:
 
 def document_rows(index: Any) -> list[list[Any]]:
     """One row per indexed document: id, title, type, date, chunks, last indexed."""
+    from rag.keyword import READ_PAGE
+
     states = index.file_states()
-    data = index.collection.get(include=["metadatas"])
     counts: dict[str, int] = {}
     first: dict[str, dict[str, Any]] = {}
-    for meta in data.get("metadatas") or []:
-        doc_id = str((meta or {}).get("doc_id", ""))
-        counts[doc_id] = counts.get(doc_id, 0) + 1
-        first.setdefault(doc_id, meta or {})
+    for _, _, metas in index.chunk_pages(READ_PAGE, texts=False):
+        for meta in metas:
+            doc_id = str((meta or {}).get("doc_id", ""))
+            counts[doc_id] = counts.get(doc_id, 0) + 1
+            first.setdefault(doc_id, meta or {})
     rows = []
     for doc_id in sorted(states):
         meta = first.get(doc_id, {})

@@ -115,13 +115,16 @@ class AdminActions:
                         **({} if stored else {"reason": outcome.message})})
         return "\n".join(outcome.message for outcome in outcomes)
 
-    def reindex(self, token: Any, request: Any, progress: Any = None) -> str:
+    def reindex(self, token: Any, request: Any, progress: Any = None, *,
+                full: bool = False) -> str:
+        """Index the corpus folder: the changes only, or with ``full`` a new index built
+        beside the live one that replaces it when complete."""
         principal, refusal = self.allowed(token, request)
         if principal is None:
             return refusal
-        return self._reindex(principal, progress)
+        return self._reindex(principal, progress, full=full)
 
-    def _reindex(self, principal: Principal, progress: Any) -> str:
+    def _reindex(self, principal: Principal, progress: Any, *, full: bool = False) -> str:
         from ingest.pipeline import Ingestor
 
         def report_progress(done: int, total: int, doc_id: str) -> None:
@@ -134,7 +137,8 @@ class AdminActions:
                 ingestor = Ingestor(self.settings, self.embedder(), self.data_dir)
                 # an index of another embedding model cannot be updated, only replaced
                 live = self.data_dir.current()
-                rebuild = live is not None and live.embedding_model != self.settings.embedding_model
+                rebuild = full or (live is not None
+                                   and live.embedding_model != self.settings.embedding_model)
                 report = ingestor.run([self.settings.corpus_dir], prune=not rebuild,
                                       rebuild=rebuild, progress=report_progress)
                 self.reload()
@@ -153,7 +157,7 @@ class AdminActions:
         ]
         self.audit.append(action="reindex", account=principal.account, client=principal.client,
                           outcome="ok" if not report.failed else "partial",
-                          documents=changes, detail=report.as_dict())
+                          documents=changes, detail={**report.as_dict(), "full": rebuild})
         return admin.format_report(report)
 
     def _file_hashes(self) -> dict[str, str]:

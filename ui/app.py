@@ -27,8 +27,8 @@ from typing import Any
 import gradio as gr
 
 from rag.answer import Answer, Turn
-from rag.assistant import Assistant
-from rag.errors import IndexModelMismatchError
+from rag.assistant import Assistant, LLMSlots
+from rag.errors import EmptyIndexError, IndexModelMismatchError, IndexUnavailableError, KoraError
 from rag.filters import Filters
 from rag.llm import ChatModel
 from rag.prompts import UNSUPPORTED_MARK
@@ -43,6 +43,7 @@ from ui.auth import Gate
 from ui.feedback import FeedbackStore
 
 AssistantFactory = Callable[[Settings, DataDir, Any], Assistant]
+log = logging.getLogger(__name__)
 
 CSS = """
 .kora-badge {display:inline-block; padding:2px 10px; border-radius:10px;
@@ -209,7 +210,15 @@ def _highlight(passage: str, sentences: list[str], answers: tuple[str, ...] = ()
     return "".join(out).replace("</mark><mark>", "")
 
 
-def render_sources(answer: Answer | None) -> str:
+def index_label(assistant: Any) -> str:
+    """Which index generation and version answered ("<generation>@<version>")."""
+    generation = getattr(assistant, "generation", None)
+    return f"{generation.name}@{generation.version}" if generation is not None else ""
+
+
+def render_sources(answer: Answer | None, *, index: str = "") -> str:
+    """The sources panel; ``index`` (which generation answered) becomes an attribute
+    that operators and the load benchmark read."""
     if answer is None:
         return f'<div class="kora-quellen"><p>{html.escape(S.SOURCES_EMPTY)}</p></div>'
     blocks = [f"<h3>{html.escape(S.SOURCES_HEADING)}</h3>"]
@@ -238,7 +247,19 @@ def render_sources(answer: Answer | None) -> str:
         blocks += [f'<li class="nicht-belegt">{html.escape(t)} ({S.UNSUPPORTED})</li>'
                    for t in unsupported]
         blocks.append("</ul>")
-    return '<div class="kora-quellen">' + "".join(blocks) + "</div>"
+    served = f' data-index="{html.escape(index)}"' if index else ""
+    return f'<div class="kora-quellen"{served}>' + "".join(blocks) + "</div>"
+
+
+def index_banner(problem: KoraError | None) -> str:
+    """The notice at the top of the page when the index cannot answer."""
+    if isinstance(problem, IndexModelMismatchError):
+        return S.INDEX_OTHER_MODEL_BANNER
+    if isinstance(problem, IndexUnavailableError):
+        return S.INDEX_UNREACHABLE_BANNER
+    if isinstance(problem, EmptyIndexError):
+        return S.INDEX_EMPTY_BANNER
+    return ""
 
 
 def filters_for(doc_type: str | None) -> Filters:
@@ -252,38 +273,65 @@ def _open_assistant(settings: Settings, data_dir: DataDir, embedder: Any) -> Ass
 
 
 class SharedAssistant:
-    """The process's one Assistant; replaced atomically after a re-index. Questions
-    already running finish on the old one, which is closed (its SQLite docstore and
-    keyword index released) when the last of them is done.
+    """The process's one Assistant, following the live index.
 
-    An index built with another embedding model (an older KORA's default) cannot answer:
-    the app still starts, says so on the page, and the admin area's re-index rebuilds it.
+    A watcher thread asks every ``index_poll_seconds`` which generation and version is
+    live (in the Chroma server, or ``current.json``). When it moved, because an ingest ran
+    here, in another worker or on another machine, the new one is opened beside the old
+    (its keyword index built from Chroma if this data directory has none for it) and
+    swapped in atomically; questions already running finish on the old one, which is
+    closed (its docstore and keyword index released) when the last of them is done. A
+    generation is published only when complete, so no question sees a half-built one.
+
+    When the index cannot answer (built with another embedding model, still empty, or in
+    a Chroma server that is down), the app runs anyway, says so, and picks the index up
+    as soon as it can, without a restart.
     """
 
     def __init__(self, settings: Settings, data_dir: DataDir,
-                 factory: AssistantFactory) -> None:
+                 factory: AssistantFactory, *, watch: bool = True) -> None:
         self.settings = settings
         self.data_dir = data_dir
         self.factory = factory
+        self.llm_slots = LLMSlots(settings.llm_concurrency)
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
         self._in_use: dict[int, int] = {}
         self._embedder: Any = None
-        self._assistant: Assistant | None
+        self._assistant: Assistant | None = None
+        self._problem: KoraError | None = None
+        self._logged = ""
+        self._stop = threading.Event()
         try:
-            self._assistant = factory(settings, data_dir, None)
-        except IndexModelMismatchError:
-            self._assistant = None
+            self._install(factory(settings, data_dir, None))
+        except KoraError as exc:
+            self._note(exc, quiet=True)  # `kora serve` has said it already
+        self._watcher: threading.Thread | None = None
+        if watch:
+            self._watcher = threading.Thread(target=self._watch, name="kora-index-watch",
+                                             daemon=True)
+            self._watcher.start()
+
+    @property
+    def problem(self) -> KoraError | None:
+        """Why there is no assistant to answer (None when there is one)."""
+        with self._lock:
+            return None if self._assistant is not None else self._problem
 
     @property
     def needs_rebuild(self) -> bool:
-        with self._lock:
-            return self._assistant is None
+        return isinstance(self.problem, IndexModelMismatchError)
 
     def get(self) -> Assistant:
         with self._lock:
             if self._assistant is None:
-                raise IndexModelMismatchError(S.INDEX_OTHER_MODEL)
+                raise self._problem_for_user()
             return self._assistant
+
+    def _problem_for_user(self) -> KoraError:
+        if isinstance(self._problem, IndexModelMismatchError):
+            return IndexModelMismatchError(S.INDEX_OTHER_MODEL)
+        return self._problem or EmptyIndexError(S.INDEX_EMPTY)
 
     @contextlib.contextmanager
     def use(self) -> Iterator[Assistant]:
@@ -291,7 +339,7 @@ class SharedAssistant:
         with self._lock:
             assistant = self._assistant
             if assistant is None:
-                raise IndexModelMismatchError(S.INDEX_OTHER_MODEL)
+                raise self._problem_for_user()
             self._in_use[id(assistant)] = self._in_use.get(id(assistant), 0) + 1
         try:
             yield assistant
@@ -304,7 +352,7 @@ class SharedAssistant:
                     del self._in_use[id(assistant)]
                 retired = not left and assistant is not self._assistant
             if retired:
-                _close_quietly(assistant)
+                self._retire(assistant)
 
     @property
     def embedder(self) -> Any:
@@ -324,20 +372,96 @@ class SharedAssistant:
         with self._lock:
             return self._assistant.answerer.llm if self._assistant is not None else None
 
-    def reload(self) -> None:
+    def reload(self, *, force: bool = False) -> None:
+        """Open the live index and swap it in; unless ``force``, only if it is not the
+        one already served. Raises what keeps the index from opening."""
+        with self._reload_lock:
+            with self._lock:
+                current = self._assistant
+            if current is not None and not force:
+                live = self.data_dir.current()
+                if live is not None and live.key == current.generation.key:
+                    return
+            reopen = getattr(current, "reopen", None)
+            # the new index with the loaded embedding model and LLM (never a second copy);
+            # with no assistant yet (an index of another model, an empty or unreachable
+            # one) the factory opens one, with the embedding model if it is loaded
+            fresh = (reopen(self.settings, self.data_dir) if reopen is not None
+                     else self.factory(self.settings, self.data_dir, self._loaded_embedder()))
+            self._install(fresh)
+
+    def _loaded_embedder(self) -> Any:
         with self._lock:
-            current = self._assistant
-        # the new index with the loaded embedding model and LLM (never a second copy); an
-        # index of another model had no assistant yet: open one from scratch
-        fresh = (current.reopen(self.settings, self.data_dir) if current is not None
-                 else self.factory(self.settings, self.data_dir, self.embedder))
+            if self._assistant is not None:
+                return self._assistant.retriever.embedder
+            return self._embedder
+
+    def _install(self, fresh: Assistant) -> None:
+        limit_llm = getattr(fresh, "limit_llm", None)
+        if limit_llm is not None:
+            limit_llm(self.llm_slots)
         with self._lock:
             old, self._assistant = self._assistant, fresh
+            self._problem = None
             busy = id(old) in self._in_use
+        if self._logged:
+            log.warning("KORA answers again from %s", self.data_dir.location)
+            self._logged = ""
         if old is not None and not busy:
-            _close_quietly(old)
+            self._retire(old)
+
+    def _retire(self, assistant: Any) -> None:
+        _close_quietly(assistant)
+        generation = getattr(assistant, "generation", None)
+        if generation is not None:
+            try:
+                self.data_dir.forget(generation.name)
+            except Exception:  # tidying must not break a question
+                log.exception("removing the files of a replaced index failed")
+
+    def _note(self, problem: KoraError, *, quiet: bool = False) -> None:
+        """Remember why there is no assistant; say it in the log once per change."""
+        with self._lock:
+            if self._assistant is None:
+                self._problem = problem
+        line = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
+        if line != self._logged and not quiet:
+            log.warning("%s", line)
+        self._logged = line
+
+    def check(self) -> None:
+        """Switch to the live index if it moved; retry when there was none to answer."""
+        try:
+            live = self.data_dir.current()
+        except KoraError as exc:
+            self._note(exc)
+            return
+        with self._lock:
+            current, problem = self._assistant, self._problem
+        if self._logged and current is not None:
+            log.warning("KORA reaches %s again", self.data_dir.location)
+            self._logged = ""
+        if live is None:
+            return
+        if current is not None and live.key == current.generation.key:
+            return
+        if (current is None and isinstance(problem, IndexModelMismatchError)
+                and live.embedding_model != self.settings.embedding_model):
+            return  # still the index of another model: wait for its rebuild
+        try:
+            self.reload()
+        except KoraError as exc:
+            self._note(exc)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.settings.index_poll_seconds):
+            try:
+                self.check()
+            except Exception:  # the watcher must outlive anything one check runs into
+                log.exception("checking for a new index failed")
 
     def close(self) -> None:
+        self._stop.set()
         with self._lock:
             assistant = self._assistant
         if assistant is not None:
@@ -351,6 +475,15 @@ def _close_quietly(assistant: Any) -> None:
             close()
         except Exception:  # a failing close must not break the question that ended
             logging.getLogger(__name__).exception("closing the old index failed")
+
+
+def answer_failure(exc: Exception) -> str:
+    """The German line shown in the chat when a question could not be answered."""
+    if isinstance(exc, IndexUnavailableError):
+        return S.INDEX_UNREACHABLE
+    if isinstance(exc, EmptyIndexError):
+        return S.INDEX_EMPTY
+    return failure_line(S.ANSWER_FAILED, exc)
 
 
 def stream_answer(shared: SharedAssistant, question: str, history: list[Turn],
@@ -390,7 +523,9 @@ def build_app(settings: Settings, *,
               clock: Callable[[], float] = time.monotonic) -> gr.Blocks:
     """The whole app. Opens the Assistant once (slow: loads the model and the index).
     ``clock`` drives login throttling and session expiry (tests pass their own)."""
-    data_dir = DataDir(settings)
+    # the chat reads the index while the admin area may replace it: keep a replaced
+    # generation until the chat's last question on it is answered
+    data_dir = DataDir(settings, serving=True)
     shared = SharedAssistant(settings, data_dir, assistant_factory)
     feedback = FeedbackStore.in_data_dir(settings.data_dir,
                                          retention_days=settings.feedback_retention_days)
@@ -445,7 +580,7 @@ def build_app(settings: Settings, *,
                            step, "")
         except Exception as exc:
             messages[-1] = {"role": "assistant",
-                            "content": escape_markdown(failure_line(S.ANSWER_FAILED, exc))}
+                            "content": escape_markdown(answer_failure(exc))}
             yield messages, gr.skip(), "", history, gr.skip(), ""
 
     def frage(question: str, doc_type: str = S.TYPE_ALL,
@@ -459,14 +594,15 @@ def build_app(settings: Settings, *,
         try:
             with shared.use() as assistant:
                 answer = assistant.answerer.ask(question, filters=filters_for(doc_type))
+                served_from = index_label(assistant)
         except EmptyQuestionError:
             raise gr.Error(S.EMPTY_QUESTION, print_exception=False) from None
         except Exception as exc:
-            raise gr.Error(failure_line(S.ANSWER_FAILED, exc), print_exception=False) from None
+            raise gr.Error(answer_failure(exc), print_exception=False) from None
         text = answer.answer
         if answer.notice:  # e.g. that an overlong question was cut
             text += "\n\n" + S.NOTICE_PREFIX + answer.notice
-        return text, render_sources(answer), mode_label(answer)
+        return text, render_sources(answer, index=served_from), mode_label(answer)
 
     def new_conversation() -> tuple[Any, ...]:
         return [], render_sources(None), idle_badge(), [], None, "", ""
@@ -505,8 +641,13 @@ def build_app(settings: Settings, *,
         return actions.upload(files, token, request)
 
     def reindex(token: Any, request: gr.Request,
-                progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
-        return actions.reindex(token, request, progress)
+                progress: gr.Progress = gr.Progress(),  # noqa: B008
+                full: bool = False) -> str:
+        return actions.reindex(token, request, progress, full=full)
+
+    def reindex_clicked(full: bool, token: Any, request: gr.Request,
+                        progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
+        return actions.reindex(token, request, progress, full=bool(full))
 
     def documents(token: Any, request: gr.Request) -> tuple[Any, Any]:
         return actions.documents(token, request)
@@ -548,8 +689,8 @@ def build_app(settings: Settings, *,
         session = gr.State(None)  # an opaque token; the session itself lives in ``gate``
         gr.Markdown(S.HEADER)
         notice = gr.Markdown("", elem_id="kora-hinweis")
-        demo.load(lambda: S.INDEX_OTHER_MODEL_BANNER if shared.needs_rebuild else "", None,
-                  [notice], api_visibility="private")
+        demo.load(lambda: index_banner(shared.problem), None, [notice],
+                  api_visibility="private")
         login_status = login_panel(session) if settings.chat_requires_login else None
         with gr.Tab(S.TAB_CHAT):
             history = gr.State([])
@@ -579,18 +720,21 @@ def build_app(settings: Settings, *,
                     sources = gr.HTML(render_sources(None), elem_id="kora-quellen")
             outputs = [chatbot, sources, badge, history, last, question]
             inputs = [question, doc_type, chatbot, history, session]
-            # one answer at a time per process: the Answerer is not known to be
-            # thread-safe, and the extractive path answers in well under a second
-            send.click(ask, inputs, outputs, api_visibility="private", concurrency_id="answer")
+            # the answering stack is safe across threads (rag/assistant.py): up to
+            # answer_concurrency questions at once per worker, chat and API together;
+            # LLM generation is bounded apart (llm_concurrency)
+            limit = settings.answer_concurrency
+            send.click(ask, inputs, outputs, api_visibility="private",
+                       concurrency_id="answer", concurrency_limit=limit)
             question.submit(ask, inputs, outputs, api_visibility="private",
-                            concurrency_id="answer")
+                            concurrency_id="answer", concurrency_limit=limit)
             reset.click(new_conversation, None, [*outputs, feedback_status],
                         api_visibility="private")
             thumbs_up.click(rate(1), [last, comment, session], [feedback_status, comment],
                             api_visibility="private")
             thumbs_down.click(rate(-1), [last, comment, session], [feedback_status, comment],
                               api_visibility="private")
-            gr.api(frage, api_name="frage", concurrency_id="answer")
+            gr.api(frage, api_name="frage", concurrency_id="answer", concurrency_limit=limit)
 
         with gr.Tab(S.TAB_ADMIN):
             gr.Markdown(escape_markdown(llm_status(shared.llm, settings)),
@@ -608,8 +752,10 @@ def build_app(settings: Settings, *,
                                        elem_id="kora-neu-indexieren")
             reindex_status = gr.Textbox(label=S.STATUS, interactive=False, lines=3,
                                         elem_id="kora-index-status")
-            reindex_done = reindex_button.click(reindex, [session], [reindex_status],
-                                                api_visibility="private")
+            reindex_full = gr.Checkbox(label=S.ADMIN_REINDEX_FULL, value=False,
+                                       elem_id="kora-neu-aufbauen")
+            reindex_done = reindex_button.click(reindex_clicked, [reindex_full, session],
+                                                [reindex_status], api_visibility="private")
             gr.Markdown(f"### {S.ADMIN_DOCUMENTS}")
             refresh = gr.Button(S.ADMIN_REFRESH)
             table = gr.Dataframe(headers=S.ADMIN_COLUMNS, interactive=False,
@@ -665,7 +811,8 @@ def build_app(settings: Settings, *,
         demo.kora_gate = gate
         demo.kora_shared = shared
         demo.kora_assistant = shared.get
-        demo.kora_reload = shared.reload
+        # what a re-index does, even when the live index did not move
+        demo.kora_reload = lambda: shared.reload(force=True)
     return demo
 
 
@@ -715,7 +862,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
         print(line, flush=True)
     demo = build_app(settings)
     shared: SharedAssistant = getattr(demo, "kora_shared")  # noqa: B009 (set in build_app)
-    if not shared.needs_rebuild:
+    if shared.problem is None:
         print(f"Antwortmodus: {shared.get().llm_description}", flush=True)
     launch(demo, settings, host=host, port=port)
     print(S.CONSOLE_RUNNING.format(host=host, port=port), flush=True)

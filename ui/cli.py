@@ -20,6 +20,8 @@ from rag.offline import enforce_offline
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LLM_CHOICES = ["auto", "none", "ollama", "openai", "transformers", "llamacpp"]
+# `kora serve` on an empty Chroma server waits this long for another worker's first ingest
+SERVE_INGEST_WAIT_SECONDS = 3600.0
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -80,8 +82,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.store import DataDir
 
     settings = _settings(args)
+    data_dir = DataDir(settings)
+    data_dir.current()  # an unreachable Chroma server fails here, before the model loads
     embedder = Embedder.load(settings)
-    ingestor = Ingestor(settings, embedder, DataDir(settings))
+    ingestor = Ingestor(settings, embedder, data_dir)
     paths = [Path(p) for p in args.paths] or None
     report = ingestor.run(
         paths,
@@ -306,6 +310,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         "corpus_dir": str(settings.corpus_dir.resolve()),
         "last_ingest": data_dir.last_ingest(),
         "index_generation": None,
+        "index_version": None,
+        "chroma": settings.chroma_url or "embedded",
         "keyword_index_chunks": 0,
         "llm": _llm_status(settings),
     }
@@ -325,6 +331,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         status["embedding_model"] = index.generation.embedding_model
         status["embedding_dimension"] = index.generation.dimension
         status["index_generation"] = index.generation.name
+        status["index_version"] = index.generation.version
         manifest = KeywordIndex.read_manifest(index.keyword_dir)
         status["keyword_index_chunks"] = manifest["count"] if manifest else 0
         status["keyword_analyzer"] = manifest.get("analyzer") if manifest else None
@@ -359,7 +366,7 @@ def _llm_status(settings: Any) -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingestor, print_progress_bar
     from rag.embedder import Embedder
-    from rag.errors import EmptyIndexError, IndexModelMismatchError
+    from rag.errors import EmptyIndexError, IndexModelMismatchError, IndexUnavailableError
     from rag.store import DataDir
 
     settings = _settings(args)
@@ -374,10 +381,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # serve anyway: the page says so and the admin area's re-index rebuilds it
         print(f"kora: {exc}", file=sys.stderr)
         empty = False
+    except IndexUnavailableError as exc:
+        # serve anyway: the chat says so, and the app picks the index up once the
+        # server answers
+        print(f"kora: {exc} KORA starts anyway and answers once the server is back.",
+              file=sys.stderr)
+        empty = False
     if empty:
         print(f"Noch kein Index: indexiere {settings.corpus_dir} …", file=sys.stderr)
+        # several workers starting on one empty server: the first indexes, the others
+        # wait for it and then find every file indexed
         report = Ingestor(settings, Embedder.load(settings), data_dir).run(
-            [settings.corpus_dir], progress=print_progress_bar())
+            [settings.corpus_dir], progress=print_progress_bar(),
+            wait_for_lock=SERVE_INGEST_WAIT_SECONDS if data_dir.shared else 0.0)
         for failure in report.failed:
             print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
     from ui.app import serve

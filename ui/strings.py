@@ -53,6 +53,17 @@ INDEX_OTHER_MODEL = (
     "„Verwaltung“ mit „Neu indexieren“ oder mit `kora ingest --rebuild`."
 )
 INDEX_OTHER_MODEL_BANNER = f"**Hinweis:** {INDEX_OTHER_MODEL}"
+INDEX_UNREACHABLE = (
+    "Der Suchindex ist gerade nicht erreichbar (der Chroma-Server antwortet nicht). "
+    "Bitte versuchen Sie es in einer Minute noch einmal; dauert es länger, verständigen "
+    "Sie bitte die IT."
+)
+INDEX_UNREACHABLE_BANNER = f"**Hinweis:** {INDEX_UNREACHABLE}"
+INDEX_EMPTY = (
+    "Es sind noch keine Dokumente indexiert. Eine Administratorin oder ein Administrator "
+    "kann sie unter „Verwaltung“ mit „Neu indexieren“ oder mit `kora ingest` aufnehmen."
+)
+INDEX_EMPTY_BANNER = f"**Hinweis:** {INDEX_EMPTY}"
 
 FEEDBACK_UP = "👍 Hilfreich"
 FEEDBACK_DOWN = "👎 Nicht hilfreich"
@@ -115,6 +126,10 @@ ADMIN_REASON_TYPE = "Dateityp nicht unterstützt (erlaubt: {allowed})"
 ADMIN_REASON_SIZE = "Datei größer als {limit:g} MB"
 ADMIN_REASON_OUTSIDE = "Ziel liegt außerhalb des Dokumentordners"
 ADMIN_REINDEX = "Neu indexieren"
+ADMIN_REINDEX_FULL = (
+    "Vollständig neu aufbauen (alle Dokumente neu einlesen; der Chat antwortet weiter aus "
+    "dem bisherigen Index und wechselt, wenn der neue fertig ist)"
+)
 ADMIN_REINDEX_PROGRESS = "Indexiere"
 ADMIN_REPORT = (
     "Indexierung abgeschlossen: {added} hinzugefügt, {updated} aktualisiert, "
