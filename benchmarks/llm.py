@@ -40,6 +40,12 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.machine import (  # noqa: E402
+    own_cpu_seconds,
+    peak_rss_kib,
+    rss_kib,
+    system_busy_seconds,
+)
 from rag.offline import enforce_offline  # noqa: E402
 
 enforce_offline()
@@ -48,7 +54,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -69,39 +74,6 @@ QUESTIONS = [
 
 
 # --- measuring -------------------------------------------------------------------------
-
-
-def system_busy_seconds() -> float:
-    """CPU seconds all processes on the machine have used since boot (0 without /proc)."""
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            fields = handle.readline().split()[1:]
-    except OSError:
-        return 0.0
-    busy = sum(int(value) for i, value in enumerate(fields[:8]) if i not in (3, 4))
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
-def rss_mib() -> float:
-    """Resident memory of this process now (0 without /proc)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
-
-
-def peak_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round((peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024), 1)
 
 
 @dataclass
@@ -292,7 +264,7 @@ def run_model(path: Path, label: str, args: argparse.Namespace, embedder: Any,
 
     rows: list[Row] = []
     info: dict[str, Any] = {}
-    before = rss_mib()
+    before = round(rss_kib() / 1024, 1)
     for threads in args.threads:
         # "auto" is KORA's default (llm_threads unset): one core fewer than the machine has
         settings = Settings.load(llm="llamacpp", llm_model_path=path,
@@ -319,10 +291,11 @@ def run_model(path: Path, label: str, args: argparse.Namespace, embedder: Any,
                     row.embedder_texts_per_second = round(busy.rate, 1)
                 rows.append(row)
                 print(format_row(row), flush=True)
-        info["rss_mib_after_answers"] = rss_mib()  # model mapped in, KV caches in use
+        # the model mapped in, KV caches in use
+        info["rss_mib_after_answers"] = round(rss_kib() / 1024, 1)
         chat.close()
         del chat
-    info["peak_rss_mib"] = peak_rss_mib()
+    info["peak_rss_mib"] = round(peak_rss_kib() / 1024, 1)
     return rows, info
 
 

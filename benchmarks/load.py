@@ -56,6 +56,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.machine import system_busy_seconds  # noqa: E402
 from rag.offline import enforce_offline  # noqa: E402
 
 enforce_offline()
@@ -128,17 +129,6 @@ def proc_cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all processes on the machine have used since boot (0 without /proc)."""
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            fields = handle.readline().split()[1:]
-    except OSError:
-        return 0.0
-    busy = sum(int(value) for i, value in enumerate(fields[:8]) if i not in (3, 4))
-    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for(check: Any, *, seconds: float, what: str) -> None:
@@ -559,7 +549,7 @@ def run_round(setup: SetUp, clients: list[Any], users: int, number: int, *,
         reindexed.update(outcome)
 
     load_before = os.getloadavg()
-    busy_before = machine_busy_seconds()
+    busy_before = system_busy_seconds()
     pids = setup.processes()
     cpu_before = {name: proc_cpu_seconds(pid) for name, pid in pids.items()}
     own_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -593,7 +583,7 @@ def run_round(setup: SetUp, clients: list[Any], users: int, number: int, *,
             + own.ru_utime + own.ru_stime - own_before.ru_utime - own_before.ru_stime
             + children.ru_utime + children.ru_stime
             - children_before.ru_utime - children_before.ru_stime)
-    others = max(0.0, machine_busy_seconds() - busy_before - ours)
+    others = max(0.0, system_busy_seconds() - busy_before - ours)
 
     answered = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok]

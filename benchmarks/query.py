@@ -68,6 +68,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.machine import Contention, peak_rss_kib, rss_kib  # noqa: E402
 from rag.offline import enforce_offline  # noqa: E402
 
 enforce_offline()
@@ -85,7 +86,6 @@ import platform  # noqa: E402
 import pstats  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
-import resource  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -123,52 +123,6 @@ NOTE = (
 
 
 # --- machine and memory ------------------------------------------------------------------
-
-
-def rss_kib() -> int:
-    """Current resident set size in KiB (from /proc; 0 where unavailable)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def peak_rss_kib(who: int = resource.RUSAGE_SELF) -> int:
-    """Peak RSS; ru_maxrss is KiB on Linux (bytes on macOS)."""
-    peak = resource.getrusage(who).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak
-
-
-def system_busy_seconds() -> float:
-    """CPU seconds all processes on the machine have used since boot (0 without /proc)."""
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            fields = handle.readline().split()[1:]
-    except OSError:
-        return 0.0
-    busy = sum(int(value) for i, value in enumerate(fields[:8]) if i not in (3, 4))
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-class Contention:
-    """CPU time other processes used while a block ran (the box has 2 cores)."""
-
-    def __enter__(self) -> Contention:
-        own = os.times()
-        self._own = own.user + own.system
-        self._busy = system_busy_seconds()
-        self._wall = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall = time.perf_counter() - self._wall
-        own = os.times()
-        self.own = own.user + own.system - self._own
-        self.others = max(0.0, system_busy_seconds() - self._busy - self.own)
 
 
 # --- the real chunks ---------------------------------------------------------------------
