@@ -34,6 +34,24 @@ def embedder():  # type: ignore[no-untyped-def]
     return Embedder.load(Settings.load())
 
 
+@pytest.fixture(scope="session")
+def shipped(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+    """(settings, retriever) over the shipped corpus, indexed once per test run with the
+    default settings; tests only read it (a module that needs other settings defines
+    its own ``shipped``)."""
+    from ingest.pipeline import Ingestor
+    from rag.retrieve import Retriever
+    from rag.settings import Settings
+    from rag.store import DataDir
+
+    settings = Settings.load(data_dir=tmp_path_factory.mktemp("shipped"), corpus_dir=CORPUS)
+    data_dir = DataDir(settings)
+    Ingestor(settings, embedder, data_dir).run()
+    retriever = Retriever.open(settings, data_dir, embedder)
+    yield settings, retriever
+    retriever.close()
+
+
 @pytest.fixture
 def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
     """settings_for(corpus_dir) -> Settings with a fresh data directory under tmp_path."""

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from ingest.pipeline import Ingestor
 from rag.answer import Answerer
 from rag.errors import LLMUnavailableError
 from rag.llm import LlamaCppChat, Message, OpenAICompatibleChat, choose_llm, load_llm
@@ -34,7 +33,6 @@ from rag.prompts import (
 from rag.refusal import RefusalModel
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import DataDir
 from tests.conftest import CORPUS
 from tests.tiny_gguf import vocabulary, words_of, write_tiny_gguf
 
@@ -325,16 +323,6 @@ def test_auto_runs_a_configured_gguf_model_when_no_ollama_answers(
 # --- the answering path on the real engine ---------------------------------------------
 
 OPENING = "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?"
-
-
-@pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any]:
-    settings = Settings.load(data_dir=tmp_path_factory.mktemp("data"), corpus_dir=CORPUS)
-    data_dir = DataDir(settings)
-    Ingestor(settings, embedder, data_dir).run()
-    retriever = Retriever.open(settings, data_dir, embedder)
-    yield settings, retriever
-    retriever.close()
 
 
 def answerer_on(chat: LlamaCppChat, retriever: Retriever) -> Answerer:

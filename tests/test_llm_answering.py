@@ -30,7 +30,6 @@ from rag.refusal import RefusalModel
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import DataDir
-from tests.conftest import CORPUS
 from tests.test_llm_backends import LoopbackServer, Reply, json_reply, openai_fake
 
 pytestmark = pytest.mark.slow
@@ -101,16 +100,6 @@ class FakeOllama:
             "Sie sagte zudem 40 Millionen Euro ", f"für neue Schulen zu [{n}]. ",
             "Danach spielte eine Band aus Bochum [9].",
         ])
-
-
-@pytest.fixture(scope="module")
-def shipped(tmp_path_factory, embedder):  # type: ignore[no-untyped-def]
-    settings = Settings.load(data_dir=tmp_path_factory.mktemp("data"), corpus_dir=CORPUS)
-    data_dir = DataDir(settings)
-    Ingestor(settings, embedder, data_dir).run()
-    retriever = Retriever.open(settings, data_dir, embedder)
-    yield settings, retriever
-    retriever.close()
 
 
 @pytest.fixture
