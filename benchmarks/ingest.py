@@ -115,8 +115,8 @@ def rate(count: int, seconds: float) -> float:
 def run_kora(
     settings: Any, embedder: Any, corpus: Path, meter: Meter, step: str
 ) -> tuple[Any, float]:
-    from ingest.pipeline import Ingestor
-    from rag.store import DataDir
+    from ingest import Ingestor
+    from rag.providers.vectorstore import DataDir
 
     ingestor = Ingestor(settings, embedder, DataDir(settings))
     with meter.measure(step) as measured:
@@ -126,7 +126,7 @@ def run_kora(
 
 def embedded_texts(settings: Any) -> list[str]:
     """The texts the pipeline embedded: "<header>\\n<chunk>" for every chunk in Chroma."""
-    from rag.store import DataDir
+    from rag.providers.vectorstore import DataDir
 
     index = DataDir(settings).open_current()
     try:
@@ -173,7 +173,9 @@ def run_llama_default(embedder: Any, corpus: Path, work: Path, meter: Meter) -> 
     from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    embed_model = embedder.as_llama_embedding()
+    from ingest.llama_embedding import LlamaEmbedding
+
+    embed_model = LlamaEmbedding.wrapping(embedder)
     # nothing may resolve a default (OpenAI) model behind our back
     LlamaSettings.embed_model = embed_model
     client = chromadb.PersistentClient(
@@ -239,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from rag.embedder import Embedder
+    from rag.providers.embedding import Embedder
     from rag.settings import Settings
 
     meter = Meter()

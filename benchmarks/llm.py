@@ -192,7 +192,7 @@ def corpus_texts() -> list[str]:
 
 
 def build_model(kind: str, folder: Path) -> Path:
-    from tests.tiny_gguf import vocabulary, words_of, write_tiny_gguf
+    from evaluation import vocabulary, words_of, write_tiny_gguf
 
     words = words_of(corpus_texts())
     if kind == "tiny":
@@ -217,8 +217,8 @@ def build_apart(kind: str, folder: Path) -> Path:
 def prompts(chat: Any, words: int, count: int) -> list[list[Any]]:
     """KORA's real prompt shape: its system prompt, then sources and a question (different
     per request, so only the system prompt's KV cache is reused, as in real use)."""
-    from rag.llm import Message
-    from rag.prompts import SYSTEM_PROMPT
+    from rag.answering import SYSTEM_PROMPT
+    from rag.providers.llm import Message
 
     text = " ".join(" ".join(corpus_texts()).split()[: words])
     made = []
@@ -259,7 +259,7 @@ def measure(chat: Any, *, model: str, threads: str, load: str, answers: int,
 
 def run_model(path: Path, label: str, args: argparse.Namespace, embedder: Any,
               texts: list[str]) -> tuple[list[Row], dict[str, Any]]:
-    from rag.llm import LlamaCppChat
+    from rag.providers.llm import LlamaCppChat
     from rag.settings import Settings
 
     rows: list[Row] = []
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     args.threads = args.threads.split(",")
     models = args.model or ["tiny", "small"]
 
-    from rag.embedder import Embedder
+    from rag.providers.embedding import Embedder
     from rag.settings import Settings
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}, "

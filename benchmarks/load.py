@@ -18,7 +18,7 @@ Two set-ups, each started once and then run for every number of users N:
     data directory (the command line on a third machine).
 
 For every N, N users (threads, each with its own ``gradio_client.Client``, like separate
-browsers) ask golden-set questions (``tests/eval/golden.yaml``, in-scope and
+browsers) ask golden-set questions (``evaluation/golden.yaml``, in-scope and
 out-of-scope, each user in its own shuffled order) through ``/frage``, back to back
 (``--think`` seconds between questions), for ``--seconds``. After a third of that, every
 corpus document's title gets the round's tag ("… [Runde k]") and the full re-index
@@ -86,7 +86,7 @@ from typing import Any  # noqa: E402
 import yaml  # noqa: E402
 
 SHIPPED_CORPUS = REPO / "corpus"
-GOLDEN = REPO / "tests" / "eval" / "golden.yaml"
+GOLDEN = REPO / "evaluation" / "golden.yaml"
 DEFAULT_USERS = (1, 8, 32, 64)
 DEFAULT_SECONDS = 20.0
 DEFAULT_OUT = REPO / "benchmarks" / "out" / "load.json"
@@ -382,8 +382,8 @@ class EmbeddedSetUp(SetUp):
     name = "embedded"
 
     def __init__(self, base: Path, corpus: Path) -> None:
+        from rag.providers.vectorstore import DataDir
         from rag.settings import Settings
-        from rag.store import DataDir
 
         data = base / "worker-1"
         env = kora_env(data_dir=str(data), corpus_dir=str(corpus), llm="none",
@@ -420,8 +420,8 @@ class ServerSetUp(SetUp):
     name = "server"
 
     def __init__(self, base: Path, corpus: Path, *, workers: int = 2) -> None:
+        from rag.providers.vectorstore import DataDir
         from rag.settings import Settings
-        from rag.store import DataDir
 
         self.base = base
         self.chroma = ChromaProcess(base / "chroma-data")

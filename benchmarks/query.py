@@ -135,7 +135,7 @@ def real_chunks(settings: Any, embedder: Any) -> list[dict[str, Any]]:
     """The shipped corpus chunked by KORA's chunker, with real embeddings and sentences."""
     from ingest.pipeline import GermanChunker, collect_files, to_llama_document
     from ingest.readers import read_file
-    from rag.sentences import sentence_spans
+    from rag.text import sentence_spans
 
     chunker = GermanChunker(settings, embedder)
     chunks: list[dict[str, Any]] = []
@@ -222,9 +222,9 @@ def synthetic_chunks(
 def build_index(job: dict[str, Any]) -> None:
     """Write ``job['size']`` chunks into a fresh generation of ``job['data_dir']`` and
     publish it; the timings and this process's peak RSS go to ``job['report']``."""
-    from rag.keyword import rebuild_keyword_index
+    from rag.providers.keyword import rebuild_keyword_index
+    from rag.providers.vectorstore import DataDir
     from rag.settings import Settings
-    from rag.store import DataDir
 
     settings = Settings.load(data_dir=Path(job["data_dir"]))
     real: list[dict[str, Any]] = job["real"]
@@ -439,8 +439,8 @@ class Stages:
 def stage_breakdown(retriever: Any, answerer: Any, queries: list[str]) -> dict[str, Any]:
     """Time each stage of ``search`` and ``ask`` over ``queries`` (patched, then restored)."""
     import rag
-    import rag.answer
-    import rag.retrieve
+    import rag.answering.answerer
+    import rag.retrieval.retriever as retriever_module
 
     patched: list[tuple[Any, str, Any, bool]] = []
 
@@ -460,9 +460,10 @@ def stage_breakdown(retriever: Any, answerer: Any, queries: list[str]) -> dict[s
                                                               search_clock))
         patch(retriever.keyword, "search",
               search_clock.wrap("bm25 KeywordIndex.search", retriever.keyword.search))
-        patch(rag.retrieve, "fuse", search_clock.wrap("fusion", rag.retrieve.fuse))
-        patch(rag.retrieve, "collapse_near_duplicates",
-              search_clock.wrap("near-duplicate collapse", rag.retrieve.collapse_near_duplicates))
+        patch(retriever_module, "fuse", search_clock.wrap("fusion", retriever_module.fuse))
+        patch(retriever_module, "collapse_near_duplicates",
+              search_clock.wrap("near-duplicate collapse",
+                                retriever_module.collapse_near_duplicates))
         forget = retriever.embedder.forget
         total = timed_each(retriever.search, queries, forget)
         stages = search_clock.per_call_ms(len(queries))
@@ -474,8 +475,8 @@ def stage_breakdown(retriever: Any, answerer: Any, queries: list[str]) -> dict[s
         patch(retriever, "search", ask_clock.wrap("search", retriever.search))
         patch(answerer.ranker, "rank",
               ask_clock.wrap("sentence ranking (incl. embeddings)", answerer.ranker.rank))
-        patch(rag.answer, "measure_evidence",
-              ask_clock.wrap("evidence", rag.answer.measure_evidence))
+        patch(rag.answering.answerer, "measure_evidence",
+              ask_clock.wrap("evidence", rag.answering.answerer.measure_evidence))
         patch(answerer.refusal, "decide",
               ask_clock.wrap("refusal model", answerer.refusal.decide))
         patch(answerer, "_extractive_answer",
@@ -498,7 +499,7 @@ def stage_breakdown(retriever: Any, answerer: Any, queries: list[str]) -> dict[s
 
 
 # frames inside the model's forward pass all carry the embedding's time: one line
-# (rag/embedder.py embed_query) stands for them in the cumulative list
+# (rag/providers/embedding/embedder.py embed_query) stands for them in the cumulative list
 _MODEL_INTERNALS = ("torch/", "transformers/", "sentence_transformers/", "tokenizers/")
 
 
@@ -543,7 +544,7 @@ def _short(filename: str) -> str:
 
 def refusal_model(embedder: Any) -> tuple[Any, str]:
     """The calibrated refusal model if there is one, else a fixed stand-in."""
-    from rag.refusal import CALIBRATION_FILE, LogisticModel, RefusalModel
+    from rag.answering import CALIBRATION_FILE, LogisticModel, RefusalModel
 
     if CALIBRATION_FILE.exists():
         return RefusalModel.load(), str(CALIBRATION_FILE.relative_to(REPO))
@@ -552,7 +553,7 @@ def refusal_model(embedder: Any) -> tuple[Any, str]:
         without_dense=LogisticModel({"coverage": 8.0}, -4.0, 0.5, 0.8),
         dense_model=embedder.name,
     )
-    return stand_in, "fixed stand-in (no rag/calibration/refusal.json)"
+    return stand_in, "fixed stand-in (no rag/answering/refusal.json)"
 
 
 def embed_thread_check(embedder: Any, queries: list[str]) -> dict[str, Any]:
@@ -576,9 +577,9 @@ def measure_size(
     settings: Any, embedder: Any, refusal: Any, queries: list[tuple[str, bool]], *,
     warmup: int, profile_top: int,
 ) -> dict[str, Any]:
-    from rag.answer import Answerer
-    from rag.retrieve import Retriever
-    from rag.store import DataDir
+    from rag.answering import Answerer
+    from rag.providers.vectorstore import DataDir
+    from rag.retrieval import Retriever
 
     data_dir = DataDir(settings)
     started = time.perf_counter()
@@ -733,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from rag.embedder import Embedder
+    from rag.providers.embedding import Embedder
     from rag.settings import Settings
 
     if args.torch_threads > 0:

@@ -39,7 +39,7 @@ from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 DEFAULT_XQUAD = REPO.parent / "shared/data/xquad-de/xquad.de.json"
-CANDIDATES = 50  # as the retriever takes them (rag.retrieve.CANDIDATES)
+CANDIDATES = 50  # as the retriever takes them (rag.retrieval.retriever.CANDIDATES)
 VARIANTS: list[tuple[str, str, float]] = [
     ("bm25 only", "bm25", 0.0),
     ("dense only", "dense", 0.0),
@@ -52,7 +52,7 @@ Candidates = tuple[list[Any], list[Any]]  # (dense, bm25) rankings of (Passage, 
 
 
 def candidates_for(retriever: Any, questions: list[str]) -> list[Candidates]:
-    from rag.filters import Filters
+    from rag.retrieval import Filters
 
     return [(retriever.dense(question, limit=CANDIDATES, filters=Filters()),
              retriever.bm25(question, limit=CANDIDATES, filters=Filters()))
@@ -62,8 +62,8 @@ def candidates_for(retriever: Any, questions: list[str]) -> list[Candidates]:
 def document_ranking(dense: list[Any], bm25: list[Any], method: str, weight: float
                      ) -> list[str]:
     """Document ids, best first, as KORA's fusion ranks their chunks."""
-    from rag.metrics import unique_in_order
-    from rag.retrieve import fuse
+    from evaluation import unique_in_order
+    from rag.retrieval import fuse
 
     if method in ("bm25", "dense"):
         ranking = bm25 if method == "bm25" else dense
@@ -83,10 +83,10 @@ def evaluate(cands: list[Candidates], judge: Callable[[int, list[str]], dict[str
 
 
 def golden_run(settings: Any, embedder: Any) -> dict[str, dict[str, float]]:
-    from ingest.pipeline import Ingestor
-    from rag.golden import GoldenSet, retrieval_row
-    from rag.retrieve import Retriever
-    from rag.store import DataDir
+    from evaluation import GoldenSet, retrieval_row
+    from ingest import Ingestor
+    from rag.providers.vectorstore import DataDir
+    from rag.retrieval import Retriever
 
     golden = GoldenSet.load()
     data_dir = DataDir(settings)
@@ -100,11 +100,10 @@ def golden_run(settings: Any, embedder: Any) -> dict[str, dict[str, float]]:
 
 
 def xquad_run(settings: Any, embedder: Any, source: Path) -> dict[str, dict[str, float]]:
-    from ingest.pipeline import Ingestor
-    from ingest.readers.base import ParsedDocument, Section
-    from rag.metrics import retrieval_metrics
-    from rag.retrieve import Retriever
-    from rag.store import DataDir
+    from evaluation import retrieval_metrics
+    from ingest import Ingestor, ParsedDocument, Section
+    from rag.providers.vectorstore import DataDir
+    from rag.retrieval import Retriever
 
     data = json.loads(source.read_text(encoding="utf-8"))
     documents, questions, gold = [], [], []
@@ -135,7 +134,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/out/retrieval_sweep.json")
     args = parser.parse_args()
 
-    from rag.embedder import Embedder
+    from rag.providers.embedding import Embedder
     from rag.settings import Settings
 
     base = Settings.load()

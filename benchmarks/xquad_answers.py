@@ -50,7 +50,7 @@ class Item:
 
 
 def load(source: Path) -> tuple[list[tuple[str, Any]], list[Item]]:
-    from ingest.readers.base import ParsedDocument, Section
+    from ingest import ParsedDocument, Section
 
     data = json.loads(source.read_text(encoding="utf-8"))
     documents, items = [], []
@@ -98,12 +98,12 @@ def main() -> int:
         print(f"XQuAD-de not found at {args.source}: pass --source PATH", file=sys.stderr)
         return 2
 
-    from ingest.pipeline import Ingestor
-    from rag.assistant import Assistant
-    from rag.embedder import Embedder
-    from rag.filters import Filters
+    from ingest import Ingestor
+    from rag.answering import Assistant
+    from rag.providers.embedding import Embedder
+    from rag.providers.vectorstore import DataDir
+    from rag.retrieval import Filters
     from rag.settings import Settings
-    from rag.store import DataDir
 
     documents, items = load(args.source)
     asked = spread(items, args.limit) if args.limit else items
@@ -125,7 +125,8 @@ def main() -> int:
                 refused += answer.refused
                 hit = not answer.refused and contains(item.answers, answer.answer)
                 found += hit
-                cited += hit and any(contains(item.answers, c.text) for c in answer.citations)
+                cited += hit and any(contains(item.answers, c.passage.text)
+                                     for c in answer.citations)
                 if not hit and len(misses) < args.show:
                     misses.append({"question": item.question, "gold": item.answers[0],
                                    "refused": answer.refused, "answer": answer.answer[:400]})

@@ -1,1 +1,13 @@
 """Readers, German-aware chunking and the incremental ingestion pipeline."""
+
+from ingest.pipeline import Ingestor, IngestReport, ProgressCallback, print_progress_bar
+from ingest.readers import ParsedDocument, Section
+
+__all__ = [
+    "IngestReport",
+    "Ingestor",
+    "ParsedDocument",
+    "ProgressCallback",
+    "Section",
+    "print_progress_bar",
+]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ingest.readers.base import ParsedDocument
-from rag.sentences import sentence_spans
+from ingest.readers import ParsedDocument
+from rag.text import sentence_spans
 
 TokenCounter = Callable[[list[str]], list[int]]
 

@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunking import chunk_document, embedding_header
+from ingest.llama_embedding import LlamaEmbedding
 from ingest.readers import VANISHED, ParsedDocument, read_file
-from rag.embedder import Embedder
 from rag.errors import IndexUnavailableError, KoraError, ReaderError, UsageError
-from rag.filters import date_sort_key
-from rag.keyword import keyword_index_current, rebuild_keyword_index
+from rag.providers.embedding import Embedder
+from rag.providers.keyword import keyword_index_current, rebuild_keyword_index
+from rag.providers.vectorstore import DataDir, Index
+from rag.retrieval import date_sort_key
 from rag.settings import Settings
-from rag.store import DataDir, Index
 
 # At most this many documents per embedding batch (the text size comes from settings).
 BATCH_DOCUMENTS = 256
@@ -173,7 +174,7 @@ class GermanChunker:
     def nodes_for(self, document: Any) -> list[Any]:
         from llama_index.core.schema import NodeRelationship, TextNode
 
-        from ingest.readers.base import Section
+        from ingest.readers import Section
 
         meta = dict(document.metadata)
         sections = [Section(int(s), int(e), str(loc)) for s, e, loc in meta.pop("sections")]
@@ -336,12 +337,12 @@ class Ingestor:
         from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        from rag.docstore import open_docstore
+        from rag.providers.vectorstore import open_docstore
 
         return IngestionPipeline(
             transformations=[
                 GermanChunker(self.settings, self.embedder).as_transform(),
-                self.embedder.as_llama_embedding(),
+                LlamaEmbedding.wrapping(self.embedder),
             ],
             docstore=open_docstore(index.kvstore),
             vector_store=ChromaVectorStore(chroma_collection=index.collection),
@@ -462,7 +463,7 @@ class Ingestor:
     def _prune(self, index: Index, report: IngestReport) -> bool:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        from rag.docstore import open_docstore
+        from rag.providers.vectorstore import open_docstore
 
         docstore = open_docstore(index.kvstore)
         vector_store = ChromaVectorStore(chroma_collection=index.collection)

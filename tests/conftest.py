@@ -28,7 +28,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
-    from rag.embedder import Embedder
+    from rag.providers.embedding import Embedder
     from rag.settings import Settings
 
     return Embedder.load(Settings.load())
@@ -40,9 +40,9 @@ def shipped(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore
     default settings; tests only read it (a module that needs other settings defines
     its own ``shipped``)."""
     from ingest.pipeline import Ingestor
-    from rag.retrieve import Retriever
+    from rag.providers.vectorstore import DataDir
+    from rag.retrieval import Retriever
     from rag.settings import Settings
-    from rag.store import DataDir
 
     settings = Settings.load(data_dir=tmp_path_factory.mktemp("shipped"), corpus_dir=CORPUS)
     data_dir = DataDir(settings)

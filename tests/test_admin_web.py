@@ -46,8 +46,8 @@ class Clock:
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any]:
     from ingest.pipeline import Ingestor
+    from rag.providers.vectorstore import DataDir
     from rag.settings import Settings
-    from rag.store import DataDir
     from ui.accounts import AccountStore
     from ui.app import build_app, launch
 

@@ -8,15 +8,12 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
-from rag.answer import Answerer
-from rag.citations import CitationChecker
-from rag.evidence import TermWeights
-from rag.filters import Filters
-from rag.prompts import EXTRACTIVE_PREFIX, UNSUPPORTED_MARK
-from rag.refusal import RefusalModel
-from rag.retrieve import Retriever
+from rag.answering import UNSUPPORTED_MARK, Answerer, RefusalModel, TermWeights
+from rag.answering.citations import CitationChecker
+from rag.answering.prompts import EXTRACTIVE_PREFIX
+from rag.providers.vectorstore import DataDir
+from rag.retrieval import Filters, Retriever
 from rag.settings import Settings
-from rag.store import DataDir
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.slow
@@ -135,7 +132,7 @@ def test_extractive_answer_quotes_sentences_with_citations(answerer):  # type: i
     assert answer.mode == "extractive"
     assert answer.answer.startswith(EXTRACTIVE_PREFIX)
     assert "Ina Scharrenbach" in answer.answer
-    assert answer.citations[0].doc_id == "konferenzen/jahrestagung-2025.md"
+    assert answer.citations[0].passage.doc_id == "konferenzen/jahrestagung-2025.md"
     # every [n] in the answer names a listed citation whose passage holds the sentence
     by_number = {c.n: c for c in answer.citations}
     for sentence in answer.sentences:
@@ -192,11 +189,11 @@ def test_in_scope_questions_are_answered(answerer, question):  # type: ignore[no
 
 def test_follow_up_carries_the_previous_topic(answerer):  # type: ignore[no-untyped-def]
     first = answerer.ask("Welcher Prototyp erstellt Prognosen für den Bedarf an Rufbussen?")
-    assert first.citations[0].doc_id == "prototypen/osnabrueck-aimos.md"
+    assert first.citations[0].passage.doc_id == "prototypen/osnabrueck-aimos.md"
     follow_up = answerer.ask("Und wer ist dort beteiligt?", history=[first.as_turn()])
     assert "Rufbus" in follow_up.standalone_question
     assert not follow_up.refused
-    assert follow_up.citations[0].doc_id == "prototypen/osnabrueck-aimos.md"
+    assert follow_up.citations[0].passage.doc_id == "prototypen/osnabrueck-aimos.md"
     alone = answerer.ask("Und wer ist dort beteiligt?")
     assert alone.standalone_question == "Und wer ist dort beteiligt?"
 
@@ -249,7 +246,7 @@ def test_paraphrased_supported_sentence_passes_the_check(shipped, embedder):  # 
 def test_refusal_calibration_is_recorded() -> None:
     import json
 
-    from rag.refusal import CALIBRATION_FILE
+    from rag.answering import CALIBRATION_FILE
 
     record = json.loads(Path(CALIBRATION_FILE).read_text(encoding="utf-8"))
     assert record["data"]["in_scope"] >= 150 and record["data"]["out_of_scope"] >= 120
@@ -285,7 +282,7 @@ def test_extractive_answer_leads_with_the_fact(answerer, question, lead, facts, 
     for fact in facts:
         assert fact in answer.answer
     # every quoted sentence stands in the passage it cites
-    cited = {c.n: " ".join(c.text.replace("*", "").split()) for c in answer.citations}
+    cited = {c.n: " ".join(c.passage.text.replace("*", "").split()) for c in answer.citations}
     for sentence in answer.sentences:
         first_words = " ".join(sentence.text.split()[:4])
         assert first_words in cited[sentence.citations[0]], sentence.text
@@ -308,7 +305,7 @@ def test_typed_near_misses_are_refused(answerer, question):  # type: ignore[no-u
 
 
 def test_a_number_about_something_else_is_no_sure_answer(answerer):  # type: ignore[no-untyped-def]
-    from rag.prompts import NOT_SURE
+    from rag.answering.prompts import NOT_SURE
 
     # the passage counts "drei Arten von Objekten", not drones
     answer = answerer.ask("Wie viele Drohnen besitzt der Kreis Recklinghausen?")
@@ -316,8 +313,9 @@ def test_a_number_about_something_else_is_no_sure_answer(answerer):  # type: ign
 
 
 def test_borderline_answers_say_they_are_not_sure(answerer):  # type: ignore[no-untyped-def]
-    from rag.prompts import NOT_SURE
-    from rag.refusal import Evidence, LogisticModel, RefusalModel
+    from rag.answering import LogisticModel, RefusalModel
+    from rag.answering.prompts import NOT_SURE
+    from rag.answering.refusal import Evidence
 
     model = answerer.refusal.with_dense
     unsure = RefusalModel(

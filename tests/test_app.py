@@ -30,8 +30,8 @@ def free_port() -> int:
 def indexed_settings(base: Path, embedder: Any) -> Any:
     """Settings over a fresh, indexed copy of the shipped corpus (llm none)."""
     from ingest.pipeline import Ingestor
+    from rag.providers.vectorstore import DataDir
     from rag.settings import Settings
-    from rag.store import DataDir
 
     corpus = base / "corpus"
     shutil.copytree(CORPUS, corpus)
@@ -41,7 +41,7 @@ def indexed_settings(base: Path, embedder: Any) -> Any:
 
 
 def factory_with(embedder: Any) -> Any:
-    from rag.assistant import Assistant
+    from rag.answering import Assistant
 
     def open_assistant(settings: Any, data_dir: Any, shared: Any) -> Any:
         return Assistant.open(settings, data_dir=data_dir, embedder=shared or embedder)
@@ -257,15 +257,16 @@ def test_feedback_round_trip_and_csv(tmp_path: Path) -> None:
 
 
 def test_hostile_answer_text_is_neutralised() -> None:
-    from rag.answer import Answer, Citation
-    from rag.citations import CheckedSentence
+    from rag.answering import Answer
+    from rag.answering.results import CheckedSentence, Citation
+    from rag.passage import Passage
     from ui.app import render_answer, render_sources
 
     text = ('Siehe <script>alert(1)</script> und ![x](http://example.com/x.png) '
             '<img src=x onerror="alert(1)"> [1] Erfunden. [nicht belegt]')
-    citation = Citation(n=1, doc_id="a.md", title="<b>Titel</b>", source="", location="",
-                        date="2025", type="dokument", text=text, score=1.0, start=0,
-                        end=len(text))
+    citation = Citation(n=1, passage=Passage(
+        chunk_id="a.md#0", doc_id="a.md", title="<b>Titel</b>", source="", location="",
+        date="2025", type="dokument", text=text, start=0, end=len(text), score=1.0))
     answer = Answer(question="q", standalone_question="q", answer=text, refused=False,
                     mode="llm", llm="test-llm", citations=[citation],
                     sentences=[CheckedSentence(text="Erfunden.", citations=[], supported=False,
@@ -297,9 +298,9 @@ def test_index_of_another_model_is_rebuilt_from_the_admin_area(
     import gradio as gr
 
     from ingest.pipeline import Ingestor
-    from rag.embedder import Embedder
+    from rag.providers.embedding import Embedder
+    from rag.providers.vectorstore import DataDir
     from rag.settings import Settings
-    from rag.store import DataDir
     from ui.app import build_app
 
     monkeypatch.setenv("KORA_ADMIN_PASSWORD", "richtig")

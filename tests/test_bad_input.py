@@ -125,8 +125,8 @@ def test_the_table_has_thirty_kinds() -> None:
 def base(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> dict[str, Any]:
     """The shipped corpus, indexed: the previous index that must keep answering."""
     from ingest.pipeline import Ingestor
+    from rag.providers.vectorstore import DataDir
     from rag.settings import Settings
-    from rag.store import DataDir
 
     root = tmp_path_factory.mktemp("bad-input")
     corpus = root / "corpus"
@@ -143,7 +143,7 @@ def base(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> dict[str, A
 def bad_ingest(base: dict[str, Any], embedder: Any) -> dict[str, Any]:
     """All bad files and one good new file in one ingest over the existing index."""
     from ingest.pipeline import Ingestor
-    from rag.store import DataDir
+    from rag.providers.vectorstore import DataDir
 
     folder = base["corpus"] / "eingang"
     folder.mkdir()
@@ -165,7 +165,7 @@ def bad_ingest(base: dict[str, Any], embedder: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def answerer(base: dict[str, Any], bad_ingest: dict[str, Any], embedder: Any) -> Iterator[Any]:
-    from rag.assistant import Assistant
+    from rag.answering import Assistant
 
     assistant = Assistant.open(base["settings"], embedder=embedder)
     yield assistant.answerer
@@ -295,7 +295,7 @@ def test_bad_file_in_ingest(row: Row, bad_ingest: dict[str, Any], answerer: Any,
     # everything else intact: the good new file is indexed, the old index answers
     new = answerer.ask(NEW_QUESTION)
     assert not new.refused and "Lindental" in new.answer
-    assert new.citations[0].doc_id == "eingang/l-neu.md"
+    assert new.citations[0].passage.doc_id == "eingang/l-neu.md"
     assert_previous_index_answers(answerer)
 
 
@@ -352,7 +352,7 @@ def test_bad_upload(row: Row, tmp_path: Path) -> None:
 @pytest.mark.parametrize("row", [r for r in ROWS if r.channel == "question"],
                          ids=lambda r: r.kind)
 def test_bad_question(row: Row, answerer: Any) -> None:
-    from rag.prompts import SYSTEM_PROMPT
+    from rag.answering import SYSTEM_PROMPT
     from ui.app import escape_markdown, render_answer
 
     question = row.subject
@@ -418,7 +418,7 @@ def test_empty_question_is_a_usage_error(base: dict[str, Any]) -> None:
 def test_disk_full_mid_ingest(base: dict[str, Any], tmp_path: Path, embedder: Any) -> None:
     """An ingest under a file size limit just above the index's largest file fails with
     one line; the previous index answers; without the limit the ingest completes."""
-    from rag.assistant import Assistant
+    from rag.answering import Assistant
     from rag.settings import Settings
 
     row = next(r for r in ROWS if r.subject == "disk-full")
@@ -454,9 +454,9 @@ UNREADABLE_SCRIPT = """
 import json, sys
 from pathlib import Path
 from ingest.pipeline import Ingestor
-from rag.embedder import Embedder
+from rag.providers.embedding.embedder import Embedder
 from rag.settings import Settings
-from rag.store import DataDir
+from rag.providers.vectorstore.store import DataDir
 
 corpus, data = Path(sys.argv[1]), Path(sys.argv[2])
 settings = Settings.load(data_dir=data, corpus_dir=corpus, llm="none")
@@ -470,7 +470,7 @@ def lock(done, total, doc_id):
         (corpus / "b-gesperrt.md").chmod(0)
 
 report = ingestor.run([corpus], progress=lock)
-from rag.retrieve import Retriever
+from rag.retrieval.retriever import Retriever
 retriever = Retriever.open(settings, DataDir(settings), ingestor.embedder)
 hits = [r.passage.doc_id for r in retriever.search("Haushalt Stadtwerke Bilanz", top_k=3)]
 print(json.dumps({"report": report.as_dict(), "hits": hits}))

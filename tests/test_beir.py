@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.beir import load_beir
-from rag.metrics import ndcg_at, recall_at, reciprocal_rank
+from evaluation.beir import load_beir
+from evaluation.metrics import ndcg_at, recall_at, reciprocal_rank
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.slow

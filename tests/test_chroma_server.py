@@ -85,7 +85,7 @@ def server_settings(base: Path, chroma: ChromaServer, corpus: Path, name: str,
 
 def session_factory(embedder: Any) -> Any:
     """Assistants of the in-process worker share the test session's loaded model."""
-    from rag.assistant import Assistant
+    from rag.answering import Assistant
 
     def open_assistant(settings: Any, data_dir: Any, _: Any) -> Any:
         return Assistant.open(settings, data_dir=data_dir, embedder=embedder)
@@ -97,7 +97,7 @@ def session_factory(embedder: Any) -> Any:
 def worker_a(base: Path, chroma: ChromaServer, corpus: Path, embedder: Any) -> Iterator[Any]:
     """The first index, built from A's data directory, and worker A serving it."""
     from ingest.pipeline import Ingestor
-    from rag.store import DataDir
+    from rag.providers.vectorstore import DataDir
     from ui.app import build_app, launch
 
     settings = server_settings(base, chroma, corpus, "worker-a")
@@ -230,7 +230,7 @@ def test_rebuild_from_the_command_line_switches_every_worker_without_failures(
     # A switched too, and the replaced generation stays readable for its grace period
     wait_until(lambda: worker_a.kora_shared.get().generation.name == new_generation,
                seconds=90, what="worker A switching")
-    from rag.store import DataDir
+    from rag.providers.vectorstore import DataDir
 
     names = DataDir(worker_a.kora_settings).chroma.generation_names()
     assert set(names) == {new_generation, before.split("@")[0]}
@@ -255,7 +255,7 @@ def test_chroma_killed_mid_ingest_then_restarted(
     with every chunk exactly once."""
     from ingest.pipeline import Ingestor
     from rag.errors import IndexUnavailableError
-    from rag.store import DataDir
+    from rag.providers.vectorstore import DataDir
     from ui.app import build_app
 
     for copy in (1, 2, 3):

@@ -10,8 +10,9 @@ import pytest
 from ingest.chunking import Chunk, chunk_document, embedding_header
 from ingest.readers import read_file
 from ingest.readers.base import ParsedDocument, Section, SectionBuilder
-from rag.embedder import Embedder
-from rag.sentences import sentence_spans, split_sentences
+from rag.providers.embedding import Embedder
+from rag.text import sentence_spans
+from rag.text.sentences import split_sentences
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 SPECIAL_TOKENS = 2

@@ -199,8 +199,8 @@ def _big_corpus(tmp_path: Path, copies: int) -> Path:
 
 
 def _ids_and_texts(data_dir: Path) -> dict[str, str]:
+    from rag.providers.vectorstore import DataDir
     from rag.settings import Settings
-    from rag.store import DataDir
 
     index = DataDir(Settings.load(data_dir=data_dir)).open_current()
     data = index.collection.get(include=["documents"])

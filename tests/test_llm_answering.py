@@ -17,19 +17,17 @@ from typing import Any
 import pytest
 
 from ingest.pipeline import Ingestor
-from rag.answer import Answerer, Turn
-from rag.llm import OllamaChat
-from rag.prompts import (
+from rag.answering import UNSUPPORTED_MARK, Answerer, RefusalModel, Turn
+from rag.answering.prompts import (
     CONDENSE_SYSTEM,
     EXTRACTIVE_PREFIX,
     LLM_ANSWER_EMPTY,
     LLM_ANSWER_UNSUPPORTED,
-    UNSUPPORTED_MARK,
 )
-from rag.refusal import RefusalModel
-from rag.retrieve import Retriever
+from rag.providers.llm import OllamaChat
+from rag.providers.vectorstore import DataDir
+from rag.retrieval import Retriever
 from rag.settings import Settings
-from rag.store import DataDir
 from tests.test_llm_backends import LoopbackServer, Reply, json_reply, openai_fake
 
 pytestmark = pytest.mark.slow
@@ -135,7 +133,7 @@ def test_llm_answer_is_streamed_and_checked(shipped, fake):  # type: ignore[no-u
     assert answer.answer.count(UNSUPPORTED_MARK) == 2
     assert "[9]" in answer.notice
     assert [c.n for c in answer.citations] == [1]
-    assert "Scharrenbach" in answer.citations[0].text
+    assert "Scharrenbach" in answer.citations[0].passage.text
 
     request = fake.requests[-1]
     assert request["options"]["num_ctx"] == settings.llm_context_window
@@ -247,7 +245,7 @@ def test_uncited_supported_sentence_gets_its_citation(shipped, fake):  # type: i
     assert (second.supported, second.repaired, second.citations) == (False, False, [])
     assert answer.answer == (f"{SAID}. [1] Sie sprach über Windräder auf dem Mond. "
                              f"{UNSUPPORTED_MARK}")
-    assert "Scharrenbach" in answer.citations[0].text
+    assert "Scharrenbach" in answer.citations[0].passage.text
     assert "Quellenangabe für 1 Satz/Sätze ergänzt." in answer.notice
 
 
@@ -260,7 +258,7 @@ def test_wrongly_cited_sentence_is_given_the_supporting_source(shipped, fake):  
     [sentence] = answer.sentences
     assert sentence.supported and sentence.repaired
     assert [c.n for c in answer.citations] == [1]
-    assert "Scharrenbach" in answer.citations[0].text
+    assert "Scharrenbach" in answer.citations[0].passage.text
     assert UNSUPPORTED_MARK not in answer.answer
 
 
@@ -312,15 +310,15 @@ def test_copied_source_headers_are_removed(shipped, fake):  # type: ignore[no-un
     assert texts[0] == f"{SAID}."
     assert texts[-1] == "Rund 200 Menschen nahmen teil."
     assert len(texts) == 2  # the sentence that was only a header is gone
-    title = answer.citations[0].title
-    assert title not in answer.answer and answer.citations[0].date not in answer.answer
+    title = answer.citations[0].passage.title
+    assert title not in answer.answer and answer.citations[0].passage.date not in answer.answer
 
 
 @pytest.mark.parametrize("backend", ["ollama", "openai"])
 def test_repair_and_fallback_are_the_same_for_every_backend(shipped, fake, backend):  # type: ignore[no-untyped-def]
     """The checks sit behind the ChatModel contract: an OpenAI-compatible server's answer
     is repaired and replaced exactly like Ollama's."""
-    from rag.llm import OpenAICompatibleChat
+    from rag.providers.llm import OpenAICompatibleChat
 
     settings, retriever = shipped
     replies = iter([[f"{SAID}."], ["[1]"]])

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from evaluation import write_tiny_gguf
 from tests.test_app import SCHARRENBACH, factory_with, free_port, indexed_settings
 from tests.test_llamacpp import SCRIPT, corpus_words
-from tests.tiny_gguf import write_tiny_gguf
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +45,8 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator
 
 
 def test_chat_streams_the_engines_pieces_then_the_checked_answer(llm_app: Any) -> None:
-    from rag.answer import Answer
-    from rag.filters import Filters
+    from rag.answering import Answer
+    from rag.retrieval import Filters
     from ui.app import SharedAssistant, stream_answer
 
     shared: SharedAssistant = llm_app.kora_shared

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from rag.errors import LLMUnavailableError
-from rag.llm import (
+from rag.providers.llm import (
     Message,
     OllamaChat,
     OpenAICompatibleChat,
@@ -489,7 +489,7 @@ def test_servers_on_this_machine_bypass_a_configured_proxy(
 
 
 def test_loopback_addresses() -> None:
-    from rag.llm.common import is_loopback
+    from rag.providers.llm.common import is_loopback
 
     for url in ("http://localhost:11434", "http://127.0.0.2:8000/v1", "http://[::1]:8000/v1"):
         assert is_loopback(url), url

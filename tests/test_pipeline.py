@@ -11,9 +11,9 @@ from ingest.chunking import chunk_document
 from ingest.pipeline import Ingestor
 from ingest.readers import read_file
 from rag.errors import UsageError
-from rag.keyword import GermanAnalyzer, KeywordIndex
-from rag.retrieve import Retriever
-from rag.store import DataDir
+from rag.providers.keyword import GermanAnalyzer, KeywordIndex
+from rag.providers.vectorstore import DataDir
+from rag.retrieval import Retriever
 
 pytestmark = pytest.mark.slow
 
@@ -217,12 +217,12 @@ def test_missing_path_is_a_usage_error(tmp_path, settings_for, embedder):  # typ
 
 def test_keyword_index_reads_chroma_in_pages(corpus_copy, settings_for, embedder, monkeypatch):  # type: ignore[no-untyped-def]
     """Embedded Chroma fails on one get of more than 32,766 chunks; the rebuild pages."""
-    import rag.keyword
-    from rag.keyword import rebuild_keyword_index
+    import rag.providers.keyword.bm25
+    from rag.providers.keyword import rebuild_keyword_index
 
     settings = settings_for(corpus_copy)
     Ingestor(settings, embedder, DataDir(settings)).run()
-    monkeypatch.setattr(rag.keyword, "READ_PAGE", 7)
+    monkeypatch.setattr(rag.providers.keyword.bm25, "READ_PAGE", 7)
     index = DataDir(settings).open_current()
     rebuild_keyword_index(index, settings)
     keyword = KeywordIndex.load(index.keyword_dir,

@@ -1,4 +1,4 @@
-"""Questions as typed: decoded, cleaned, bounded (rag/questions.py)."""
+"""Questions as typed: decoded, cleaned, bounded (rag/answering/questions.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import os
 
 import pytest
 
+from rag.answering import EmptyQuestionError, clean_question
+from rag.answering.questions import MAX_QUESTION_CHARS
 from rag.errors import UsageError
-from rag.questions import MAX_QUESTION_CHARS, EmptyQuestionError, clean_question
 
 
 def argv_text(raw: bytes) -> str:

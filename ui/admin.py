@@ -155,7 +155,7 @@ def file_sha256(path: Path) -> str | None:
 
 def document_rows(index: Any) -> list[list[Any]]:
     """One row per indexed document: id, title, type, date, chunks, last indexed."""
-    from rag.keyword import READ_PAGE
+    from rag.providers.keyword import READ_PAGE
 
     states = index.file_states()
     counts: dict[str, int] = {}

@@ -17,8 +17,8 @@ from typing import Any
 import gradio as gr
 
 from rag.errors import KoraError
+from rag.providers.vectorstore import DataDir
 from rag.settings import Settings
-from rag.store import DataDir
 from ui import admin
 from ui import strings as S
 from ui.accounts import ENV_ACCOUNT
@@ -125,7 +125,7 @@ class AdminActions:
         return self._reindex(principal, progress, full=full)
 
     def _reindex(self, principal: Principal, progress: Any, *, full: bool = False) -> str:
-        from ingest.pipeline import Ingestor
+        from ingest import Ingestor
 
         def report_progress(done: int, total: int, doc_id: str) -> None:
             if progress is not None:

@@ -26,15 +26,20 @@ from typing import Any
 
 import gradio as gr
 
-from rag.answer import Answer, Turn
-from rag.assistant import Assistant, LLMSlots
+from rag.answering import (
+    UNSUPPORTED_MARK,
+    Answer,
+    Assistant,
+    EmptyQuestionError,
+    LLMSlots,
+    Turn,
+    clean_question,
+)
 from rag.errors import EmptyIndexError, IndexModelMismatchError, IndexUnavailableError, KoraError
-from rag.filters import Filters
-from rag.llm import ChatModel
-from rag.prompts import UNSUPPORTED_MARK
-from rag.questions import EmptyQuestionError, clean_question
+from rag.providers.llm import ChatModel
+from rag.providers.vectorstore import DataDir
+from rag.retrieval import Filters
 from rag.settings import Settings
-from rag.store import DataDir
 from ui import strings as S
 from ui.accounts import AccountStore, env_password
 from ui.admin_actions import AdminActions, failure_line
@@ -227,19 +232,20 @@ def render_sources(answer: Answer | None, *, index: str = "") -> str:
         blocks += [f"<li>{html.escape(topic)}</li>" for topic in answer.suggested_topics]
         blocks.append("</ul>")
     for citation in answer.citations:
+        passage = citation.passage
         cited = [s.text for s in answer.sentences if citation.n in s.citations]
         meta = " · ".join(
             f"{label}: {html.escape(value)}" for label, value in (
-                (S.META_TYPE, citation.type), (S.META_DATE, citation.date),
-                (S.META_LOCATION, citation.location), (S.META_DOCUMENT, citation.doc_id),
+                (S.META_TYPE, passage.type), (S.META_DATE, passage.date),
+                (S.META_LOCATION, passage.location), (S.META_DOCUMENT, passage.doc_id),
             ) if value
         )
         blocks.append(
             f'<details class="kora-quelle" id="quelle-{citation.n}">'
-            f"<summary>[{citation.n}] {html.escape(citation.title)}</summary>"
+            f"<summary>[{citation.n}] {html.escape(passage.title)}</summary>"
             f'<div class="kora-meta">{meta}</div>'
             f'<div class="kora-passage">'
-            f'{_highlight(citation.text, cited, tuple(answer.highlights))}</div></details>'
+            f'{_highlight(passage.text, cited, tuple(answer.highlights))}</div></details>'
         )
     unsupported = [s.text for s in answer.sentences if not s.supported]
     if unsupported:
@@ -361,7 +367,7 @@ class SharedAssistant:
             if assistant is not None:
                 return assistant.retriever.embedder
             if self._embedder is None:
-                from rag.embedder import Embedder
+                from rag.providers.embedding import Embedder
 
                 self._embedder = Embedder.load(self.settings)
             return self._embedder
@@ -620,8 +626,8 @@ def build_app(settings: Settings, *,
                 return S.FEEDBACK_NO_ANSWER, comment
             feedback.add(rating=rating, question=last.question, answer=last.answer,
                          comment=comment or "",
-                         sources=[{"n": c.n, "doc_id": c.doc_id, "title": c.title,
-                                   "location": c.location} for c in last.citations])
+                         sources=[{"n": c.n, "doc_id": c.passage.doc_id, "title": c.passage.title,
+                                   "location": c.passage.location} for c in last.citations])
             return S.FEEDBACK_THANKS, ""
         return handler
 
@@ -720,7 +726,7 @@ def build_app(settings: Settings, *,
                     sources = gr.HTML(render_sources(None), elem_id="kora-quellen")
             outputs = [chatbot, sources, badge, history, last, question]
             inputs = [question, doc_type, chatbot, history, session]
-            # the answering stack is safe across threads (rag/assistant.py): up to
+            # the answering stack is safe across threads (rag/answering/assistant.py): up to
             # answer_concurrency questions at once per worker, chat and API together;
             # LLM generation is bounded apart (llm_concurrency)
             limit = settings.answer_concurrency

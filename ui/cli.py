@@ -77,9 +77,9 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.pipeline import Ingestor, print_progress_bar
-    from rag.embedder import Embedder
-    from rag.store import DataDir
+    from ingest import Ingestor, print_progress_bar
+    from rag.providers.embedding import Embedder
+    from rag.providers.vectorstore import DataDir
 
     settings = _settings(args)
     data_dir = DataDir(settings)
@@ -108,7 +108,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _filters(args: argparse.Namespace) -> Any:
-    from rag.filters import Filters
+    from rag.retrieval import Filters
 
     return Filters(
         types=tuple(args.type or ()), date_from=args.date_from, date_to=args.date_to
@@ -116,11 +116,11 @@ def _filters(args: argparse.Namespace) -> Any:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from rag.embedder import Embedder
+    from rag.answering import clean_question
     from rag.errors import EmptyIndexError
-    from rag.questions import clean_question
-    from rag.retrieve import Retriever
-    from rag.store import DataDir
+    from rag.providers.embedding import Embedder
+    from rag.providers.vectorstore import DataDir
+    from rag.retrieval import Retriever
 
     query, notice = clean_question(args.query)
     if notice:
@@ -151,8 +151,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.assistant import Assistant
-    from rag.questions import clean_question
+    from rag.answering import Assistant, clean_question
 
     # an empty question is a usage error before the model is loaded; the Answerer
     # cleans (and, if needed, cuts) the question again and reports that in the notice
@@ -187,21 +186,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.citations:
         print("\nQuellen:")
         for citation in answer.citations:
-            print(f"[{citation.n}] {citation.title} – {citation.location} ({citation.date}), "
-                  f"{citation.doc_id}")
+            source = citation.passage
+            print(f"[{citation.n}] {source.title} – {source.location} ({source.date}), "
+                  f"{source.doc_id}")
     print(f"\n({assistant.llm_description})", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.embedder import Embedder
+    from rag.providers.embedding import Embedder
 
     settings = _settings(args)
     if args.llm_eval:
         return _eval_llm(args, settings)
     if not args.beir:
         return _eval_golden(args, settings)
-    from rag.beir import evaluate_beir
+    from evaluation import evaluate_beir
 
     folder = Path(args.beir)
     if not folder.is_dir():
@@ -223,9 +223,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_golden(args: argparse.Namespace, settings: Any) -> int:
-    from rag.embedder import Embedder
-    from rag.golden import GOLDEN_FILE, GoldenSet, run_golden
-    from rag.report import write_report
+    from evaluation import GOLDEN_FILE, GoldenSet, run_golden, write_report
+    from rag.providers.embedding import Embedder
 
     golden = GoldenSet.load(Path(args.golden) if args.golden else GOLDEN_FILE)
     corpus = Path(args.corpus) if args.corpus else Path(__file__).resolve().parents[1] / "corpus"
@@ -252,9 +251,9 @@ def _eval_golden(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _eval_llm(args: argparse.Namespace, settings: Any) -> int:
-    from rag.embedder import Embedder
+    from evaluation import GOLDEN_FILE, GoldenSet, run_llm_eval
     from rag.errors import UsageError
-    from rag.golden import GOLDEN_FILE, GoldenSet, run_llm_eval
+    from rag.providers.embedding import Embedder
 
     if args.beir:
         raise UsageError("--llm and --beir exclude each other: --beir measures retrieval only.")
@@ -296,7 +295,7 @@ def _stage_progress() -> Callable[[str, int, int], None] | None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from rag.errors import EmptyIndexError, IndexModelMismatchError
-    from rag.store import DataDir
+    from rag.providers.vectorstore import DataDir
 
     settings = _settings(args)
     data_dir = DataDir(settings)
@@ -320,7 +319,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     except EmptyIndexError:
         status["hint"] = "No index yet: run `kora ingest`."
     else:
-        from rag.keyword import KeywordIndex
+        from rag.providers.keyword import KeywordIndex
 
         try:
             data_dir.check_model(index.generation)
@@ -354,7 +353,7 @@ def _llm_status(settings: Any) -> dict[str, Any]:
     """Which answer generator `kora ask` and `kora serve` would use (nothing is loaded;
     auto mode probes Ollama and reads the GGUF file's header)."""
     from rag.errors import KoraError
-    from rag.llm import choose_llm
+    from rag.providers.llm import choose_llm
 
     try:
         return dict(choose_llm(settings).as_dict())
@@ -364,10 +363,10 @@ def _llm_status(settings: Any) -> dict[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ingest.pipeline import Ingestor, print_progress_bar
-    from rag.embedder import Embedder
+    from ingest import Ingestor, print_progress_bar
     from rag.errors import EmptyIndexError, IndexModelMismatchError, IndexUnavailableError
-    from rag.store import DataDir
+    from rag.providers.embedding import Embedder
+    from rag.providers.vectorstore import DataDir
 
     settings = _settings(args)
     data_dir = DataDir(settings)
@@ -603,7 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval quality")
     evaluate.add_argument("--beir", metavar="DIR",
                           help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels)")
-    evaluate.add_argument("--golden", help="golden-set YAML (default tests/eval/golden.yaml)")
+    evaluate.add_argument("--golden", help="golden-set YAML (default evaluation/golden.yaml)")
     evaluate.add_argument("--corpus", help="corpus the golden set refers to (default corpus/)")
     evaluate.add_argument("--report", default="eval-report",
                           help="folder for report.md and charts (default eval-report/)")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rag.golden import GoldenSet, run_golden
+from evaluation import GoldenSet, run_golden
 from rag.settings import Settings
 from tests.conftest import CORPUS
 
@@ -74,7 +74,7 @@ def test_faithfulness_is_skipped_without_llm(result):  # type: ignore[no-untyped
 
 
 def test_report_has_tables_and_charts(result, tmp_path):  # type: ignore[no-untyped-def]
-    from rag.report import write_report
+    from evaluation import write_report
 
     report = write_report(result, tmp_path / "report")
     text = report.read_text(encoding="utf-8")

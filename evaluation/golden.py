@@ -1,0 +1,400 @@
+"""The golden-set evaluation: retrieval, answers, citations and refusals, no LLM judge.
+
+Runs the German golden set (``evaluation/golden.yaml``) against the shipped corpus,
+indexed into a temporary store so that results do not depend on the user's index:
+- retrieval per retriever (bm25, dense, hybrid): hit@1/3/5, MRR, nDCG@10 over the
+  expected documents;
+- answers (extractive, or the configured LLM): key-fact recall, citation precision
+  (of the answer sentences that state a key fact, the share whose cited passage holds
+  that fact), citation document precision (cited documents among the expected ones);
+- refusals: precision and recall over the out-of-scope questions, and the share of
+  in-scope questions wrongly refused;
+- two-turn conversations: the same answer metrics for the second turn;
+all per question category. An LLM-judged faithfulness score is added only when an LLM
+is configured.
+
+``run_llm_eval`` (``kora eval --llm``) looks at the configured LLM alone: key-fact
+recall, the share of its answer sentences the citation check finds supported (and how
+many it had to give a citation), citations per answer, refusals, answers replaced by the
+extractive one, and seconds per answer and to the first streamed piece.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from evaluation.metrics import ndcg_at, reciprocal_rank, unique_in_order
+from rag.answering import Answer
+
+GOLDEN_FILE = Path(__file__).resolve().parent / "golden.yaml"
+RETRIEVERS = ("bm25", "dense", "hybrid")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Question:
+    id: str
+    category: str
+    question: str
+    expected_docs: list[str]
+    key_facts: list[list[str]]
+
+
+@dataclass
+class GoldenSet:
+    questions: list[Question]
+    out_of_scope: list[dict[str, str]]
+    conversations: list[dict[str, Any]]
+
+    @classmethod
+    def load(cls, path: Path = GOLDEN_FILE) -> GoldenSet:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        questions = [
+            Question(q["id"], q["category"], q["question"], list(q["expected_docs"]),
+                     [list(f) for f in q["key_facts"]])
+            for q in data["questions"]
+        ]
+        return cls(questions, list(data["out_of_scope"]), list(data["conversations"]))
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.replace("**", "").split()).lower()
+
+
+def fact_found(variants: Sequence[str], text: str) -> bool:
+    haystack = normalise(text)
+    return any(normalise(v) in haystack for v in variants)
+
+
+@dataclass
+class AnswerScore:
+    key_fact_recall: float
+    citation_precision: float | None
+    citation_doc_precision: float | None
+    refused: bool
+
+
+def score_answer(answer: Answer, expected_docs: Sequence[str],
+                 key_facts: Sequence[Sequence[str]]) -> AnswerScore:
+    if answer.refused:
+        return AnswerScore(0.0, None, None, True)
+    recall = sum(fact_found(f, answer.answer) for f in key_facts) / max(1, len(key_facts))
+    by_number = {c.n: c for c in answer.citations}
+    checked = correct = 0
+    for sentence in answer.sentences:
+        stated = [f for f in key_facts if fact_found(f, sentence.text)]
+        for n in sentence.citations:
+            if not stated or n not in by_number:
+                continue
+            checked += 1
+            correct += all(fact_found(f, by_number[n].passage.text) for f in stated)
+    docs = [c.passage.doc_id for c in answer.citations]
+    doc_precision = sum(d in expected_docs for d in docs) / len(docs) if docs else None
+    return AnswerScore(recall, correct / checked if checked else None, doc_precision, False)
+
+
+def retrieval_row(ranked_docs: Sequence[str], expected: Sequence[str]) -> dict[str, float]:
+    relevant = {doc: 1 for doc in expected}
+    return {
+        "hit@1": float(any(d in relevant for d in ranked_docs[:1])),
+        "hit@3": float(any(d in relevant for d in ranked_docs[:3])),
+        "hit@5": float(any(d in relevant for d in ranked_docs[:5])),
+        "mrr": reciprocal_rank(ranked_docs, relevant),
+        "ndcg@10": ndcg_at(ranked_docs, relevant, 10),
+    }
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(sum(present) / len(present), 4) if present else None
+
+
+@dataclass
+class EvalResult:
+    retrieval: dict[str, dict[str, float]] = field(default_factory=dict)
+    retrieval_by_category: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    answers: dict[str, Any] = field(default_factory=dict)
+    answers_by_category: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refusal: dict[str, Any] = field(default_factory=dict)
+    conversations: dict[str, Any] = field(default_factory=dict)
+    faithfulness: dict[str, Any] = field(default_factory=dict)
+    recall_curves: dict[str, list[float]] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+
+def run_golden(
+    *,
+    settings: Any,
+    embedder: Any,
+    golden: GoldenSet,
+    corpus: Path,
+    progress: Progress | None = None,
+) -> EvalResult:
+    with _indexed_assistant(settings, embedder, corpus) as assistant:
+        return _evaluate(assistant, golden, progress)
+
+
+@contextmanager
+def _indexed_assistant(settings: Any, embedder: Any, corpus: Path) -> Iterator[Any]:
+    """An Assistant over ``corpus`` indexed into a temporary store, so that results do not
+    depend on the user's index."""
+    from ingest import Ingestor
+    from rag.answering import Assistant
+    from rag.providers.vectorstore import DataDir
+
+    with tempfile.TemporaryDirectory(prefix="kora-eval-") as temporary:
+        run_settings = settings.model_copy(update={"data_dir": Path(temporary),
+                                                   "corpus_dir": corpus})
+        data_dir = DataDir(run_settings)
+        Ingestor(run_settings, embedder, data_dir).run([corpus])
+        assistant = Assistant.open(run_settings, data_dir=data_dir, embedder=embedder)
+        try:
+            yield assistant
+        finally:
+            assistant.close()
+
+
+def _evaluate(assistant: Any, golden: GoldenSet, progress: Progress | None) -> EvalResult:
+    result = EvalResult()
+    retriever, answerer = assistant.retriever, assistant.answerer
+    result.meta = {"questions": len(golden.questions), "out_of_scope": len(golden.out_of_scope),
+                   "conversations": len(golden.conversations),
+                   "answer_mode": assistant.llm_description}
+    depth = 20
+    for mode in RETRIEVERS:
+        rows: dict[str, list[dict[str, float]]] = defaultdict(list)
+        curve = [0.0] * 10
+        for number, q in enumerate(golden.questions, start=1):
+            ranked = unique_in_order(
+                [r.passage.doc_id for r in retriever.search(q.question, top_k=depth, mode=mode)])
+            row = retrieval_row(ranked, q.expected_docs)
+            rows[q.category].append(row)
+            rows["all"].append(row)
+            for k in range(1, 11):
+                curve[k - 1] += len(set(ranked[:k]) & set(q.expected_docs)) / len(q.expected_docs)
+            if progress:
+                progress(f"retrieval {mode}", number, len(golden.questions))
+        result.recall_curves[mode] = [round(v / len(golden.questions), 4) for v in curve]
+        result.retrieval[mode] = _mean_rows(rows["all"])
+        for category, category_rows in rows.items():
+            if category != "all":
+                result.retrieval_by_category.setdefault(category, {})[mode] = _mean_rows(
+                    category_rows)
+
+    scores: dict[str, list[AnswerScore]] = defaultdict(list)
+    judged: list[bool] = []
+    for number, q in enumerate(golden.questions, start=1):
+        answer = answerer.ask(q.question)
+        score = score_answer(answer, q.expected_docs, q.key_facts)
+        scores[q.category].append(score)
+        scores["all"].append(score)
+        if score.key_fact_recall < 1.0:
+            result.failures.append({"id": q.id, "question": q.question, "refused": answer.refused,
+                                    "key_fact_recall": round(score.key_fact_recall, 3),
+                                    "answer": answer.answer[:400]})
+        if answerer.llm is not None and not answer.refused:
+            judged.append(_judge_faithfulness(answerer.llm, answer))
+        if progress:
+            progress("answers", number, len(golden.questions))
+    result.answers = _answer_summary(scores["all"])
+    result.answers_by_category = {c: _answer_summary(s) for c, s in scores.items() if c != "all"}
+
+    refused_out = 0
+    for number, item in enumerate(golden.out_of_scope, start=1):
+        answer = answerer.ask(item["question"])
+        refused_out += answer.refused
+        if not answer.refused:
+            result.failures.append({"id": item["id"], "question": item["question"],
+                                    "refused": False, "answer": answer.answer[:400]})
+        if progress:
+            progress("out of scope", number, len(golden.out_of_scope))
+    refused_in = sum(s.refused for s in scores["all"])
+    total_refused = refused_out + refused_in
+    result.refusal = {
+        "precision": round(refused_out / total_refused, 4) if total_refused else 1.0,
+        "recall": round(refused_out / max(1, len(golden.out_of_scope)), 4),
+        "in_scope_refused": round(refused_in / max(1, len(golden.questions)), 4),
+    }
+    by_kind: dict[str, list[bool]] = defaultdict(list)
+    for item, in_kind in ((i, i.get("kind", "unrelated")) for i in golden.out_of_scope):
+        by_kind[in_kind].append(any(f.get("id") == item["id"] for f in result.failures))
+    result.refusal["recall_by_kind"] = {
+        kind: round(1 - sum(flags) / len(flags), 4) for kind, flags in by_kind.items()}
+
+    second_turns: list[AnswerScore] = []
+    second_hits: list[float] = []
+    for number, conversation in enumerate(golden.conversations, start=1):
+        first, second = conversation["turns"][:2]
+        first_answer = answerer.ask(first["question"])
+        answer = answerer.ask(second["question"], history=[first_answer.as_turn()])
+        second_turns.append(score_answer(answer, second["expected_docs"], second["key_facts"]))
+        ranked = unique_in_order([r.passage.doc_id for r in retriever.search(
+            answer.standalone_question, top_k=depth)])
+        second_hits.append(retrieval_row(ranked, second["expected_docs"])["hit@3"])
+        if progress:
+            progress("conversations", number, len(golden.conversations))
+    result.conversations = {**_answer_summary(second_turns),
+                            "second_turn_hit@3": _mean(second_hits)}
+    if judged:
+        result.faithfulness = {"judged": len(judged), "faithful": _mean([float(j) for j in judged])}
+    else:
+        result.faithfulness = {"skipped": "no LLM configured (KORA_LLM); LLM-judged "
+                                          "faithfulness needs one"}
+    return result
+
+
+def _mean_rows(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    return {key: round(sum(r[key] for r in rows) / len(rows), 4) for key in rows[0]}
+
+
+def _answer_summary(scores: Sequence[AnswerScore]) -> dict[str, Any]:
+    answered = [s for s in scores if not s.refused]
+    return {
+        "count": len(scores),
+        "key_fact_recall": _mean([s.key_fact_recall for s in scores]),
+        "citation_precision": _mean([s.citation_precision for s in answered]),
+        "citation_doc_precision": _mean([s.citation_doc_precision for s in answered]),
+        "refused": round(sum(s.refused for s in scores) / max(1, len(scores)), 4),
+    }
+
+
+_YES = re.compile(r"^\s*(ja|yes)\b", re.IGNORECASE)
+
+
+def _judge_faithfulness(llm: Any, answer: Answer) -> bool:
+    from rag.providers.llm import Message
+
+    sources = "\n\n".join(f"[{c.n}] {c.passage.text}" for c in answer.citations)
+    verdict = "".join(llm.stream([
+        Message("system", "Du prüfst Antworten. Antworte nur mit JA oder NEIN."),
+        Message("user", f"Quellen:\n{sources}\n\nAntwort:\n{answer.answer}\n\n"
+                        "Ist jede Aussage der Antwort durch die Quellen belegt?"),
+    ]))
+    return bool(_YES.match(verdict))
+
+
+
+
+# --- kora eval --llm -------------------------------------------------------------------
+
+
+def run_llm_eval(
+    *,
+    settings: Any,
+    embedder: Any,
+    golden: GoldenSet,
+    corpus: Path,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The golden set answered by the configured LLM (see the module docstring)."""
+    from rag.providers.llm import choose_llm
+
+    # before indexing the corpus: without an LLM there is nothing to measure
+    choice = choose_llm(settings)
+    if choice.backend == "none":
+        _no_llm(choice.description)
+    with _indexed_assistant(settings, embedder, corpus) as assistant:
+        if assistant.answerer.llm is None:
+            _no_llm(assistant.llm_description)
+        questions = golden.questions[:limit] if limit else golden.questions
+        out_of_scope = golden.out_of_scope[:limit] if limit else golden.out_of_scope
+        rows = []
+        for number, q in enumerate(questions, start=1):
+            rows.append(_timed_answer(assistant.answerer, q))
+            if progress:
+                progress("answers", number, len(questions))
+        refused_out = 0
+        for number, item in enumerate(out_of_scope, start=1):
+            refused_out += assistant.answerer.ask(item["question"]).refused
+            if progress:
+                progress("out of scope", number, len(out_of_scope))
+        return _llm_summary(rows, assistant.llm_description, refused_out, len(out_of_scope))
+
+
+def _no_llm(description: str) -> NoReturn:
+    from rag.errors import KoraError
+
+    raise KoraError(
+        f"kora eval --llm needs an LLM, but none is in use ({description}): set KORA_LLM "
+        "and, for llama.cpp, KORA_LLM_MODEL_PATH."
+    )
+
+
+def _timed_answer(answerer: Any, q: Question) -> dict[str, Any]:
+    started = time.perf_counter()
+    first: list[float] = []
+
+    def on_token(piece: str) -> None:
+        if not first:
+            first.append(time.perf_counter() - started)
+
+    answer = answerer.ask(q.question, on_token=on_token)
+    seconds = time.perf_counter() - started
+    score = score_answer(answer, q.expected_docs, q.key_facts)
+    by_llm = answer.mode == "llm"
+    return {
+        "id": q.id,
+        "category": q.category,
+        "mode": answer.mode,
+        "refused": answer.refused,
+        # the LLM wrote nothing the check could keep, or failed: the extractive answer
+        "replaced": answer.mode == "extractive",
+        "seconds": round(seconds, 3),
+        "first_piece_seconds": round(first[0], 3) if first else None,
+        "key_fact_recall": round(score.key_fact_recall, 3),
+        "sentences": len(answer.sentences) if by_llm else 0,
+        "supported": sum(s.supported for s in answer.sentences) if by_llm else 0,
+        "repaired": sum(s.repaired for s in answer.sentences) if by_llm else 0,
+        "citations": len(answer.citations),
+        "answer": answer.answer[:300],
+        "notice": answer.notice,
+    }
+
+
+def _llm_summary(rows: list[dict[str, Any]], description: str, refused_out: int,
+                 out_of_scope: int) -> dict[str, Any]:
+    answered = [r for r in rows if not r["refused"]]
+    sentences = sum(r["sentences"] for r in rows)
+    seconds = [r["seconds"] for r in rows]
+    first = [r["first_piece_seconds"] for r in rows if r["first_piece_seconds"] is not None]
+    by_category: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        by_category[row["category"]].append(row["key_fact_recall"])
+    return {
+        "llm": description,
+        "questions": len(rows),
+        "key_fact_recall": _mean([r["key_fact_recall"] for r in rows]),
+        "key_fact_recall_by_category": {c: _mean(v) for c, v in sorted(by_category.items())},
+        "llm_sentences": sentences,
+        "supported_sentence_share": round(sum(r["supported"] for r in rows) / sentences, 4)
+        if sentences else None,
+        "repaired_sentence_share": round(sum(r["repaired"] for r in rows) / sentences, 4)
+        if sentences else None,
+        "citations_per_answer": _mean([float(r["citations"]) for r in answered]),
+        "refused_in_scope": round(sum(r["refused"] for r in rows) / max(1, len(rows)), 4),
+        "refused_out_of_scope": round(refused_out / out_of_scope, 4) if out_of_scope else None,
+        "replaced_by_extractive": round(sum(r["replaced"] for r in rows) / max(1, len(rows)), 4),
+        "seconds_per_answer": {
+            "mean": _mean(seconds),
+            "median": round(statistics.median(seconds), 3) if seconds else None,
+            "max": max(seconds, default=None),
+        },
+        "first_piece_seconds_mean": _mean(first),
+        "per_question": rows,
+    }

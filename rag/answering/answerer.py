@@ -1,0 +1,287 @@
+"""Answers with checked citations, or an honest "the documents don't cover this".
+
+Flow for one question:
+1. follow-up questions become standalone (LLM condensation, or the previous question's
+   key terms carried over in extractive mode);
+2. hybrid retrieval of the top passages;
+3. refusal when the calibrated evidence says the corpus does not cover the question,
+   naming the closest topics it does cover;
+4. an LLM answer with [n] citations (streamed), or an extractive answer made of the
+   sentences that best cover the question;
+5. every LLM answer passes the citation check before it is returned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from rag.answering.citations import CitationChecker
+from rag.answering.evidence import TermWeights
+from rag.answering.extractive import (
+    COUNT_SOURCE_PASSAGES,
+    Extract,
+    Selected,
+    SentenceRanker,
+    clean,
+    select,
+)
+from rag.answering.prompts import (
+    CONDENSE_SYSTEM,
+    EXTRACTIVE_PREFIX,
+    LLM_ANSWER_EMPTY,
+    LLM_ANSWER_UNSUPPORTED,
+    NOT_IN_DOCUMENTS,
+    NOT_SURE,
+    REFUSAL_TEMPLATE,
+    SYSTEM_PROMPT,
+    condense_user_message,
+    format_sources,
+    says_not_in_documents,
+)
+from rag.answering.questions import clean_question
+from rag.answering.refusal import RefusalModel, measure_evidence
+from rag.answering.results import Answer, CheckedSentence, Citation, Turn
+from rag.errors import LLMUnavailableError
+from rag.passage import Passage
+from rag.providers.llm import ChatModel, Message
+from rag.retrieval import Filters, Retriever, Scored
+from rag.text import sentence_spans
+
+SUGGESTED_TOPICS = 3
+# words that make a question lean on the one before it
+_ANAPHORA = re.compile(
+    r"\b(er|sie|es|ihm|ihr|ihn|ihnen|dort|dorthin|hier|dies|diese[rsmn]?|jene[rsmn]?|"
+    # "dabei", "dahinter", "darüber", ...: the pronominal adverbs point back too
+    r"da(?:r)?(?:an|auf|aus|bei|durch|für|gegen|hinter|in|mit|nach|neben|über|um|unter|"
+    r"von|vor|zu|zwischen)|deren|dessen|das projekt|der prototyp|die initiative|"
+    r"und wer|und wann|und wo|und was|und wie)\b",
+    re.IGNORECASE,
+)
+
+
+TokenCallback = Callable[[str], None]
+
+
+class UnusableLLMAnswer(Exception):
+    """The LLM wrote nothing the citation check can keep; ``notice`` says so in one line."""
+
+    def __init__(self, notice: str) -> None:
+        super().__init__(notice)
+        self.notice = notice
+
+
+class Answerer:
+    def __init__(
+        self,
+        *,
+        retriever: Retriever,
+        refusal: RefusalModel,
+        llm: ChatModel | None,
+        llm_required: bool,
+        max_answer_tokens: int,
+    ) -> None:
+        self.retriever = retriever
+        self.refusal = refusal
+        self.llm = llm
+        # an explicitly configured LLM that fails is an error; auto mode falls back
+        self.llm_required = llm_required
+        self.max_answer_tokens = max_answer_tokens
+        self.weights = TermWeights(retriever.keyword, retriever.analyzer)
+        self.checker = CitationChecker(self.weights, retriever.embedder)
+        self.ranker = SentenceRanker(self.weights, retriever.embedder)
+
+    # --- public -----------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> Answer:
+        question, cut_notice = clean_question(question)
+        standalone, notice = self._standalone(question, history)
+        notice = " ".join(part for part in (cut_notice, notice) if part)
+        wanted = top_k or self.retriever.settings.top_k
+        # the number a "wie viele" question asks for may stand a few passages further down
+        # than those that repeat the question's words: sentences come from a deeper pool
+        pool = self.retriever.search(standalone, top_k=max(wanted, COUNT_SOURCE_PASSAGES),
+                                     filters=filters)
+        results = pool[:wanted]
+        extract = self.ranker.rank(standalone, pool)
+        measured = measure_evidence(self.weights, standalone, results, extract)
+        decision = self.refusal.decide(measured, embedding_model=self.retriever.embedder.name)
+        evidence = {**measured.as_dict(), "p_answerable": round(decision.probability, 4)}
+        if not results or not decision.answer:
+            return self._refusal(question, standalone, results, evidence, notice)
+        if not decision.sure:
+            notice = " ".join(part for part in (notice, NOT_SURE) if part)
+        streamed = False
+
+        def relay(piece: str) -> None:
+            nonlocal streamed
+            streamed = True
+            if on_token:
+                on_token(piece)
+
+        if self.llm is not None:
+            try:
+                answer = self._llm_answer(question, standalone, results, relay)
+            except LLMUnavailableError as exc:
+                if self.llm_required:
+                    raise
+                notice = " ".join(part for part in (
+                    notice, f"LLM nicht erreichbar ({exc}); extraktive Antwort.") if part)
+            except UnusableLLMAnswer as exc:
+                # for every backend, configured or automatic: an answer that says nothing
+                # the sources hold is worth less than the sentences of the sources
+                notice = " ".join(part for part in (notice, exc.notice) if part)
+            else:
+                answer.evidence = evidence
+                answer.notice = " ".join(part for part in (notice, answer.notice) if part)
+                return answer
+        answer = self._extractive_answer(question, standalone, pool, extract)
+        answer.evidence, answer.notice = evidence, notice
+        if on_token and not streamed:
+            on_token(answer.answer)
+        return answer
+
+    # --- follow-up questions ----------------------------------------------------------
+
+    def _standalone(self, question: str, history: Sequence[Turn]) -> tuple[str, str]:
+        if not history or not self._is_follow_up(question):
+            return question, ""
+        previous = history[-1]
+        if self.llm is not None:
+            try:
+                condensed = "".join(self.llm.stream([
+                    Message("system", CONDENSE_SYSTEM),
+                    Message("user", condense_user_message(history, question)),
+                ])).strip().strip('"„“')
+            except LLMUnavailableError as exc:
+                if self.llm_required:
+                    raise
+                return self._carry_terms(question, previous), f"LLM nicht erreichbar ({exc})."
+            if condensed and len(condensed) < 400:
+                return condensed, ""
+        return self._carry_terms(question, previous), ""
+
+    def _is_follow_up(self, question: str) -> bool:
+        return bool(_ANAPHORA.search(question)) or len(self.weights.terms(question)) <= 1
+
+    def _carry_terms(self, question: str, previous: Turn) -> str:
+        """Extractive follow-ups: the earlier question's key terms, appended."""
+        present = {term.word for term in self.weights.terms(question)}
+        wanted = {t.word for t in self.weights.terms(previous.standalone)} - present
+        # keep the words as the user wrote them (capitalised nouns read better)
+        carried = list(dict.fromkeys(
+            word for word in re.findall(r"[\w-]+", previous.standalone)
+            if word.lower() in wanted
+        ))
+        return f"{question} ({' '.join(carried)})" if carried else question
+
+    # --- evidence and refusal ---------------------------------------------------------
+
+    def _refusal(self, question: str, standalone: str, results: list[Scored],
+                 evidence: dict[str, float], notice: str) -> Answer:
+        topics: list[str] = []
+        for result in results:
+            if result.passage.title and result.passage.title not in topics:
+                topics.append(result.passage.title)
+            if len(topics) == SUGGESTED_TOPICS:
+                break
+        listed = "\n".join(f"- {topic}" for topic in topics)
+        text = REFUSAL_TEMPLATE.format(topics=listed) if topics else NOT_IN_DOCUMENTS
+        return Answer(question=question, standalone_question=standalone, answer=text,
+                      refused=True, mode="refused", llm=None, suggested_topics=topics,
+                      evidence=evidence, notice=notice)
+
+    # --- extractive -------------------------------------------------------------------
+
+    def _extractive_answer(self, question: str, standalone: str, results: list[Scored],
+                           extract: Extract) -> Answer:
+        chosen = select(extract, results)
+        if not chosen:
+            # the passages match the question as a whole but no sentence of them stands
+            # alone: quote the opening of the best passage rather than inventing a choice
+            best = results[0].passage
+            chosen = [Selected(0, clean(best.text[s:e]), ())
+                      for s, e in sentence_spans(best.text)[:2]]
+        numbers: dict[int, int] = {}
+        citations: list[Citation] = []
+        lines: list[str] = []
+        sentences: list[CheckedSentence] = []
+        for selected in chosen:
+            if selected.rank not in numbers:
+                numbers[selected.rank] = len(numbers) + 1
+                citations.append(Citation(numbers[selected.rank],
+                                             results[selected.rank].passage))
+            n = numbers[selected.rank]
+            lines.append(f"{selected.text} [{n}]")
+            sentences.append(CheckedSentence(text=selected.text, citations=[n], supported=True,
+                                             lexical=1.0, semantic=None))
+        answer = EXTRACTIVE_PREFIX + "\n" + "\n".join(lines)
+        return Answer(question=question, standalone_question=standalone, answer=answer,
+                      refused=False, mode="extractive", llm=None, citations=citations,
+                      sentences=sentences, highlights=list(chosen[0].marks))
+
+    # --- LLM --------------------------------------------------------------------------
+
+    def _pack_sources(self, question: str, results: list[Scored]) -> list[Passage]:
+        """As many top passages as fit the model's window beside prompt and answer."""
+        assert self.llm is not None
+        budget = (
+            self.llm.context_window
+            - self.max_answer_tokens
+            - self.llm.count_tokens(SYSTEM_PROMPT + question)
+            - 64  # chat template and separators
+        )
+        packed: list[Passage] = []
+        for result in results:
+            cost = self.llm.count_tokens(format_sources([*packed, result.passage]))
+            if cost > budget:
+                break
+            packed.append(result.passage)
+        return packed or [results[0].passage]
+
+    def _llm_answer(self, question: str, standalone: str, results: list[Scored],
+                    on_token: TokenCallback | None) -> Answer:
+        assert self.llm is not None
+        passages = self._pack_sources(standalone, results)
+        messages = [
+            Message("system", SYSTEM_PROMPT),
+            Message("user", f"{format_sources(passages)}\n\nFrage: {standalone}"),
+        ]
+        pieces: list[str] = []
+        for piece in self.llm.stream(messages):
+            pieces.append(piece)
+            if on_token:
+                on_token(piece)
+        raw = "".join(pieces).strip()
+        citations_all = [Citation(n, p) for n, p in enumerate(passages, start=1)]
+        if says_not_in_documents(raw) and not re.search(r"\[\d+\]", raw):
+            refusal = self._refusal(question, standalone, results, {}, "")
+            refusal.llm = self.llm.name
+            return refusal
+        checked = self.checker.check(raw, passages)
+        if not checked.sentences:
+            raise UnusableLLMAnswer(LLM_ANSWER_EMPTY)
+        if not checked.usable:
+            raise UnusableLLMAnswer(LLM_ANSWER_UNSUPPORTED)
+        used = sorted({n for sentence in checked.sentences for n in sentence.citations})
+        renumber = {old: new for new, old in enumerate(used, start=1)}
+        citations = [Citation(renumber[c.n], passages[c.n - 1]) for c in citations_all
+                     if c.n in renumber]
+        sentences = [
+            CheckedSentence(text=s.text, citations=[renumber[n] for n in s.citations],
+                            supported=s.supported, lexical=s.lexical, semantic=s.semantic,
+                            repaired=s.repaired)
+            for s in checked.sentences
+        ]
+        return Answer(question=question, standalone_question=standalone,
+                      answer=checked.render(renumber), refused=False, mode="llm",
+                      llm=self.llm.name, citations=citations, sentences=sentences,
+                      notice=checked.notice)

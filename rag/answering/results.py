@@ -1,0 +1,79 @@
+"""What answering hands back: an answer, its numbered citations and checked sentences,
+and the turn a conversation remembers of it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rag.passage import Passage
+
+
+@dataclass
+class CheckedSentence:
+    text: str
+    citations: list[int]
+    supported: bool
+    lexical: float
+    semantic: float | None
+    repaired: bool = False  # the check gave it the citation of the passage that supports it
+
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source as an answer numbers it: ``[n]`` and the passage behind it."""
+
+    n: int
+    passage: Passage
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract's citation object: the number and the passage, without the
+        positions inside the document (``--json`` has never carried them)."""
+        fields = {key: value for key, value in self.passage.as_dict().items()
+                  if key not in ("chunk_id", "start", "end")}
+        return {"n": self.n, **fields}
+
+
+@dataclass
+class Turn:
+    """What a conversation remembers of an earlier question."""
+
+    question: str
+    standalone: str
+    answer: str = ""
+
+
+@dataclass
+class Answer:
+    question: str
+    standalone_question: str
+    answer: str
+    refused: bool
+    mode: str  # "llm", "extractive" or "refused"
+    llm: str | None
+    citations: list[Citation] = field(default_factory=list)
+    sentences: list[CheckedSentence] = field(default_factory=list)
+    suggested_topics: list[str] = field(default_factory=list)
+    evidence: dict[str, float] = field(default_factory=dict)
+    notice: str = ""
+    highlights: list[str] = field(default_factory=list)  # the answer itself: number, date, name
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "mode": self.mode,
+            "citations": [c.as_json() for c in self.citations],
+            "llm": self.llm,
+            "standalone_question": self.standalone_question,
+            "sentences": [asdict(s) for s in self.sentences],
+            "suggested_topics": self.suggested_topics,
+            "evidence": self.evidence,
+            "notice": self.notice,
+            "highlights": self.highlights,
+        }
+
+    def as_turn(self) -> Turn:
+        return Turn(self.question, self.standalone_question, self.answer)

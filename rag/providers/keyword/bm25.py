@@ -1,0 +1,219 @@
+"""BM25 over the indexed chunks, with German stemming and stopwords (bm25s + Snowball).
+
+The keyword index is derived from the Chroma collection (the chunks and their texts) and
+rebuilt after every ingest that changed it; it is written to a fresh directory and
+swapped in, so a reader never sees half of it. It stores the chunk ids, a fingerprint,
+and the generation and version of the index it was built from: a worker whose own copy
+(in its own data directory) is older than the live version builds it again from Chroma.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag.providers.vectorstore import Index
+    from rag.settings import Settings
+    from rag.text import CompoundSplitter
+
+MANIFEST = "manifest.json"
+ANALYZER_VERSION = 2  # bump when the analysis changes: stored indexes are then rebuilt
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+# "30 %" and "30 Prozent", "5 Mio. €" and "5 Millionen Euro" must meet
+_SYMBOL_WORDS = {"%": "prozent", "€": "euro", "§": "paragraf"}
+_SYMBOLS = re.compile("[%€§]")
+
+
+def analyzer_name(*, decompound: bool) -> str:
+    return f"german-snowball.{ANALYZER_VERSION}" + ("+decompound" if decompound else "")
+
+
+def fingerprint(ids: list[str]) -> str:
+    digest = hashlib.sha256()
+    for chunk_id in sorted(ids):
+        digest.update(chunk_id.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class GermanAnalyzer:
+    """Lower-case, German stopwords out, Snowball German stems (ä/ö/ü/ß folded), and,
+    with ``decompound``, the stems of a compound's parts after the compound's own stem."""
+
+    def __init__(self, *, decompound: bool) -> None:
+        from bm25s.stopwords import STOPWORDS_GERMAN
+
+        # a PyStemmer object keeps state between calls and must not be used by two
+        # threads at once (its documentation says so): one per thread
+        self._local = threading.local()
+        self._stopwords = frozenset(STOPWORDS_GERMAN)
+        self.decompound = decompound
+        self.splitter: CompoundSplitter | None = None
+        if decompound:
+            from rag.text import CompoundSplitter
+
+            self.splitter = CompoundSplitter()
+
+    @property
+    def name(self) -> str:
+        return analyzer_name(decompound=self.decompound)
+
+    @property
+    def _stemmer(self) -> Any:
+        stemmer = getattr(self._local, "stemmer", None)
+        if stemmer is None:
+            import Stemmer
+
+            stemmer = self._local.stemmer = Stemmer.Stemmer("german")
+        return stemmer
+
+    @staticmethod
+    def stem_words(words: list[str]) -> list[str]:
+        import Stemmer
+
+        return list(Stemmer.Stemmer("german").stemWords(words))
+
+    def words(self, text: str) -> list[str]:
+        """The content words of ``text``, lower-cased, before stemming."""
+        text = _SYMBOLS.sub(lambda m: f" {_SYMBOL_WORDS[m.group(0)]} ", text.lower())
+        return [w for w in _TOKEN.findall(text) if len(w) > 1 and w not in self._stopwords]
+
+    def analyze(self, text: str) -> list[str]:
+        words = self.words(text)
+        if self.splitter is not None:
+            expanded: list[str] = []
+            for word in words:
+                expanded.append(word)
+                parts = self.splitter.split(word)
+                if len(parts) > 1:
+                    expanded.extend(p for p in parts if len(p) > 2 and p not in self._stopwords)
+            words = expanded
+        return list(self._stemmer.stemWords(words))
+
+
+@dataclass
+class KeywordHit:
+    chunk_id: str
+    score: float
+
+
+class KeywordIndex:
+    def __init__(self, retriever: Any, ids: list[str], analyzer: GermanAnalyzer,
+                 manifest: dict[str, Any]) -> None:
+        self.retriever = retriever
+        self.ids = ids
+        self.analyzer = analyzer
+        self.manifest = manifest
+
+    @classmethod
+    def build(
+        cls, ids: list[str], texts: list[str], directory: Path, *, analyzer: GermanAnalyzer,
+        source: dict[str, Any] | None = None,
+    ) -> None:
+        """Index ``texts`` and write the index to ``directory`` (replacing it atomically).
+        ``source`` (generation and version of the index read) goes into the manifest."""
+        import bm25s
+
+        temporary = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir(parents=True)
+        if ids:
+            retriever = bm25s.BM25()
+            tokens = [analyzer.analyze(text) for text in texts]
+            # bm25s wants each document non-empty in vocabulary terms; a placeholder keeps ids
+            retriever.index([t or ["\0"] for t in tokens], show_progress=False)
+            retriever.save(str(temporary), show_progress=False)
+        (temporary / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
+        manifest = {"count": len(ids), "fingerprint": fingerprint(ids), "analyzer": analyzer.name,
+                    **(source or {})}
+        (temporary / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        old = directory.with_name(f".{directory.name}.{os.getpid()}.old")
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(temporary, directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def read_manifest(directory: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    @classmethod
+    def load(cls, directory: Path, *, analyzer: GermanAnalyzer) -> KeywordIndex | None:
+        manifest = cls.read_manifest(directory)
+        if manifest is None:
+            return None
+        import bm25s
+
+        ids = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
+        retriever = bm25s.BM25.load(str(directory), show_progress=False) if ids else None
+        return cls(retriever, ids, analyzer, manifest)
+
+    def search(self, query: str, *, top_k: int) -> list[KeywordHit]:
+        terms = self.analyzer.analyze(query)
+        if not terms or self.retriever is None:
+            return []
+        vocabulary = self.retriever.vocab_dict
+        known = [term for term in terms if term in vocabulary]
+        if not known:
+            return []
+        k = min(top_k, len(self.ids))
+        documents, scores = self.retriever.retrieve([known], k=k, show_progress=False)
+        return [
+            KeywordHit(self.ids[int(doc)], float(score))
+            for doc, score in zip(documents[0], scores[0], strict=True)
+            if score > 0
+        ]
+
+
+def keyword_index_current(index: Index, settings: Settings) -> bool:
+    """Whether the keyword index on disk was built from this version of the index, with
+    the analyzer the settings ask for, and holds as many chunks as Chroma (an older
+    manifest without generation and version counts as version 0 of its generation)."""
+    manifest = KeywordIndex.read_manifest(index.keyword_dir)
+    if manifest is None:
+        return False
+    expected = analyzer_name(decompound=settings.keyword_decompound)
+    generation = index.generation
+    return bool(
+        manifest.get("analyzer") == expected
+        and manifest.get("generation", generation.name) == generation.name
+        and int(manifest.get("version", 0)) == generation.version
+        and manifest.get("count") == index.chunk_count()
+    )
+
+
+# embedded Chroma turns a get into one SQL statement; SQLite allows 32,766 variables
+READ_PAGE = 10_000
+
+
+def searchable_text(title: str, location: str, text: str) -> str:
+    """A chunk as the keyword index sees it: its title and section count as its words."""
+    return f"{title} {location} {text}"
+
+
+def rebuild_keyword_index(index: Index, settings: Settings) -> None:
+    """Derive the BM25 index from what Chroma holds now. Callers hold the data
+    directory's keyword lock (``DataDir.keyword_lock``)."""
+    ids: list[str] = []
+    texts: list[str] = []
+    for page_ids, page_texts, metas in index.chunk_pages(READ_PAGE):
+        ids.extend(page_ids)
+        texts.extend(
+            searchable_text(str(meta.get("title", "")), str(meta.get("location", "")), text)
+            for text, meta in zip(page_texts, metas, strict=True)
+        )
+    analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
+    source = {"generation": index.generation.name, "version": index.generation.version}
+    KeywordIndex.build(ids, texts, index.keyword_dir, analyzer=analyzer, source=source)

@@ -1,0 +1,229 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 (German stems and compound parts), fused,
+filtered by metadata, near-duplicates collapsed.
+
+Fusion follows the embedder. With the multilingual e5-small default, the dense side is
+the stronger one (XQuAD-de nDCG@10: dense 0.957, BM25 0.946), and the best fusion scales
+both sides to [0, 1] over the query's candidates (the best candidate 1, the last 0) and
+weights the dense side 1.5 times: XQuAD-de 0.975 and golden set 0.968, against 0.967 /
+0.945 for reciprocal-rank fusion and 0.953 / 0.928 for the score fusion that suited the
+English MiniLM (BM25 / best BM25 + cosine; e5's cosines all sit between about 0.7 and
+0.9, so added raw they hardly move a ranking). All three are in settings (``fusion``);
+``benchmarks/retrieval_sweep.py`` measures them and the README has the figures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from rag.passage import Passage
+from rag.providers.embedding import Embedder
+from rag.providers.keyword import (
+    GermanAnalyzer,
+    KeywordIndex,
+    keyword_index_current,
+    rebuild_keyword_index,
+)
+from rag.providers.vectorstore import DataDir, Index
+from rag.retrieval.filters import Filters
+from rag.settings import Settings
+
+Mode = Literal["hybrid", "dense", "bm25"]
+Fusion = Literal["minmax", "score", "rrf"]
+CANDIDATES = 50  # per ranking, before fusion and filtering
+NEAR_DUPLICATE = 0.8  # Jaccard similarity of word trigrams
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A passage with the evidence each ranking gave it (for refusal and debugging)."""
+
+    passage: Passage
+    fused: float
+    dense_rank: int | None = None
+    dense_score: float | None = None
+    bm25_rank: int | None = None
+    bm25_score: float | None = None
+
+
+class Retriever:
+    def __init__(
+        self, settings: Settings, index: Index, embedder: Embedder, keyword: KeywordIndex | None
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.keyword = keyword
+        self.analyzer = keyword.analyzer if keyword else GermanAnalyzer(
+            decompound=settings.keyword_decompound)
+        # counted once: a Chroma count costs milliseconds per query at 100k chunks, and a
+        # retriever serves one state of the index (it is reopened after an ingest)
+        self.chunk_count = index.chunk_count()
+
+    @classmethod
+    def open(cls, settings: Settings, data_dir: DataDir, embedder: Embedder) -> Retriever:
+        """The retriever over the live index; rebuilds a stale keyword index first."""
+        index = data_dir.open_current()
+        try:
+            analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
+            # several processes may share a data directory: one builds, the others wait
+            # and find it built; nobody swaps the files while they are read
+            with data_dir.keyword_lock():
+                if not keyword_index_current(index, settings):
+                    rebuild_keyword_index(index, settings)
+                keyword = KeywordIndex.load(index.keyword_dir, analyzer=analyzer)
+            return cls(settings, index, embedder, keyword)
+        except BaseException:
+            index.close()
+            raise
+
+    # --- the two rankings -------------------------------------------------------------
+
+    def dense(self, query: str, *, limit: int, filters: Filters) -> list[tuple[Passage, float]]:
+        count = self.chunk_count
+        if count == 0:
+            return []
+        found = self.index.nearest(self.embedder.embed_query(query),
+                                   limit=min(limit, count), where=filters.chroma_where())
+        return [
+            (Passage.from_chroma(cid, text, meta, 1.0 - float(dist)), 1.0 - float(dist))
+            for cid, text, meta, dist in found
+        ]
+
+    def bm25(self, query: str, *, limit: int, filters: Filters) -> list[tuple[Passage, float]]:
+        if self.keyword is None:
+            return []
+        # filters apply after the ranking, so look further down the list when filtering
+        hits = self.keyword.search(query, top_k=limit * (4 if filters else 1))
+        if not hits:
+            return []
+        by_id = self.index.chunks([hit.chunk_id for hit in hits])
+        ranked = []
+        for hit in hits:
+            if hit.chunk_id not in by_id:
+                continue  # the keyword index is a moment behind Chroma
+            text, meta = by_id[hit.chunk_id]
+            if filters and not filters.matches(meta):
+                continue
+            ranked.append((Passage.from_chroma(hit.chunk_id, text, meta, hit.score), hit.score))
+        return ranked[:limit]
+
+    # --- fusion -----------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        filters: Filters | None = None,
+    ) -> list[Scored]:
+        top_k = top_k or self.settings.top_k
+        mode = mode or self.settings.retriever
+        filters = filters or Filters()
+        limit = max(CANDIDATES, top_k * 4)
+        dense = self.dense(query, limit=limit, filters=filters) if mode != "bm25" else []
+        keyword = self.bm25(query, limit=limit, filters=filters) if mode != "dense" else []
+        fused = fuse(dense, keyword, weights=self._weights(mode), method=self._method(mode),
+                     rrf_k=self.settings.fusion_k)
+        return collapse_near_duplicates(fused, keep=top_k)
+
+    def _method(self, mode: Mode) -> Fusion:
+        # one ranking alone: its own order, which any method keeps
+        return self.settings.fusion if mode == "hybrid" else "rrf"
+
+    def _weights(self, mode: Mode) -> tuple[float, float]:
+        """(dense, bm25) weights."""
+        if mode == "hybrid":
+            return self.settings.fusion_weight_dense, self.settings.fusion_weight_bm25
+        return float(mode == "dense"), float(mode == "bm25")
+
+    def close(self) -> None:
+        self.index.close()
+
+
+Ranking = list[tuple[Passage, float]]
+
+
+def fuse(dense: Ranking, keyword: Ranking, *, weights: tuple[float, float], method: Fusion,
+         rrf_k: int = 60) -> list[Scored]:
+    """One ranking from the dense and the BM25 candidates (each best first), best first.
+    ``weights`` are (dense, bm25)."""
+    found: dict[str, dict[str, Any]] = {}
+    for side, ranking in (("dense", dense), ("bm25", keyword)):
+        for rank, (passage, score) in enumerate(ranking, start=1):
+            entry = found.setdefault(passage.chunk_id, {"passage": passage})
+            entry[side] = (rank, score)
+    w_dense, w_bm25 = weights
+    dense_scale, bm25_scale = _Scale.of(dense), _Scale.of(keyword)
+    results = []
+    for entry in found.values():
+        in_dense, in_bm25 = entry.get("dense"), entry.get("bm25")
+        if method == "score" and in_dense is None and dense:
+            # a passage outside the dense candidates is at most as similar as the last
+            in_dense = (len(dense) + 1, dense_scale.worst)
+        fused = (w_dense * _side_value(method, in_dense, dense_scale, rrf_k=rrf_k, cosine=True)
+                 + w_bm25 * _side_value(method, in_bm25, bm25_scale, rrf_k=rrf_k, cosine=False))
+        results.append(Scored(
+            passage=replace(entry["passage"], score=round(fused, 6)),
+            fused=fused,
+            dense_rank=entry["dense"][0] if "dense" in entry else None,
+            dense_score=entry["dense"][1] if "dense" in entry else None,
+            bm25_rank=in_bm25[0] if in_bm25 else None,
+            bm25_score=in_bm25[1] if in_bm25 else None,
+        ))
+    results.sort(key=lambda r: (-r.fused, r.passage.chunk_id))
+    return results
+
+
+@dataclass(frozen=True)
+class _Scale:
+    best: float
+    worst: float
+
+    @classmethod
+    def of(cls, ranking: Ranking) -> _Scale:
+        scores = [score for _, score in ranking]
+        return cls(max(scores, default=0.0), min(scores, default=0.0))
+
+    def unit(self, score: float) -> float:
+        """``score`` on [0, 1]: the best candidate 1, the last 0."""
+        return (score - self.worst) / (self.best - self.worst) if self.best > self.worst else 1.0
+
+
+def _side_value(method: Fusion, hit: tuple[int, float] | None, scale: _Scale, *,
+                rrf_k: int, cosine: bool) -> float:
+    """What one ranking contributes for a passage it found at ``hit`` = (rank, score)."""
+    if hit is None:
+        return 0.0
+    rank, score = hit
+    if method == "rrf":
+        return 1.0 / (rrf_k + rank)
+    if method == "minmax":
+        return scale.unit(score)
+    # score fusion: the cosine as it is, BM25 divided by the query's best BM25 score
+    return max(0.0, score) if cosine else score / (scale.best or 1.0)
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def collapse_near_duplicates(results: list[Scored], *, keep: int = 50) -> list[Scored]:
+    """Drop passages that repeat a better-ranked one almost word for word (copies of a
+    document under two names, a page quoted in full elsewhere)."""
+    kept: list[tuple[Scored, set[tuple[str, ...]]]] = []
+    for result in results:
+        shingles = _shingles(result.passage.text)
+        duplicate = any(
+            len(shingles & other) / max(1, len(shingles | other)) >= NEAR_DUPLICATE
+            for _, other in kept
+        )
+        if not duplicate:
+            kept.append((result, shingles))
+            if len(kept) >= keep:
+                break
+    return [result for result, _ in kept]

@@ -1,0 +1,178 @@
+"""The dependency rule of the design handbook, read from the source: every import counts,
+including the lazy ones inside functions and those only for type checking.
+
+    ui  →  evaluation  →  ingest  →  rag
+
+and inside ``rag`` the stages of the data flow, lowest first:
+
+    basics (errors, settings, passage, offline, text)  →  providers  →  retrieval  →  answering
+
+A layer imports only itself and what is below it; nothing imports ``tests`` or
+``benchmarks``. Callers outside a package take its names from the package itself (its
+``__init__`` and ``__all__``), not from its modules.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("rag", "ingest", "evaluation", "ui")
+LAYERS = {
+    "rag": {"rag"},
+    "ingest": {"rag", "ingest"},
+    "evaluation": {"rag", "ingest", "evaluation"},
+    "ui": {"rag", "ingest", "evaluation", "ui"},
+}
+PROJECT = {*PACKAGES, "tests", "benchmarks"}
+# rag's own stages: each may import the ones listed (and itself)
+STAGE_OF_BASICS = "basics"
+RAG_STAGES = {
+    STAGE_OF_BASICS: {STAGE_OF_BASICS},
+    "providers": {STAGE_OF_BASICS, "providers"},
+    "retrieval": {STAGE_OF_BASICS, "providers", "retrieval"},
+    "answering": {STAGE_OF_BASICS, "providers", "retrieval", "answering"},
+}
+# packages whose modules are private: outsiders import from the package
+SURFACES = ("rag.text", "rag.providers.embedding", "rag.providers.vectorstore",
+            "rag.providers.keyword", "rag.providers.llm", "rag.retrieval", "rag.answering",
+            "evaluation", "ingest", "ingest.readers")
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str  # importing module, dotted
+    target: str  # imported module, dotted
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line} imports {self.target}"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> list[Import]:
+    source = module_name(path)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [Import(source, alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the importing package
+                package = source.split(".")
+                if path.name != "__init__.py":
+                    package.pop()
+                base = ".".join(package[: len(package) - node.level + 1])
+                if not node.module:  # "from . import x": x is a module of the package
+                    found += [Import(source, f"{base}.{alias.name}", node.lineno)
+                              for alias in node.names]
+                    continue
+                target = f"{base}.{node.module}"
+            else:
+                target = node.module or ""
+            found.append(Import(source, target, node.lineno))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr == "import_module" and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            found.append(Import(source, node.args[0].value, node.lineno))
+    return found
+
+
+def project_files(*packages: str) -> list[Path]:
+    return sorted(path for package in packages for path in (REPO / package).rglob("*.py"))
+
+
+ALL_IMPORTS = [imp for path in project_files(*PACKAGES) for imp in imports_of(path)]
+
+
+def rag_stage(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in RAG_STAGES:
+        return parts[1]
+    return STAGE_OF_BASICS
+
+
+def test_the_reader_sees_every_kind_of_import(tmp_path: Path) -> None:
+    # the rule is only as good as the import reader: lazy, type-only and dynamic imports
+    sample = REPO / "rag" / "_layers_sample.py"
+    try:
+        sample.write_text(
+            "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n    from ingest.pipeline import Ingestor\n"
+            "def later():\n    import ui.cli\n    from . import errors\n"
+            "    import importlib\n    importlib.import_module('evaluation.golden')\n",
+            encoding="utf-8")
+        targets = {imp.target for imp in imports_of(sample)}
+    finally:
+        sample.unlink()
+    assert {"ingest.pipeline", "ui.cli", "rag.errors", "evaluation.golden"} <= targets
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_a_layer_imports_only_itself_and_what_is_below(package: str) -> None:
+    allowed = LAYERS[package]
+    broken = [str(imp) for imp in ALL_IMPORTS
+              if imp.source.split(".")[0] == package
+              and imp.target.split(".")[0] in PROJECT
+              and imp.target.split(".")[0] not in allowed]
+    assert broken == []
+
+
+def test_rag_stages_follow_the_data_flow() -> None:
+    broken = [str(imp) for imp in ALL_IMPORTS
+              if imp.source.split(".")[0] == "rag" and imp.target.split(".")[0] == "rag"
+              and rag_stage(imp.target) not in RAG_STAGES[rag_stage(imp.source)]]
+    assert broken == []
+
+
+def test_benchmarks_and_tests_are_imported_by_nobody() -> None:
+    leaks = [str(imp) for path in project_files(*PACKAGES, "benchmarks")
+             for imp in imports_of(path)
+             if imp.target.split(".")[0] == "tests"
+             or (imp.target.split(".")[0] == "benchmarks"
+                 and imp.source.split(".")[0] != "benchmarks")]
+    assert leaks == []
+
+
+def surface_reached_into(target: str) -> str | None:
+    """The package whose private module ``target`` is, if it is one."""
+    if target in SURFACES:
+        return None
+    owners = [s for s in SURFACES if target.startswith(s + ".")]
+    return max(owners, key=len) if owners else None
+
+
+def test_callers_outside_a_package_use_its_surface() -> None:
+    reaching_in = []
+    for imp in ALL_IMPORTS:
+        owner = surface_reached_into(imp.target)
+        if owner and not (imp.source == owner or imp.source.startswith(owner + ".")):
+            reaching_in.append(str(imp))
+    assert reaching_in == []
+
+
+@pytest.mark.parametrize("package", SURFACES)
+def test_every_surface_names_what_it_exports(package: str) -> None:
+    init = REPO / Path(*package.split(".")) / "__init__.py"
+    tree = ast.parse(init.read_text(encoding="utf-8"))
+    exported = next((node.value for node in tree.body if isinstance(node, ast.Assign)
+                     and any(getattr(t, "id", "") == "__all__" for t in node.targets)), None)
+    assert isinstance(exported, ast.List | ast.Tuple), f"{package} has no __all__"
+    names = {elt.value for elt in exported.elts if isinstance(elt, ast.Constant)}
+    bound = {alias.asname or alias.name for node in tree.body
+             if isinstance(node, ast.ImportFrom) for alias in node.names}
+    bound |= {node.name for node in tree.body
+              if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+    bound |= {t.id for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
+              for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+              if isinstance(t, ast.Name)}
+    assert names and names <= bound, sorted(names - bound)
