@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 from rag.passage import Passage
 from rag.providers.embedding import Embedder
@@ -147,32 +147,50 @@ class Retriever:
 Ranking = list[tuple[Passage, float]]
 
 
+@dataclass(frozen=True)
+class _Hit:
+    """Where one ranking placed a passage: its rank (1 = best) and raw score."""
+
+    rank: int
+    score: float
+
+
+@dataclass
+class _Candidate:
+    """A passage found by either ranking, with what each of them said about it."""
+
+    passage: Passage
+    dense: _Hit | None = None
+    bm25: _Hit | None = None
+
+
 def fuse(dense: Ranking, keyword: Ranking, *, weights: tuple[float, float], method: Fusion,
          rrf_k: int = 60) -> list[Scored]:
     """One ranking from the dense and the BM25 candidates (each best first), best first.
     ``weights`` are (dense, bm25)."""
-    found: dict[str, dict[str, Any]] = {}
-    for side, ranking in (("dense", dense), ("bm25", keyword)):
-        for rank, (passage, score) in enumerate(ranking, start=1):
-            entry = found.setdefault(passage.chunk_id, {"passage": passage})
-            entry[side] = (rank, score)
+    found: dict[str, _Candidate] = {}
+    for rank, (passage, score) in enumerate(dense, start=1):
+        found.setdefault(passage.chunk_id, _Candidate(passage)).dense = _Hit(rank, score)
+    for rank, (passage, score) in enumerate(keyword, start=1):
+        found.setdefault(passage.chunk_id, _Candidate(passage)).bm25 = _Hit(rank, score)
     w_dense, w_bm25 = weights
     dense_scale, bm25_scale = _Scale.of(dense), _Scale.of(keyword)
     results = []
-    for entry in found.values():
-        in_dense, in_bm25 = entry.get("dense"), entry.get("bm25")
+    for candidate in found.values():
+        in_dense = candidate.dense
         if method == "score" and in_dense is None and dense:
             # a passage outside the dense candidates is at most as similar as the last
-            in_dense = (len(dense) + 1, dense_scale.worst)
+            in_dense = _Hit(len(dense) + 1, dense_scale.worst)
         fused = (w_dense * _side_value(method, in_dense, dense_scale, rrf_k=rrf_k, cosine=True)
-                 + w_bm25 * _side_value(method, in_bm25, bm25_scale, rrf_k=rrf_k, cosine=False))
+                 + w_bm25 * _side_value(method, candidate.bm25, bm25_scale, rrf_k=rrf_k,
+                                        cosine=False))
         results.append(Scored(
-            passage=replace(entry["passage"], score=round(fused, 6)),
+            passage=replace(candidate.passage, score=round(fused, 6)),
             fused=fused,
-            dense_rank=entry["dense"][0] if "dense" in entry else None,
-            dense_score=entry["dense"][1] if "dense" in entry else None,
-            bm25_rank=in_bm25[0] if in_bm25 else None,
-            bm25_score=in_bm25[1] if in_bm25 else None,
+            dense_rank=candidate.dense.rank if candidate.dense else None,
+            dense_score=candidate.dense.score if candidate.dense else None,
+            bm25_rank=candidate.bm25.rank if candidate.bm25 else None,
+            bm25_score=candidate.bm25.score if candidate.bm25 else None,
         ))
     results.sort(key=lambda r: (-r.fused, r.passage.chunk_id))
     return results
@@ -193,18 +211,17 @@ class _Scale:
         return (score - self.worst) / (self.best - self.worst) if self.best > self.worst else 1.0
 
 
-def _side_value(method: Fusion, hit: tuple[int, float] | None, scale: _Scale, *,
+def _side_value(method: Fusion, hit: _Hit | None, scale: _Scale, *,
                 rrf_k: int, cosine: bool) -> float:
-    """What one ranking contributes for a passage it found at ``hit`` = (rank, score)."""
+    """What one ranking contributes for a passage it found at ``hit``."""
     if hit is None:
         return 0.0
-    rank, score = hit
     if method == "rrf":
-        return 1.0 / (rrf_k + rank)
+        return 1.0 / (rrf_k + hit.rank)
     if method == "minmax":
-        return scale.unit(score)
+        return scale.unit(hit.score)
     # score fusion: the cosine as it is, BM25 divided by the query's best BM25 score
-    return max(0.0, score) if cosine else score / (scale.best or 1.0)
+    return max(0.0, hit.score) if cosine else hit.score / (scale.best or 1.0)
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
