@@ -42,9 +42,10 @@ from rag.retrieval import Filters
 from rag.settings import Settings
 from ui import strings as S
 from ui.accounts import AccountStore, env_password
-from ui.admin_actions import AdminActions, failure_line
+from ui.admin_actions import AdminActions
 from ui.audit import AuditLog
 from ui.auth import Gate
+from ui.failures import answer_failure
 from ui.feedback import FeedbackStore
 
 AssistantFactory = Callable[[Settings, DataDir, Any], Assistant]
@@ -483,15 +484,6 @@ def _close_quietly(assistant: Any) -> None:
             logging.getLogger(__name__).exception("closing the old index failed")
 
 
-def answer_failure(exc: Exception) -> str:
-    """The German line shown in the chat when a question could not be answered."""
-    if isinstance(exc, IndexUnavailableError):
-        return S.INDEX_UNREACHABLE
-    if isinstance(exc, EmptyIndexError):
-        return S.INDEX_EMPTY
-    return failure_line(S.ANSWER_FAILED, exc)
-
-
 def stream_answer(shared: SharedAssistant, question: str, history: list[Turn],
                   filters: Filters) -> Iterator[str | Answer]:
     """Yields the growing answer text while it is written, then the checked Answer."""
@@ -505,7 +497,7 @@ def stream_answer(shared: SharedAssistant, question: str, history: list[Turn],
                 result = assistant.answerer.ask(
                     question, history=history, filters=filters,
                     on_token=lambda piece: pieces.put(("token", piece)))
-        except Exception as exc:  # shown to the user as one line below
+        except Exception as exc:  # the thread must hand every failure to the reader
             pieces.put(("error", exc))
         else:
             pieces.put(("done", result))
