@@ -72,7 +72,6 @@ def launch_options() -> dict[str, Any]:
     return {"theme": theme, "css": CSS, "js": CITATION_JS}
 
 
-
 @dataclass(eq=False, kw_only=True)
 class KoraApp:
     """What ``build_app`` returns: the page and the objects behind it.
@@ -305,7 +304,6 @@ def launch(app: KoraApp, settings: Settings, *, host: str, port: int) -> None:
     app.blocks.launch(server_name=host, server_port=port, prevent_thread_lock=True,
                       quiet=True, footer_links=[],
                       max_file_size=int(settings.max_file_mb * 1_000_000), **launch_options())
-
 
 
 def start_checks(settings: Settings) -> list[str]:
