@@ -70,7 +70,6 @@ def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any
     port = free_port()
     launch(demo, settings, host="127.0.0.1", port=port)
     demo.kora_url = f"http://127.0.0.1:{port}"
-    demo.kora_settings = settings
     demo.kora_clock = clock
     yield demo
     demo.close()
@@ -117,13 +116,13 @@ def wait_until(condition: Any, timeout: float = 30) -> None:
 
 
 def login(web: Any, name: str = "anna", password: str = ANNA_PASSWORD) -> str:
-    token, status, _ = web.kora_handlers["login"](name, password, None)
+    token, status, _ = web.admin.login(name, password, None)
     assert token, status
     return str(token)
 
 
 def audit_entries(web: Any) -> list[dict[str, Any]]:
-    return list(web.kora_gate.audit.entries())
+    return list(web.gate.audit.entries())
 
 
 # --------------------------------------------------------------------------- the proxy
@@ -147,7 +146,7 @@ def test_proxy_user_is_trusted_only_from_the_proxy(web: Any) -> None:
 
 
 def test_proxy_admin_uploads_through_the_api_and_the_audit_names_them(web: Any) -> None:
-    corpus = web.kora_settings.corpus_dir
+    corpus = web.settings.corpus_dir
     content = b"# Parkraum\n\nDie Stadt Beispielburg erprobt Sensoren auf Parkplaetzen.\n"
     stored = upload_via_http(web, "../../ausbruch.md", content)
     assert stored.status_code == 200
@@ -173,7 +172,7 @@ def test_proxy_admin_uploads_through_the_api_and_the_audit_names_them(web: Any) 
 def test_upload_over_the_size_limit_stops_at_the_server(web: Any) -> None:
     refused = upload_via_http(web, "gross.txt", b"Text " * 400_000)  # 2 MB, limit 1 MB
     assert refused.status_code == 413 and "maximum allowed size" in refused.text
-    assert not (web.kora_settings.corpus_dir / "uploads" / "gross.txt").exists()
+    assert not (web.settings.corpus_dir / "uploads" / "gross.txt").exists()
 
 
 # --------------------------------------------------------------------------- sessions
@@ -184,20 +183,20 @@ def test_session_expires_after_idle_minutes(web: Any, tmp_path: Path) -> None:
     document = tmp_path / "notiz.md"
     document.write_text("# Notiz\n\nEine kurze Notiz zum Winterdienst.\n", encoding="utf-8")
     web.kora_clock.advance(29 * 60)
-    rows, _ = web.kora_handlers["documents"](token, None)
+    rows, _ = web.admin.documents(token, None)
     assert rows  # still logged in: activity restarts the idle time
     web.kora_clock.advance(31 * 60)
-    assert "abgelaufen" in web.kora_handlers["upload"]([str(document)], token, None)
-    assert not (web.kora_settings.corpus_dir / "uploads" / "notiz.md").exists()
+    assert "abgelaufen" in web.admin.upload([str(document)], token, None)
+    assert not (web.settings.corpus_dir / "uploads" / "notiz.md").exists()
     assert audit_entries(web)[-1]["action"] == "session-expired"
 
 
 def test_chat_account_may_ask_but_not_administer(web: Any) -> None:
     token = login(web, "paul", PAUL_PASSWORD)
-    assert "nur Fragen stellen" in web.kora_handlers["reindex"](token, None)
-    steps = list(web.kora_handlers["ask"](SCHARRENBACH, "alle", [], [], token, None))
+    assert "nur Fragen stellen" in web.admin.reindex(token, None)
+    steps = list(web.chat.ask(SCHARRENBACH, "alle", [], [], token, None))
     assert "Scharrenbach" in steps[-1][0][-1]["content"]
-    refused = list(web.kora_handlers["ask"](SCHARRENBACH, "alle", [], [], None, None))
+    refused = list(web.chat.ask(SCHARRENBACH, "alle", [], [], None, None))
     assert "Bitte melden Sie sich an" in refused[-1][0][-1]["content"]
 
 
@@ -205,22 +204,21 @@ def test_chat_account_may_ask_but_not_administer(web: Any) -> None:
 
 
 def test_every_admin_action_lands_in_the_audit_log(web: Any, tmp_path: Path) -> None:
-    handlers = web.kora_handlers
     token = login(web)
     content = "# Streusalz\n\nDer Bauhof Beispielburg streut seit 2026 weniger Salz.\n"
     document = tmp_path / "streusalz.md"
     document.write_text(content, encoding="utf-8")
     sha = hashlib.sha256(content.encode()).hexdigest()
     start = len(audit_entries(web))
-    assert "Gespeichert" in handlers["upload"]([str(document)], token, None)
-    assert "1 hinzugefügt" in handlers["reindex"](token, None)
-    web.kora_feedback.add(rating=1, question="Streusalz?", answer="weniger", sources=[])
-    csv_path, status = handlers["export"](token, None)
+    assert "Gespeichert" in web.admin.upload([str(document)], token, None)
+    assert "1 hinzugefügt" in web.admin.reindex(token, None)
+    web.feedback.add(rating=1, question="Streusalz?", answer="weniger", sources=[])
+    csv_path, status = web.admin.export(token, None)
     assert "Streusalz?" in Path(csv_path).read_text(encoding="utf-8") and "1 Rückmeldungen" \
         in status
-    result = handlers["delete"]("uploads/streusalz.md", True, token, None)
+    result = web.admin.delete("uploads/streusalz.md", True, token, None)
     assert "Gelöscht" in result and "1 entfernt" in result
-    assert handlers["logout"](token, None)[1] == "Abgemeldet."
+    assert web.admin.logout(token, None)[1] == "Abgemeldet."
     new = audit_entries(web)[start:]
     assert [e["action"] for e in new] == ["upload", "reindex", "feedback-export", "delete",
                                           "reindex", "logout"]
@@ -231,13 +229,13 @@ def test_every_admin_action_lands_in_the_audit_log(web: Any, tmp_path: Path) -> 
     assert new[1]["detail"]["added"] == 1 and new[1]["detail"]["failed"] == []
     assert new[3]["documents"] == [{"doc_id": "uploads/streusalz.md", "sha256": sha}]
     assert new[4]["documents"][0]["change"] == "removed" and new[4]["detail"]["removed"] == 1
-    assert web.kora_gate.audit.verify().intact
+    assert web.gate.audit.verify().intact
     # the view and the CSV export are for admins only, and the export is audited too
-    assert handlers["audit"](None, None) == ([], "")
+    assert web.admin.audit_rows(None, None) == ([], "")
     token = login(web)
-    rows, note = handlers["audit"](token, None)
+    rows, note = web.admin.audit_rows(token, None)
     assert rows[0][3] == "login" and "letzten" in note  # newest first
-    csv_path, _ = handlers["export_audit"](token, None)
+    csv_path, _ = web.admin.export_audit(token, None)
     exported = Path(csv_path).read_text(encoding="utf-8")
     assert "uploads/streusalz.md" in exported and "feedback-export" in exported
     assert audit_entries(web)[-1]["action"] == "audit-export"
@@ -265,14 +263,14 @@ def kora_files(counts: dict[str, int], data_dir: Path) -> dict[str, int]:
 
 def test_open_files_stay_flat_over_twenty_reindexes(web: Any) -> None:
     token = login(web)
-    settings = web.kora_settings
+    settings = web.settings
     changing = settings.corpus_dir / "uploads" / "wechsel.md"
     changing.parent.mkdir(exist_ok=True)
 
     def reindex(number: int) -> None:
         changing.write_text(f"# Wechsel\n\nFassung {number} dieses Dokuments.\n",
                             encoding="utf-8")
-        assert "Indexierung abgeschlossen" in web.kora_handlers["reindex"](token, None)
+        assert "Indexierung abgeschlossen" in web.admin.reindex(token, None)
 
     for number in range(3):  # warm-up: the first answers and writes open lazily
         reindex(number)
@@ -292,7 +290,7 @@ def test_open_files_stay_flat_over_twenty_reindexes(web: Any) -> None:
     assert totals[-1] - totals[4] <= 2, totals
     print(f"open files: {sum(before.values())} before, {totals} during 20 re-indexes")
     changing.unlink()
-    web.kora_handlers["reindex"](token, None)
+    web.admin.reindex(token, None)
 
 
 # --------------------------------------------------------------------------- browser

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import shutil
 import socket
 from collections.abc import Iterator
@@ -59,7 +60,6 @@ def running_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iter
         demo: Any = build_app(settings, assistant_factory=factory_with(embedder))
     port = free_port()
     launch(demo, settings, host="127.0.0.1", port=port)
-    demo.kora_settings = settings
     demo.kora_url = f"http://127.0.0.1:{port}/"
     yield demo
     demo.close()
@@ -83,7 +83,7 @@ def test_question_is_answered_with_citation(client: Any) -> None:
 
 
 def test_admin_tab_without_account_explains_how_to_enable(running_app: Any) -> None:
-    shown = json.dumps(running_app.config, ensure_ascii=False, default=str)
+    shown = json.dumps(running_app.blocks.config, ensure_ascii=False, default=str)
     assert "Verwaltung nicht aktiviert" in shown and "kora admin add NAME" in shown
     assert "KORA_ADMIN_PASSWORD" in shown  # the legacy way is still explained
 
@@ -120,19 +120,19 @@ def test_out_of_scope_question_is_refused(client: Any) -> None:
 def test_admin_upload_refused_without_login(running_app: Any, tmp_path: Path) -> None:
     document = tmp_path / "neu.md"
     document.write_text("# Neu\n\nEin neues Dokument über Parkbänke.", encoding="utf-8")
-    uploads = running_app.kora_settings.corpus_dir / "uploads"
-    handlers = running_app.kora_handlers
+    uploads = running_app.settings.corpus_dir / "uploads"
+    admin = running_app.admin
     # no account exists: whatever a session holds, every admin action is refused
     for token in (None, True, "erfunden", "x" * 43):
-        assert "Nicht angemeldet" in handlers["upload"]([str(document)], token, None)
-        assert "Nicht angemeldet" in handlers["reindex"](token, None)
-        assert "Nicht angemeldet" in handlers["delete"]("konferenzen/jahrestagung-2025.md",
-                                                        True, token, None)
-        assert handlers["export"](token, None)[0] is None
-        assert handlers["audit"](token, None) == ([], "")
-    assert handlers["login"]("", "", None)[0] is None
+        assert "Nicht angemeldet" in admin.upload([str(document)], token, None)
+        assert "Nicht angemeldet" in admin.reindex(token, None)
+        assert "Nicht angemeldet" in admin.delete("konferenzen/jahrestagung-2025.md",
+                                                  True, token, None)
+        assert admin.export(token, None)[0] is None
+        assert admin.audit_rows(token, None) == ([], "")
+    assert admin.login("", "", None)[0] is None
     assert not uploads.exists()
-    assert (running_app.kora_settings.corpus_dir / "konferenzen/jahrestagung-2025.md").exists()
+    assert (running_app.settings.corpus_dir / "konferenzen/jahrestagung-2025.md").exists()
 
 
 class StubAssistant:
@@ -146,6 +146,58 @@ class StubAssistant:
         pass
 
 
+class CountedClose:
+    """An Assistant that only counts how often it is closed."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+        self.answerer = type("A", (), {"llm": None})()
+
+    def reopen(self, settings: Any, data_dir: Any) -> CountedClose:
+        return CountedClose()
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_a_replaced_assistant_is_closed_once_its_last_question_ends(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from rag.settings import Settings
+    from ui.shared_assistant import SharedAssistant
+
+    settings = Settings.load(data_dir=tmp_path / "data", corpus_dir=tmp_path, llm="none")
+    first = CountedClose()
+    data_dir: Any = SimpleNamespace(location="test")  # a replaced stub has no files to remove
+    factory: Any = lambda *_: first  # noqa: E731
+    shared = SharedAssistant(settings, data_dir, factory, watch=False)
+    with shared.use() as answering:
+        assert answering is first
+        shared.reload(force=True)  # a re-index while a question runs on the first
+        second: Any = shared.get()
+        assert second is not first and first.closed == 0
+    assert first.closed == 1
+    shared.reload(force=True)  # nobody asks the second: closed at the swap
+    assert second.closed == 1
+    third: Any = shared.get()
+    shared.close()
+    assert third.closed == 1
+    assert first.closed == 1
+
+
+def test_only_a_kora_error_speaks_to_the_user(caplog: pytest.LogCaptureFixture) -> None:
+    from rag.errors import LLMUnavailableError
+    from ui import strings as S
+    from ui.failures import answer_failure
+
+    shown = answer_failure(LLMUnavailableError("Ollama antwortet nicht.\nzweite Zeile"))
+    assert shown == S.ANSWER_FAILED.format(error="Ollama antwortet nicht.")
+    with caplog.at_level(logging.ERROR):
+        shown = answer_failure(RuntimeError("database /srv/kora/geheim.db is locked"))
+    assert shown == S.ANSWER_FAILED.format(error=S.UNEXPECTED_ERROR)
+    assert "geheim.db" in caplog.text  # the details are for the operator
+
+
 def stub_app(tmp_path: Path, embedder: Any, **overrides: Any) -> Any:
     from rag.settings import Settings
     from ui.app import build_app
@@ -154,8 +206,7 @@ def stub_app(tmp_path: Path, embedder: Any, **overrides: Any) -> Any:
     corpus.mkdir(exist_ok=True)
     settings = Settings.load(data_dir=tmp_path / "data", corpus_dir=corpus, llm="none",
                              **overrides)
-    demo: Any = build_app(settings, assistant_factory=lambda *_: StubAssistant(embedder))  # type: ignore[arg-type,return-value]
-    demo.kora_settings = settings
+    demo: Any = build_app(settings, assistant_factory=lambda *_: StubAssistant(embedder))  # type: ignore[arg-type]
     return demo
 
 
@@ -164,27 +215,26 @@ def test_admin_handlers_check_login_against_env_password(
     """With only KORA_ADMIN_PASSWORD, a session may upload only after a correct login."""
     monkeypatch.setenv("KORA_ADMIN_PASSWORD", "richtig")
     demo = stub_app(tmp_path, embedder)
-    corpus = demo.kora_settings.corpus_dir
+    corpus = demo.settings.corpus_dir
     document = tmp_path / "baum.md"
     document.write_text("# Bäume\n\nDer Kreis pflanzt Bäume im Stadtpark.", encoding="utf-8")
-    handlers = demo.kora_handlers
-    assert "Nicht angemeldet" in handlers["upload"]([str(document)], None, None)
-    token, status, _ = handlers["login"]("", "falsch", None)
+    assert "Nicht angemeldet" in demo.admin.upload([str(document)], None, None)
+    token, status, _ = demo.admin.login("", "falsch", None)
     assert token is None and "fehlgeschlagen" in status
     assert not (corpus / "uploads").exists()
-    token, status, _ = handlers["login"]("", "richtig", None)
+    token, status, _ = demo.admin.login("", "richtig", None)
     assert token and "gemeinsamen Passwort" in status
-    assert "Gespeichert: baum.md" in handlers["upload"]([str(document)], token, None)
+    assert "Gespeichert: baum.md" in demo.admin.upload([str(document)], token, None)
     assert (corpus / "uploads" / "baum.md").read_text(encoding="utf-8").startswith("# Bäume")
-    assert handlers["logout"](token, None) == (None, "Abgemeldet.")
-    assert "Nicht angemeldet" in handlers["upload"]([str(document)], token, None)
+    assert demo.admin.logout(token, None) == (None, "Abgemeldet.")
+    assert "Nicht angemeldet" in demo.admin.upload([str(document)], token, None)
     actions = [(e["account"], e["action"], e["outcome"])
-               for e in demo.kora_gate.audit.entries()]
+               for e in demo.gate.audit.entries()]
     assert actions == [("env:KORA_ADMIN_PASSWORD", "login", "failed"),
                        ("env:KORA_ADMIN_PASSWORD", "login", "ok"),
                        ("env:KORA_ADMIN_PASSWORD", "upload", "ok"),
                        ("env:KORA_ADMIN_PASSWORD", "logout", "ok")]
-    demo.kora_feedback.close()
+    demo.feedback.close()
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -260,7 +310,7 @@ def test_hostile_answer_text_is_neutralised() -> None:
     from rag.answering import Answer
     from rag.answering.results import CheckedSentence, Citation
     from rag.passage import Passage
-    from ui.app import render_answer, render_sources
+    from ui.render import render_answer, render_sources
 
     text = ('Siehe <script>alert(1)</script> und ![x](http://example.com/x.png) '
             '<img src=x onerror="alert(1)"> [1] Erfunden. [nicht belegt]')
@@ -315,17 +365,16 @@ def test_index_of_another_model_is_rebuilt_from_the_admin_area(
 
     settings = Settings.load(data_dir=tmp_path / "data", corpus_dir=corpus, llm="none")
     demo: Any = build_app(settings, assistant_factory=factory_with(embedder))
-    handlers = demo.kora_handlers
-    banner = [fn for fn in demo.fns.values() if fn.name == "<lambda>"]
+    banner = [fn for fn in demo.blocks.fns.values() if fn.name == "<lambda>"]
     assert any("neu aufbauen" in fn.fn() for fn in banner)
     with pytest.raises(gr.Error, match="anderen Einbettungsmodell"):
-        handlers["frage"]("Seit wann fährt der Rufbus?")
+        demo.chat.frage("Seit wann fährt der Rufbus?")
 
-    token, _, _ = handlers["login"]("", "richtig", None)
-    report = handlers["reindex"](token, None)
+    token, _, _ = demo.admin.login("", "richtig", None)
+    report = demo.admin.reindex(token, None)
     assert "1" in report
     assert DataDir(settings).current().embedding_model == "bundled:multilingual-e5-small"
     assert all(fn.fn() == "" for fn in banner)
-    answer, _, mode = handlers["frage"]("Seit wann fährt der Rufbus?")
+    answer, _, mode = demo.chat.frage("Seit wann fährt der Rufbus?")
     assert "2024" in answer and mode == "extraktiv"
-    demo.kora_feedback.close()
+    demo.feedback.close()

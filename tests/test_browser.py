@@ -60,7 +60,6 @@ def app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any
     port = free_port()
     launch(demo, settings, host="127.0.0.1", port=port)
     demo.kora_url = f"http://127.0.0.1:{port}/"
-    demo.kora_settings = settings
     yield demo
     demo.close()
 
@@ -228,26 +227,26 @@ def test_admin_upload_reindex_and_hostile_document(browser: Any, app_url: str,
 def test_admin_delete_removes_document_from_answers(app: Any) -> None:
     """Deleting an uploaded file removes it from disk and, re-indexed with prune, from
     the answers (the upload test above normally provides the file)."""
-    upload_file = app.kora_settings.corpus_dir / "uploads" / "musterstadt-baeume.md"
-    token, _, _ = app.kora_handlers["login"]("", PASSWORD, None)
+    upload_file = app.settings.corpus_dir / "uploads" / "musterstadt-baeume.md"
+    token, _, _ = app.admin.login("", PASSWORD, None)
     assert token
     if not upload_file.exists():
         upload_file.parent.mkdir(exist_ok=True)
         upload_file.write_text(MUSTERSTADT, encoding="utf-8")
-        assert "Indexierung abgeschlossen" in app.kora_handlers["reindex"](token, None)
-    delete = app.kora_handlers["delete"]
+        assert "Indexierung abgeschlossen" in app.admin.reindex(token, None)
+    delete = app.admin.delete
     assert "Nicht angemeldet" in delete("uploads/musterstadt-baeume.md", True, None, None)
     assert "bestätigen" in delete("uploads/musterstadt-baeume.md", False, token, None)
     assert upload_file.exists()
     result = delete("uploads/musterstadt-baeume.md", True, token, None)
     assert "Gelöscht" in result and "1 entfernt" in result
     assert not upload_file.exists()
-    _, sources, _ = app.kora_handlers["frage"](
+    _, sources, _ = app.chat.frage(
         "Welcher Kreis testet einen KI-Assistenten für Baumpflanzungen im Stadtpark?")
     assert "musterstadt-baeume.md" not in sources
-    rows, _ = app.kora_handlers["documents"](token, None)
+    rows, _ = app.admin.documents(token, None)
     assert "uploads/musterstadt-baeume.md" not in [row[0] for row in rows]
-    app.kora_feedback.add(rating=-1, question="Baumpflanzungen?", answer="-", sources=[],
+    app.feedback.add(rating=-1, question="Baumpflanzungen?", answer="-", sources=[],
                           comment="Quelle fehlt jetzt")
-    csv_path, _ = app.kora_handlers["export"](token, None)
+    csv_path, _ = app.admin.export(token, None)
     assert "Quelle fehlt jetzt" in Path(csv_path).read_text(encoding="utf-8")

@@ -37,8 +37,8 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator
             "llm_threads": 1})
         demo: Any = build_app(settings, assistant_factory=factory_with(embedder))
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
-                quiet=True, **launch_options())
+    demo.blocks.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
+                       quiet=True, **launch_options())
     demo.kora_url = f"http://127.0.0.1:{port}/"
     yield demo
     demo.close()
@@ -47,9 +47,10 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator
 def test_chat_streams_the_engines_pieces_then_the_checked_answer(llm_app: Any) -> None:
     from rag.answering import Answer
     from rag.retrieval import Filters
-    from ui.app import SharedAssistant, stream_answer
+    from ui.handlers import stream_answer
+    from ui.shared_assistant import SharedAssistant
 
-    shared: SharedAssistant = llm_app.kora_shared
+    shared: SharedAssistant = llm_app.shared
     steps = list(stream_answer(shared, SCHARRENBACH, [], Filters()))
     texts, final = steps[:-1], steps[-1]
 
@@ -111,8 +112,8 @@ def test_browser_shows_the_llm_answer_badge_and_admin_line(llm_app: Any) -> None
 def test_reindex_keeps_the_loaded_model(llm_app: Any, tmp_path: Path) -> None:
     """A re-index builds a new Assistant over the new index with the same engine: a second
     copy of an in-process model would double its memory."""
-    before = llm_app.kora_assistant().answerer.llm
-    llm_app.kora_reload()
-    after = llm_app.kora_assistant()
+    before = llm_app.shared.get().answerer.llm
+    llm_app.shared.reload(force=True)
+    after = llm_app.shared.get()
     assert after.answerer.llm is before
     assert after.answerer.ask(SCHARRENBACH).mode == "llm"

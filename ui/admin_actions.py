@@ -7,7 +7,6 @@ writes what it did to the audit log.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections.abc import Callable
@@ -24,9 +23,9 @@ from ui import strings as S
 from ui.accounts import ENV_ACCOUNT
 from ui.audit import AuditLog, document_ref, entries_csv, entry_row
 from ui.auth import Gate, Principal
+from ui.failures import failure_line
 from ui.feedback import FeedbackStore
 
-log = logging.getLogger(__name__)
 AUDIT_SHOWN = 50
 # Gradio copies a returned file into its own cache (cleaned hourly) at once; KORA's copy
 # of an export (feedback holds questions) need not outlive that by much
@@ -37,15 +36,6 @@ REFUSALS = {
     "not-admin": S.ADMIN_NOT_ADMIN,
     "not-logged-in": S.ADMIN_NOT_LOGGED_IN,
 }
-
-
-def failure_line(template: str, exc: Exception) -> str:
-    """One line for the user: a KoraError says what to do; anything else is logged with
-    its traceback for the operator and named only by its type."""
-    if isinstance(exc, KoraError):
-        return template.format(error=str(exc).splitlines()[0] if str(exc) else "")
-    log.exception("unexpected failure")
-    return template.format(error=f"{type(exc).__name__}, Details im Server-Protokoll")
 
 
 class AdminActions:

@@ -46,6 +46,8 @@ META_DOCUMENT = "Dokument"
 THINKING = "…"
 EMPTY_QUESTION = "Bitte geben Sie eine Frage ein."
 ANSWER_FAILED = "Die Frage konnte nicht beantwortet werden: {error}"
+# what a failure that is not a KoraError shows: its details are for the operator only
+UNEXPECTED_ERROR = "Unerwarteter Fehler – Details stehen im Server-Log."
 NOTICE_PREFIX = "Hinweis: "
 INDEX_OTHER_MODEL = (
     "Der Index wurde mit einem anderen Einbettungsmodell erstellt und kann so nicht "
