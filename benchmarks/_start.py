@@ -19,6 +19,9 @@ then, before anything else is imported:
   package, and ``llm.py`` for any installed package of that name;
 - sets the offline and no-telemetry switches, which Hugging Face, Chroma and Gradio read
   when they are imported (the ``kora`` command line does the same first thing).
+
+Until then ``benchmarks/`` stands before the standard library on the path, so no file
+here may take a standard module's name.
 """
 
 from __future__ import annotations
