@@ -52,6 +52,11 @@ class _Measurement(Contention):
     def __init__(self, meter: Meter, name: str) -> None:
         self.meter, self.name = meter, name
 
+    def __enter__(self) -> _Measurement:
+        # typed as the subclass, so that ``as measured`` offers ``seconds``
+        super().__enter__()
+        return self
+
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)
         self.seconds = self.wall
