@@ -181,55 +181,54 @@ def run_round(setup: SetUp, clients: list[Any], users: int, number: int, *,
             new_key.setdefault("key", after)
         reindexed.update(outcome)
 
-    load_before = os.getloadavg()
-    busy_before = system_busy_seconds()
-    pids = setup.processes()
-    cpu_before = {name: proc_cpu_seconds(pid) for name, pid in pids.items()}
-    own_before = resource.getrusage(resource.RUSAGE_SELF)
-    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(users)]
-    helpers = [threading.Thread(target=f, name=f.__name__, daemon=True)
-               for f in (watch, probe, reindex)]
-    for thread in threads + helpers:
-        thread.start()
-    deadline = started + seconds
-    limit = started + SWITCH_LIMIT_SECONDS
-    while time.perf_counter() < limit:
-        everyone = reindexed and len(switched) == len(setup.workers)
-        if time.perf_counter() >= deadline and everyone:
-            break
-        time.sleep(0.2)
-    time.sleep(EXTRA_SECONDS)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=120)
-    ended = time.perf_counter()
-    for thread in helpers:
-        thread.join(timeout=3600 if thread.name == "reindex" else 10)
-    load_after = os.getloadavg()
-    cpu = {name: proc_cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-    workers_cpu = sum(cpu.values())
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ours = (sum(cpu.values())
-            + own.ru_utime + own.ru_stime - own_before.ru_utime - own_before.ru_stime
-            + children.ru_utime + children.ru_stime
-            - children_before.ru_utime - children_before.ru_stime)
-    others = max(0.0, system_busy_seconds() - busy_before - ours)
+    with RoundCpu(setup.processes()) as cpu:
+        started = time.perf_counter()
+        threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(users)]
+        helpers = [threading.Thread(target=f, name=f.__name__, daemon=True)
+                   for f in (watch, probe, reindex)]
+        for thread in threads + helpers:
+            thread.start()
+        deadline = started + seconds
+        limit = started + SWITCH_LIMIT_SECONDS
+        while time.perf_counter() < limit:
+            everyone = reindexed and len(switched) == len(setup.workers)
+            if time.perf_counter() >= deadline and everyone:
+                break
+            time.sleep(0.2)
+        time.sleep(EXTRA_SECONDS)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=120)
+        ended = time.perf_counter()
+        for thread in helpers:
+            thread.join(timeout=3600 if thread.name == "reindex" else 10)
 
-    answered = [r for r in results if r.ok]
-    failed = [r for r in results if not r.ok]
-    latencies = [r.seconds for r in answered]
-    problems = [(r, why) for r in results if (why := half_written(r, pointer))]
     published_at = pointer.published.get(new_key["key"]) if "key" in new_key else None
     return {
         "users": users,
         "round": number,
         "seconds": round(ended - started, 1),
+        **answers_row(results, pointer, ended - started),
+        "reindex_seconds": round(float(reindexed.get("seconds", float("nan"))), 1),
+        "reindex": reindexed.get("where"),
+        "switch_seconds": {name: round(at - published_at, 2) if published_at else None
+                           for name, at in sorted(switched.items())},
+        "workers_switched": len(switched),
+        "generations_served": sorted({r.index for r in results if r.ok}),
+        **cpu.as_row(),
+    }
+
+
+def answers_row(results: list[Result], pointer: Pointer, seconds: float) -> dict[str, Any]:
+    """A round's requests: rate, latency, failures, refusals and half-written answers."""
+    answered = [r for r in results if r.ok]
+    failed = [r for r in results if not r.ok]
+    latencies = [r.seconds for r in answered]
+    problems = [(r, why) for r in results if (why := half_written(r, pointer))]
+    return {
         "requests": len(results),
         "answered": len(answered),
-        "requests_per_second": round(len(results) / (ended - started), 2),
+        "requests_per_second": round(len(results) / seconds, 2),
         "latency_p50": round(percentile(latencies, 0.50), 3),
         "latency_p95": round(percentile(latencies, 0.95), 3),
         "latency_p99": round(percentile(latencies, 0.99), 3),
@@ -241,15 +240,45 @@ def run_round(setup: SetUp, clients: list[Any], users: int, number: int, *,
         # answers whose citations named their round: what the round check could check
         "answers_with_round_tags": sum(bool(r.rounds) for r in answered),
         "half_written_examples": [why for _, why in problems][:5],
-        "reindex_seconds": round(float(reindexed.get("seconds", float("nan"))), 1),
-        "reindex": reindexed.get("where"),
-        "switch_seconds": {name: round(at - published_at, 2) if published_at else None
-                           for name, at in sorted(switched.items())},
-        "workers_switched": len(switched),
-        "generations_served": sorted({r.index for r in answered}),
-        "load_average": {"start": [round(x, 2) for x in load_before],
-                         "end": [round(x, 2) for x in load_after]},
-        "cpu_seconds": {**{k: round(v, 1) for k, v in cpu.items()},
-                        "benchmark and its command-line ingests": round(ours - workers_cpu, 1),
-                        "other processes on the machine": round(others, 1)},
     }
+
+
+class RoundCpu:
+    """The CPU seconds a round cost each process of the set-up, this benchmark (with its
+    command-line ingests) and every other process on the machine, and the load average:
+    on a shared 2-core box the others' share decides the latencies as much as KORA."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+
+    def __enter__(self) -> RoundCpu:
+        self.load_before = os.getloadavg()
+        self.busy_before = system_busy_seconds()
+        self.cpu_before = {name: proc_cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.own_before = resource.getrusage(resource.RUSAGE_SELF)
+        self.children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.load_after = os.getloadavg()
+        self.cpu = {name: proc_cpu_seconds(pid) - self.cpu_before[name]
+                    for name, pid in self.pids.items()}
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        own_before, children_before = self.own_before, self.children_before
+        self.ours = (sum(self.cpu.values())
+                     + own.ru_utime + own.ru_stime - own_before.ru_utime - own_before.ru_stime
+                     + children.ru_utime + children.ru_stime
+                     - children_before.ru_utime - children_before.ru_stime)
+        self.others = max(0.0, system_busy_seconds() - self.busy_before - self.ours)
+
+    def as_row(self) -> dict[str, Any]:
+        workers_cpu = sum(self.cpu.values())
+        return {
+            "load_average": {"start": [round(x, 2) for x in self.load_before],
+                             "end": [round(x, 2) for x in self.load_after]},
+            "cpu_seconds": {**{k: round(v, 1) for k, v in self.cpu.items()},
+                            "benchmark and its command-line ingests":
+                                round(self.ours - workers_cpu, 1),
+                            "other processes on the machine": round(self.others, 1)},
+        }
