@@ -118,7 +118,8 @@ def prepare(settings: Any, embedder: Any, *, load_seconds: float, queries: int, 
 
 
 def forget_chroma_clients() -> None:
-    """Chroma keeps every client it opened: the next size must not find the last one."""
+    """Chroma caches the system behind every client it opened: drop them, so that a
+    finished size's index does not stay in memory while the next one is measured."""
     try:
         from chromadb.api.shared_system_client import SharedSystemClient
 
