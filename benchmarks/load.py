@@ -55,8 +55,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import argparse
 import os
 import resource
-import shutil
-import tempfile
 import time
 from typing import Any
 
@@ -65,6 +63,7 @@ from benchmarks.load_processes import proc_status, run_worker
 from benchmarks.load_report import print_peaks, print_round, write_result
 from benchmarks.load_setups import EmbeddedSetUp, ServerSetUp, SetUp, prepare_corpus
 from benchmarks.load_users import Pointer, golden_questions, make_clients, run_round
+from benchmarks.run_files import temporary_folder
 
 DEFAULT_USERS = (1, 8, 32, 64)
 DEFAULT_SECONDS = 20.0
@@ -137,17 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load benchmark: users {args.users}, rounds of at least {args.seconds:g} s, "
           f"{len(questions)} golden-set questions; {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.2f} at start (the machine may be shared)", flush=True)
-    base = Path(tempfile.mkdtemp(prefix="kora-load-"))
     results = []
-    try:
+    with temporary_folder("kora-load-", keep=args.keep) as base:
         for name in args.setups.split(","):
             (base / name).mkdir()
             results.append(run_setup(name, base / name, args, questions))
-    finally:
-        if args.keep:
-            print(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
     print_peaks(results)
     write_result(args, results)
     return 0

@@ -42,7 +42,6 @@ import argparse
 import gc
 import os
 import shutil
-import tempfile
 import time
 from typing import Any
 
@@ -60,6 +59,7 @@ from benchmarks.query_report import (
     write_result,
 )
 from benchmarks.query_timing import embed_thread_check, measure_size, refusal_model
+from benchmarks.run_files import temporary_folder
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 DEFAULT_QUERIES = 200
@@ -128,60 +128,61 @@ def forget_chroma_clients() -> None:
         pass
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    sizes: list[int] = args.sizes
-
-    import torch
-
+def run_sizes(work: Path, args: argparse.Namespace
+              ) -> tuple[Setup, dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
+    """Load the model, prepare once, then build and measure every size in ``work``:
+    (what was prepared, each size's build, each size's measurements)."""
     from rag.providers.embedding import Embedder
     from rag.settings import Settings
 
-    if args.torch_threads > 0:
-        torch.set_num_threads(args.torch_threads)
-    work = Path(tempfile.mkdtemp(prefix="kora-bench-query-"))
-    load_at_start = os.getloadavg()
+    sizes: list[int] = args.sizes
     results: dict[int, dict[str, Any]] = {}
     builds: dict[int, dict[str, Any]] = {}
-    try:
-        base_settings = Settings.load(data_dir=work / "unused")
-        started = time.perf_counter()
-        embedder = Embedder.load(base_settings)
-        embedder.embed_query("Aufwärmen des Modells.")
-        load_seconds = time.perf_counter() - started
-        setup, real, refusal = prepare(base_settings, embedder, load_seconds=load_seconds,
-                                       queries=args.queries, warmup=args.warmup)
-        print_setup(setup, work)
+    base_settings = Settings.load(data_dir=work / "unused")
+    started = time.perf_counter()
+    embedder = Embedder.load(base_settings)
+    embedder.embed_query("Aufwärmen des Modells.")
+    load_seconds = time.perf_counter() - started
+    setup, real, refusal = prepare(base_settings, embedder, load_seconds=load_seconds,
+                                   queries=args.queries, warmup=args.warmup)
+    print_setup(setup, work)
 
-        for number, size in enumerate(sizes):
-            data_dir = work / f"data-{size}"
-            job = {
-                "data_dir": str(data_dir), "size": size, "seed": SEED,
-                "real": real,
-                "embedding_model": embedder.name, "dimension": embedder.dimension,
-                "report": str(work / f"build-{size}.json"),
-            }
-            print(f"\n[{number + 1}/{len(sizes)}] building {size:,} chunks ...", flush=True)
-            builds[size] = build_in_child(job)
-            settings = Settings.load(data_dir=data_dir)
-            largest = size == sizes[-1]
-            results[size] = measure_size(settings, embedder, refusal, setup.queries,
-                                         warmup=args.warmup,
-                                         profile_top=args.profile_top if largest else 0)
-            print_size(size, builds[size], results[size])
-            if largest and results[size]["profile"]:
-                print_profile(size, results[size]["profile"])
-            sys.stdout.flush()
-            gc.collect()
-            forget_chroma_clients()
-            if not args.keep:
-                shutil.rmtree(data_dir, ignore_errors=True)
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    for number, size in enumerate(sizes):
+        data_dir = work / f"data-{size}"
+        job = {
+            "data_dir": str(data_dir), "size": size, "seed": SEED,
+            "real": real,
+            "embedding_model": embedder.name, "dimension": embedder.dimension,
+            "report": str(work / f"build-{size}.json"),
+        }
+        print(f"\n[{number + 1}/{len(sizes)}] building {size:,} chunks ...", flush=True)
+        builds[size] = build_in_child(job)
+        settings = Settings.load(data_dir=data_dir)
+        largest = size == sizes[-1]
+        results[size] = measure_size(settings, embedder, refusal, setup.queries,
+                                     warmup=args.warmup,
+                                     profile_top=args.profile_top if largest else 0)
+        print_size(size, builds[size], results[size])
+        if largest and results[size]["profile"]:
+            print_profile(size, results[size]["profile"])
+        sys.stdout.flush()
+        gc.collect()
+        forget_chroma_clients()
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return setup, builds, results
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    import torch
+
+    if args.torch_threads > 0:
+        torch.set_num_threads(args.torch_threads)
+    with temporary_folder("kora-bench-query-", keep=args.keep) as work:
+        load_at_start = os.getloadavg()
+        setup, builds, results = run_sizes(work, args)
     machine_load = print_summary(results, load_at_start)
     targets = check_targets(setup, results)
     write_result(args.out, setup, builds, results, machine_load=machine_load, targets=targets)

@@ -10,7 +10,7 @@ from typing import Any
 
 from benchmarks.machine import Contention
 from benchmarks.query_corpus import NOISE_SIGMA, NOTE, SHIPPED_CORPUS
-from benchmarks.results import chosen_settings, result_head, write_result_file
+from benchmarks.run_files import chosen_settings, result_head, write_result_file
 
 TARGET_SIZE = 100_000
 TARGET_SEARCH_P95_MS = 50.0

@@ -1,14 +1,31 @@
-"""The JSON result file of the ingest and query benchmarks: the same head (which benchmark,
-when, on what machine) and the same way of writing it."""
+"""The files a benchmark run makes: its temporary folder (kept with ``--keep``) and its
+JSON result, which starts with the same head (which benchmark, when, on what machine)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import machine_info
+
+
+@contextlib.contextmanager
+def temporary_folder(prefix: str, *, keep: bool) -> Iterator[Path]:
+    """A fresh folder for the run, removed afterwards unless ``keep`` (then named)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield work
+    finally:
+        if keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def result_head(benchmark: str) -> dict[str, Any]:
