@@ -35,32 +35,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.machine import (  # noqa: E402
-    own_cpu_seconds,
-    peak_rss_kib,
-    rss_kib,
-    system_busy_seconds,
-)
-from rag.offline import enforce_offline  # noqa: E402
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-enforce_offline()
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from dataclasses import asdict, dataclass, field  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from typing import Any  # noqa: E402
+from benchmarks._start import REPO
+from benchmarks.machine import own_cpu_seconds, peak_rss_kib, rss_kib, system_busy_seconds
 
 CORPUS = REPO / "corpus"
 QUESTIONS = [

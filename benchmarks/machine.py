@@ -5,9 +5,11 @@ running shows in every figure and each step reports it)."""
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import sys
 import time
+from typing import Any
 
 
 def rss_kib() -> int:
@@ -26,6 +28,19 @@ def peak_rss_kib(who: int = resource.RUSAGE_SELF) -> int:
     """Peak RSS; ru_maxrss is KiB on Linux (bytes on macOS)."""
     peak = resource.getrusage(who).ru_maxrss
     return peak // 1024 if sys.platform == "darwin" else peak
+
+
+def machine_info() -> dict[str, Any]:
+    """The platform, Python, CPU count and torch's threads, for a result file."""
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
 
 
 def own_cpu_seconds() -> float:

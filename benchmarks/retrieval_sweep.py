@@ -22,21 +22,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.offline import enforce_offline  # noqa: E402
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
 
-enforce_offline()
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
+from benchmarks._start import REPO
 
 DEFAULT_XQUAD = REPO.parent / "shared/data/xquad-de/xquad.de.json"
 CANDIDATES = 50  # as the retriever takes them (rag.retrieval.retriever.CANDIDATES)

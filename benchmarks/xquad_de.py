@@ -10,15 +10,20 @@ in one run. Published references (MTEB): BM25 0.925, all-MiniLM-L6-v2 0.703.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
-from pathlib import Path
 
-DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared/data/xquad-de/xquad.de.json"
+from benchmarks._start import REPO
+
+DEFAULT_SOURCE = REPO.parent / "shared/data/xquad-de/xquad.de.json"
 
 
 def convert(source: Path, target: Path) -> tuple[int, int]:
