@@ -163,23 +163,22 @@ def run_worker(port: int) -> int:
     from ui.app import build_app, launch
 
     settings = Settings.load()
-    demo: Any = build_app(settings)
-    launch(demo, settings, host="127.0.0.1", port=port)
+    app = build_app(settings)
+    launch(app, settings, host="127.0.0.1", port=port)
     print("ready", flush=True)
-    handlers = demo.kora_handlers
     token = None
     for line in sys.stdin:
         command = line.strip()
         if command == "reindex-full":
             if token is None:
-                token, _, _ = handlers["login"]("", os.environ["KORA_ADMIN_PASSWORD"], None)
+                token, _, _ = app.admin.login("", os.environ["KORA_ADMIN_PASSWORD"], None)
             started = time.perf_counter()
-            report = handlers["reindex"](token, None, None, full=True)
+            report = app.admin.reindex(token, None, None, full=True)
             print("reindexed " + json.dumps({"seconds": time.perf_counter() - started,
                                              "report": report}, ensure_ascii=False),
                   flush=True)
         elif command == "quit":
             break
-    demo.kora_shared.close()
-    demo.close()
+    app.shared.close()
+    app.close()
     return 0
