@@ -14,10 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from evaluation.golden import RETRIEVERS
 from evaluation.metrics import mean_metrics, retrieval_metrics, unique_in_order
 from rag.errors import UsageError
-
-RETRIEVERS = ("bm25", "dense", "hybrid")
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -88,7 +87,7 @@ def evaluate_beir(
         for mode in RETRIEVERS:
             rows = []
             for number, (qid, text) in enumerate(judged.items(), start=1):
-                results = retriever.search(text, top_k=100, mode=mode)  # type: ignore[arg-type]
+                results = retriever.search(text, top_k=100, mode=mode)
                 ranked = unique_in_order([r.passage.doc_id for r in results])
                 rows.append(retrieval_metrics(ranked, qrels[qid]))
                 if progress:

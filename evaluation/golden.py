@@ -30,15 +30,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_args
 
 import yaml
 
 from evaluation.metrics import ndcg_at, reciprocal_rank, unique_in_order
 from rag.answering import Answer
+from rag.settings import RetrieverMode
 
 GOLDEN_FILE = Path(__file__).resolve().parent / "golden.yaml"
-RETRIEVERS = ("bm25", "dense", "hybrid")
+# every ranking the settings offer, in the order the reports list them (alphabetical)
+RETRIEVERS: tuple[RetrieverMode, ...] = tuple(sorted(get_args(RetrieverMode)))
 Progress = Callable[[str, int, int], None]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from rag.passage import Passage
 from rag.providers.embedding import Embedder
@@ -27,10 +27,10 @@ from rag.providers.keyword import (
 )
 from rag.providers.vectorstore import DataDir, Index
 from rag.retrieval.filters import Filters
-from rag.settings import Settings
+from rag.settings import FusionMethod, RetrieverMode, Settings
 
-Mode = Literal["hybrid", "dense", "bm25"]
-Fusion = Literal["minmax", "score", "rrf"]
+Mode = RetrieverMode
+Fusion = FusionMethod
 CANDIDATES = 50  # per ranking, before fusion and filtering
 NEAR_DUPLICATE = 0.8  # Jaccard similarity of word trigrams
 _WORD = re.compile(r"\w+")
