@@ -36,7 +36,7 @@ import yaml
 
 from evaluation.metrics import ndcg_at, reciprocal_rank, unique_in_order
 from rag.answering import Answer
-from rag.settings import RetrieverMode
+from rag.choices import RetrieverMode
 
 GOLDEN_FILE = Path(__file__).resolve().parent / "golden.yaml"
 # every ranking the settings offer, in the order the reports list them (alphabetical)

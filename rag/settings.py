@@ -25,18 +25,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from rag.choices import FusionMethod, LLMKind, RetrieverMode
+
 BUNDLED_E5 = "bundled:multilingual-e5-small"
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
 CONFIG_FILE_ENV = "KORA_CONFIG"
 DEFAULT_CONFIG_FILE = "kora.toml"
-
-# The choice sets, each spelled once. They sit here, at the bottom of rag's stage order,
-# so that the providers, retrieval, the evaluation and the command line's choices can all
-# derive from them (``typing.get_args``).
-LLMBackend = Literal["none", "ollama", "openai", "transformers", "llamacpp"]
-LLMKind = Literal["auto", LLMBackend]
-RetrieverMode = Literal["hybrid", "dense", "bm25"]
-FusionMethod = Literal["minmax", "score", "rrf"]
 
 # The constraints most fields share
 AtLeastOne = Annotated[int, Field(ge=1)]

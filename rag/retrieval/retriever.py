@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rag.choices import FusionMethod, RetrieverMode
 from rag.passage import Passage
 from rag.providers.embedding import Embedder
 from rag.providers.keyword import (
@@ -27,7 +28,7 @@ from rag.providers.keyword import (
 )
 from rag.providers.vectorstore import DataDir, Index
 from rag.retrieval.filters import Filters
-from rag.settings import FusionMethod, RetrieverMode, Settings
+from rag.settings import Settings
 
 Mode = RetrieverMode
 Fusion = FusionMethod
