@@ -25,6 +25,7 @@ from ui.accounts import ENV_ACCOUNT
 from ui.audit import AuditLog, document_ref, entries_csv, entry_row
 from ui.auth import Gate, Principal
 from ui.feedback import FeedbackStore
+from ui.progress import web_progress
 
 log = logging.getLogger(__name__)
 AUDIT_SHOWN = 50
@@ -127,9 +128,7 @@ class AdminActions:
     def _reindex(self, principal: Principal, progress: Any, *, full: bool = False) -> str:
         from ingest import Ingestor
 
-        def report_progress(done: int, total: int, doc_id: str) -> None:
-            if progress is not None:
-                progress((done, max(total, 1)), desc=f"{S.ADMIN_REINDEX_PROGRESS} {doc_id}")
+        report_progress = None if progress is None else web_progress(progress)
 
         try:
             with self._reindex_lock:
