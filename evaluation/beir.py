@@ -10,14 +10,15 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from evaluation.golden import RETRIEVERS
 from evaluation.metrics import mean_metrics, retrieval_metrics, unique_in_order
 from rag.errors import UsageError
 
-RETRIEVERS = ("bm25", "dense", "hybrid")
+if TYPE_CHECKING:
+    from ingest import ProgressCallback
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -58,7 +59,7 @@ def evaluate_beir(
     *,
     settings: Any,
     embedder: Any,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     from ingest import Ingestor, ParsedDocument, Section
     from rag.providers.vectorstore import DataDir
@@ -81,18 +82,18 @@ def evaluate_beir(
             )))
         Ingestor(run_settings, embedder, data_dir).index_parsed(
             documents,
-            progress=(lambda d, t, _: progress("index", d, t)) if progress else None,
+            progress=(lambda done, total, _: progress(done, total, "index")) if progress else None,
         )
         retriever = Retriever.open(run_settings, data_dir, embedder)
         per_retriever: dict[str, dict[str, float]] = {}
         for mode in RETRIEVERS:
             rows = []
             for number, (qid, text) in enumerate(judged.items(), start=1):
-                results = retriever.search(text, top_k=100, mode=mode)  # type: ignore[arg-type]
+                results = retriever.search(text, top_k=100, mode=mode)
                 ranked = unique_in_order([r.passage.doc_id for r in results])
                 rows.append(retrieval_metrics(ranked, qrels[qid]))
                 if progress:
-                    progress(mode, number, len(judged))
+                    progress(number, len(judged), mode)
             per_retriever[mode] = mean_metrics(rows)
         retriever.close()
     return {"documents": len(documents), "queries": len(judged), "retrievers": per_retriever}

@@ -26,20 +26,24 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, get_args
 
 import yaml
 
 from evaluation.metrics import ndcg_at, reciprocal_rank, unique_in_order
 from rag.answering import Answer
+from rag.choices import RetrieverMode
+
+if TYPE_CHECKING:
+    from ingest import ProgressCallback as Progress
 
 GOLDEN_FILE = Path(__file__).resolve().parent / "golden.yaml"
-RETRIEVERS = ("bm25", "dense", "hybrid")
-Progress = Callable[[str, int, int], None]
+# every ranking the settings offer, in the order the reports list them (alphabetical)
+RETRIEVERS: tuple[RetrieverMode, ...] = tuple(sorted(get_args(RetrieverMode)))
 
 
 @dataclass
@@ -188,7 +192,7 @@ def _evaluate(assistant: Any, golden: GoldenSet, progress: Progress | None) -> E
             for k in range(1, 11):
                 curve[k - 1] += len(set(ranked[:k]) & set(q.expected_docs)) / len(q.expected_docs)
             if progress:
-                progress(f"retrieval {mode}", number, len(golden.questions))
+                progress(number, len(golden.questions), f"retrieval {mode}")
         result.recall_curves[mode] = [round(v / len(golden.questions), 4) for v in curve]
         result.retrieval[mode] = _mean_rows(rows["all"])
         for category, category_rows in rows.items():
@@ -210,7 +214,7 @@ def _evaluate(assistant: Any, golden: GoldenSet, progress: Progress | None) -> E
         if answerer.llm is not None and not answer.refused:
             judged.append(_judge_faithfulness(answerer.llm, answer))
         if progress:
-            progress("answers", number, len(golden.questions))
+            progress(number, len(golden.questions), "answers")
     result.answers = _answer_summary(scores["all"])
     result.answers_by_category = {c: _answer_summary(s) for c, s in scores.items() if c != "all"}
 
@@ -222,7 +226,7 @@ def _evaluate(assistant: Any, golden: GoldenSet, progress: Progress | None) -> E
             result.failures.append({"id": item["id"], "question": item["question"],
                                     "refused": False, "answer": answer.answer[:400]})
         if progress:
-            progress("out of scope", number, len(golden.out_of_scope))
+            progress(number, len(golden.out_of_scope), "out of scope")
     refused_in = sum(s.refused for s in scores["all"])
     total_refused = refused_out + refused_in
     result.refusal = {
@@ -247,7 +251,7 @@ def _evaluate(assistant: Any, golden: GoldenSet, progress: Progress | None) -> E
             answer.standalone_question, top_k=depth)])
         second_hits.append(retrieval_row(ranked, second["expected_docs"])["hit@3"])
         if progress:
-            progress("conversations", number, len(golden.conversations))
+            progress(number, len(golden.conversations), "conversations")
     result.conversations = {**_answer_summary(second_turns),
                             "second_turn_hit@3": _mean(second_hits)}
     if judged:
@@ -318,12 +322,12 @@ def run_llm_eval(
         for number, q in enumerate(questions, start=1):
             rows.append(_timed_answer(assistant.answerer, q))
             if progress:
-                progress("answers", number, len(questions))
+                progress(number, len(questions), "answers")
         refused_out = 0
         for number, item in enumerate(out_of_scope, start=1):
             refused_out += assistant.answerer.ask(item["question"]).refused
             if progress:
-                progress("out of scope", number, len(out_of_scope))
+                progress(number, len(out_of_scope), "out of scope")
         return _llm_summary(rows, assistant.llm_description, refused_out, len(out_of_scope))
 
 

@@ -1,6 +1,6 @@
 """Readers, German-aware chunking and the incremental ingestion pipeline."""
 
-from ingest.pipeline import Ingestor, IngestReport, ProgressCallback, print_progress_bar
+from ingest.pipeline import Ingestor, IngestReport, ProgressCallback
 from ingest.readers import ParsedDocument, Section
 
 __all__ = [
@@ -9,5 +9,4 @@ __all__ = [
     "ParsedDocument",
     "ProgressCallback",
     "Section",
-    "print_progress_bar",
 ]

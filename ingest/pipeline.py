@@ -21,13 +21,12 @@ import os
 import resource
 import shutil
 import stat
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ingest.chunking import chunk_document, embedding_header
 from ingest.llama_embedding import LlamaEmbedding
@@ -75,7 +74,12 @@ class SourceFile:
         return self.path.relative_to(self.root).as_posix()
 
 
-ProgressCallback = Callable[[int, int, str], None]
+class ProgressCallback(Protocol):
+    """Told after each step of a long run: ``done`` of ``total`` steps, and ``label``, what
+    was just done (here the document indexed; the evaluation passes its stage). One order
+    for every caller and every bar (``ui.progress``)."""
+
+    def __call__(self, done: int, total: int, label: str, /) -> None: ...
 
 
 def collect_files(paths: Sequence[Path]) -> list[SourceFile]:
@@ -516,23 +520,3 @@ def storage_exhausted(folder: Path) -> bool:
     except OSError:
         return False
     return largest + 1_000_000 >= soft_limit
-
-
-def print_progress_bar() -> ProgressCallback | None:
-    """A tqdm bar on an interactive terminal; nothing when output is piped."""
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    bar: Any = None
-
-    def update(done: int, total: int, current: str) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="Dok.", desc="Indexiere", file=sys.stderr)
-        bar.n = done
-        bar.set_postfix_str(current[-40:], refresh=True)
-        if done >= total:
-            bar.close()
-
-    return update

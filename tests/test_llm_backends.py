@@ -336,6 +336,16 @@ def test_auto_falls_back_to_extractive(closed_url: str) -> None:
     assert description.endswith("extractive answers")
 
 
+def test_every_backend_kind_is_registered() -> None:
+    from typing import get_args
+
+    from rag.choices import LLMBackend, LLMKind
+    from rag.providers.llm.registry import BACKENDS
+
+    assert list(BACKENDS) == list(get_args(LLMBackend))
+    assert get_args(LLMKind) == ("auto", *get_args(LLMBackend))
+
+
 def test_explicit_backends_do_not_contact_their_server_when_built(
     serve: Any, closed_url: str
 ) -> None:
@@ -489,7 +499,7 @@ def test_servers_on_this_machine_bypass_a_configured_proxy(
 
 
 def test_loopback_addresses() -> None:
-    from rag.providers.llm.common import is_loopback
+    from rag.providers.llm.remote import is_loopback
 
     for url in ("http://localhost:11434", "http://127.0.0.2:8000/v1", "http://[::1]:8000/v1"):
         assert is_loopback(url), url

@@ -25,6 +25,7 @@ from ui.audit import AuditLog, document_ref, entries_csv, entry_row
 from ui.auth import Gate, Principal
 from ui.failures import failure_line
 from ui.feedback import FeedbackStore
+from ui.progress import web_progress
 
 AUDIT_SHOWN = 50
 # Gradio copies a returned file into its own cache (cleaned hourly) at once; KORA's copy
@@ -117,9 +118,7 @@ class AdminActions:
     def _reindex(self, principal: Principal, progress: Any, *, full: bool = False) -> str:
         from ingest import Ingestor
 
-        def report_progress(done: int, total: int, doc_id: str) -> None:
-            if progress is not None:
-                progress((done, max(total, 1)), desc=f"{S.ADMIN_REINDEX_PROGRESS} {doc_id}")
+        report_progress = None if progress is None else web_progress(progress)
 
         try:
             with self._reindex_lock:

@@ -190,3 +190,8 @@ CONSOLE_ACCOUNTS_MODE_FIXED = (
 )
 CONSOLE_PURGED = "Rückmeldungen älter als {days} Tage gelöscht: {count}."
 CONSOLE_RUNNING = "KORA läuft auf http://{host}:{port}"
+
+# the command line; its indexing bar is labelled ADMIN_REINDEX_PROGRESS like the web's
+CLI_DOCUMENTS_UNIT = "Dok."
+CLI_CHECKED_ANSWER = "Geprüfte Antwort:"
+CLI_FIRST_INDEX = "Noch kein Index: indexiere {corpus} …"

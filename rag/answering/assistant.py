@@ -106,6 +106,12 @@ class Assistant:
     def close(self) -> None:
         self.retriever.close()
 
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def _require_chunks(data_dir: DataDir) -> None:
     index = data_dir.open_current()

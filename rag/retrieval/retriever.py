@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Literal
 
+from rag.choices import FusionMethod, RetrieverMode
 from rag.passage import Passage
 from rag.providers.embedding import Embedder
 from rag.providers.keyword import (
@@ -29,8 +29,8 @@ from rag.providers.vectorstore import DataDir, Index
 from rag.retrieval.filters import Filters
 from rag.settings import Settings
 
-Mode = Literal["hybrid", "dense", "bm25"]
-Fusion = Literal["minmax", "score", "rrf"]
+Mode = RetrieverMode
+Fusion = FusionMethod
 CANDIDATES = 50  # per ranking, before fusion and filtering
 NEAR_DUPLICATE = 0.8  # Jaccard similarity of word trigrams
 _WORD = re.compile(r"\w+")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import LLMUnavailableError
-from rag.providers.llm.common import one_line
+from rag.providers.llm.base import one_line
 
 GGUF_MAGIC = b"GGUF"
 _SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)

@@ -28,15 +28,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import LLMUnavailableError
-from rag.providers.llm.common import one_line
+from rag.providers.llm.base import FALLBACK, Message, one_line
 from rag.providers.llm.gguf_file import GGUFInfo, check_memory, find_gguf, read_gguf
 
 if TYPE_CHECKING:
-    from rag.providers.llm import Message
     from rag.settings import Settings
 
 PACKAGE = "xllamacpp"
-FALLBACK = "or set KORA_LLM=none for extractive answers"
 _END = object()
 
 

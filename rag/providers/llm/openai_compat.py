@@ -14,28 +14,26 @@ Nothing here may reach api.openai.com or download a tiktoken encoding:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import LLMUnavailableError
-from rag.providers.llm.common import (
-    estimate_tokens,
-    import_llama_llm,
-    one_line,
-    to_llama_messages,
-    trust_environment,
-)
+from rag.providers.llm.base import FALLBACK, import_llama_llm, one_line
+from rag.providers.llm.remote import ErrorTable, ServerChat, connect_reason, trust_environment
 
 if TYPE_CHECKING:
-    from rag.providers.llm import Message
     from rag.settings import Settings
 
 PACKAGE = "llama-index-llms-openai-like"
-FALLBACK = "or set KORA_LLM=none for extractive answers"
 
 
-class OpenAICompatibleChat:
+class OpenAICompatibleChat(ServerChat):
     """``ChatModel`` on an OpenAI-compatible server. Constructing contacts nothing."""
+
+    KIND = "OpenAI-compatible"
+    # A chat-completions stream has at least one chunk, even for an empty answer; the
+    # OpenAI SDK silently skips a reply that is not server-sent events.
+    EMPTY_REPLY = ("The server at {url} sent no chat-completion chunks: check that "
+                   "KORA_OPENAI_BASE_URL is an OpenAI-compatible address ending in /v1, "
+                   "{fallback}.")
 
     def __init__(self, settings: Settings) -> None:
         openai_like = import_llama_llm(
@@ -43,12 +41,8 @@ class OpenAICompatibleChat:
         )
         import httpx
 
-        self.url = settings.openai_base_url.rstrip("/")
-        self.model = settings.llm_model
-        self.timeout = settings.llm_timeout
-        self.name = f"OpenAI-compatible {settings.llm_model}"
-        self.context_window = settings.llm_context_window
-        self._llm: Any = openai_like(
+        super().__init__(settings, url=settings.openai_base_url)
+        self._llm = openai_like(
             model=settings.llm_model,
             api_base=self.url,
             # The SDK refuses an empty key; local servers ignore it.
@@ -68,47 +62,24 @@ class OpenAICompatibleChat:
             http_client=httpx.Client(trust_env=trust_environment(self.url)),
         )
 
-    def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
-
-    def stream(self, messages: list[Message]) -> Iterator[str]:
+    def _errors(self) -> ErrorTable:
         import openai
 
-        received = 0
-        try:
-            for response in self._llm.stream_chat(to_llama_messages(messages)):
-                received += 1
-                if response.delta:
-                    yield response.delta
-        except openai.APITimeoutError as exc:
-            raise LLMUnavailableError(
-                f"The OpenAI-compatible server at {self.url} did not answer within "
-                f"{self.timeout:g} s: raise KORA_LLM_TIMEOUT {FALLBACK}."
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise LLMUnavailableError(
-                f"The OpenAI-compatible server at {self.url} is not reachable "
-                f"({_connect_reason(exc)}): start it or set KORA_OPENAI_BASE_URL to its "
-                f"address including /v1, {FALLBACK}."
-            ) from exc
-        except openai.APIStatusError as exc:
-            raise self._refused(exc.status_code, _detail(exc)) from exc
-        except openai.OpenAIError as exc:
-            raise LLMUnavailableError(
-                f"The OpenAI-compatible server at {self.url} sent an answer that could not "
-                f"be read ({type(exc).__name__}: {one_line(exc)}): check "
-                f"KORA_OPENAI_BASE_URL, {FALLBACK}."
-            ) from exc
-        if received == 0:
-            # A chat-completions stream has at least one chunk, even for an empty answer;
-            # the OpenAI SDK silently skips a reply that is not server-sent events.
-            raise LLMUnavailableError(
-                f"The server at {self.url} sent no chat-completion chunks: check that "
-                f"KORA_OPENAI_BASE_URL is an OpenAI-compatible address ending in /v1, "
-                f"{FALLBACK}."
-            )
+        where = f"The OpenAI-compatible server at {self.url}"
+        return {
+            openai.APITimeoutError: lambda exc: (
+                f"{where} did not answer within {self.timeout:g} s: raise KORA_LLM_TIMEOUT "
+                f"{FALLBACK}."),
+            openai.APIConnectionError: lambda exc: (
+                f"{where} is not reachable ({_connect_reason(exc)}): start it or set "
+                f"KORA_OPENAI_BASE_URL to its address including /v1, {FALLBACK}."),
+            openai.APIStatusError: lambda exc: self._refused(exc.status_code, _detail(exc)),
+            openai.OpenAIError: lambda exc: (
+                f"{where} sent an answer that could not be read ({type(exc).__name__}: "
+                f"{one_line(exc)}): check KORA_OPENAI_BASE_URL, {FALLBACK}."),
+        }
 
-    def _refused(self, status: int, detail: str) -> LLMUnavailableError:
+    def _refused(self, status: int, detail: str) -> str:
         where = f"The OpenAI-compatible server at {self.url}"
         if status in (401, 403):
             hint = "set KORA_OPENAI_API_KEY to a key the server accepts"
@@ -124,9 +95,8 @@ class OpenAICompatibleChat:
             )
         else:
             hint = "check the server's log"
-        return LLMUnavailableError(
-            f"{where} refused model '{self.model}' (HTTP {status}: {detail}): {hint}, {FALLBACK}."
-        )
+        return (f"{where} refused model '{self.model}' (HTTP {status}: {detail}): {hint}, "
+                f"{FALLBACK}.")
 
 
 def _detail(exc: Any) -> str:
@@ -138,8 +108,6 @@ def _detail(exc: Any) -> str:
 
 
 def _connect_reason(exc: BaseException) -> str:
+    # the SDK's own message says only "Connection error."; its cause says why
     cause = exc.__cause__ or exc.__context__
-    text = str(cause) if cause is not None else str(exc)
-    if "refused" in text.lower():
-        return "connection refused"
-    return one_line(text, limit=120) or type(exc).__name__
+    return connect_reason(exc, text=None if cause is None else str(cause))

@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import LLMUnavailableError
-from rag.providers.llm.common import import_llama_llm, one_line, to_llama_messages
+from rag.providers.llm.base import Message, import_llama_llm, one_line, to_llama_messages
 
 if TYPE_CHECKING:
     from llama_index.core.base.llms.types import ChatMessage
 
-    from rag.providers.llm import Message
     from rag.settings import Settings
 
 PACKAGE = "llama-index-llms-huggingface"

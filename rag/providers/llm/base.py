@@ -1,22 +1,46 @@
-"""Helpers the LLM adapters share: message conversion, token estimates, one-line reasons."""
+"""The contract every LLM adapter fulfils (``Message``, ``ChatModel``) and the helpers
+they share: message conversion, token estimates, one-line reasons, install hints.
+
+Adapters import from here, never from the package ``__init__``, which imports them.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from rag.errors import LLMUnavailableError
 
 if TYPE_CHECKING:
     from llama_index.core.base.llms.types import ChatMessage
 
-    from rag.providers.llm import Message
-
 # Servers without a local tokenizer (Ollama, OpenAI-compatible) get an estimate. German
 # words split into more tokens than English ones, so three characters per token errs
 # towards counting too many: that costs a little context, it never overflows the window.
 CHARS_PER_TOKEN = 3.0
+# How every "the LLM cannot answer" message ends
+FALLBACK = "or set KORA_LLM=none for extractive answers"
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatModel(Protocol):
+    name: str
+    context_window: int
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` for this model (an estimate where the server has no tokenizer)."""
+        ...
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        """Yield the answer in pieces; raises ``LLMUnavailableError`` with a one-line reason."""
+        ...
 
 
 def estimate_tokens(text: str) -> int:
@@ -29,28 +53,6 @@ def one_line(text: object, *, limit: int = 200) -> str:
     """``text`` as a single line of at most ``limit`` characters, for error messages."""
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def is_loopback(url: str) -> bool:
-    """Whether ``url`` points at this machine (localhost, 127.0.0.0/8, ::1)."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    host = urlsplit(url).hostname or ""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def trust_environment(url: str) -> bool:
-    """httpx's ``trust_env`` for a server at ``url``. httpx sends even loopback requests
-    through ``HTTP_PROXY`` unless ``NO_PROXY`` names the host, which would hand prompts
-    (document excerpts included) to a proxy; for a server on this machine the proxy
-    settings are therefore ignored, for any other host they apply as usual."""
-    return not is_loopback(url)
 
 
 def import_llama_llm(module: str, class_name: str, *, package: str) -> Any:
