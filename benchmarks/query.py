@@ -223,7 +223,7 @@ def build_index(job: dict[str, Any]) -> None:
     """Write ``job['size']`` chunks into a fresh generation of ``job['data_dir']`` and
     publish it; the timings and this process's peak RSS go to ``job['report']``."""
     from rag.providers.keyword import rebuild_keyword_index
-    from rag.providers.vectorstore import DataDir
+    from rag.providers.vectorstore import DataDir, StoredChunk
     from rag.settings import Settings
 
     settings = Settings.load(data_dir=Path(job["data_dir"]))
@@ -252,9 +252,8 @@ def build_index(job: dict[str, Any]) -> None:
             generate += t1 - t0
             if not batch:
                 break
-            ids, texts, metas, embeddings = (list(column) for column in zip(*batch, strict=True))
-            index.collection.add(ids=ids, documents=texts, metadatas=metas,
-                                 embeddings=embeddings)
+            index.add([StoredChunk(chunk_id, text, meta) for chunk_id, text, meta, _ in batch],
+                      embeddings=[embedding for *_, embedding in batch])
             add += time.perf_counter() - t1
         report["generate_seconds"] = generate
         report["chroma_add_seconds"] = add
@@ -399,20 +398,6 @@ def timed_each(call: Callable[[str], Any], queries: list[str],
     return total
 
 
-class _TimedCollection:
-    """Delegates to a Chroma collection and times ``query``, ``get`` and ``count``."""
-
-    def __init__(self, collection: Any, clock: Stages) -> None:
-        self._collection = collection
-        self._clock = clock
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._collection, name)
-        label = {"query": "chroma query (dense)", "get": "chroma get by ids (bm25)",
-                 "count": "chroma count"}.get(name)
-        return self._clock.wrap(label, attribute) if label else attribute
-
-
 class Stages:
     """Accumulates time per stage of the real code path, through thin wrappers."""
 
@@ -456,8 +441,11 @@ def stage_breakdown(retriever: Any, answerer: Any, queries: list[str]) -> dict[s
     try:
         patch(retriever.embedder, "embed_query",
               search_clock.wrap("embed query", retriever.embedder.embed_query))
-        patch(retriever.index, "collection", _TimedCollection(retriever.index.collection,
-                                                              search_clock))
+        for method, label in (("nearest", "chroma query (dense)"),
+                              ("chunks", "chroma get by ids (bm25)"),
+                              ("chunk_count", "chroma count")):
+            patch(retriever.index, method,
+                  search_clock.wrap(label, getattr(retriever.index, method)))
         patch(retriever.keyword, "search",
               search_clock.wrap("bm25 KeywordIndex.search", retriever.keyword.search))
         patch(retriever_module, "fuse", search_clock.wrap("fusion", retriever_module.fuse))

@@ -223,8 +223,9 @@ class Ingestor:
         self.data_dir = data_dir
         # start-up cost belongs to start-up, not to the ingest's own time: import the
         # pipeline's libraries now (they import lazily and take a while the first time)
-        import llama_index.core.ingestion
-        import llama_index.vector_stores.chroma  # noqa: F401
+        import llama_index.core.ingestion  # noqa: F401
+
+        Index.import_writer()
 
     def run(
         self,
@@ -335,17 +336,14 @@ class Ingestor:
 
     def _pipeline(self, index: Index) -> Any:
         from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        from rag.providers.vectorstore import open_docstore
 
         return IngestionPipeline(
             transformations=[
                 GermanChunker(self.settings, self.embedder).as_transform(),
                 LlamaEmbedding.wrapping(self.embedder),
             ],
-            docstore=open_docstore(index.kvstore),
-            vector_store=ChromaVectorStore(chroma_collection=index.collection),
+            docstore=index.docstore(),
+            vector_store=index.vector_store(),
             docstore_strategy=DocstoreStrategy.UPSERTS,
             disable_cache=True,
         )
@@ -461,12 +459,8 @@ class Ingestor:
             progress(len(files), len(files), "")
 
     def _prune(self, index: Index, report: IngestReport) -> bool:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        from rag.providers.vectorstore import open_docstore
-
-        docstore = open_docstore(index.kvstore)
-        vector_store = ChromaVectorStore(chroma_collection=index.collection)
+        docstore = index.docstore()
+        vector_store = index.vector_store()
         removed = False
         for doc_id, state in sorted(index.file_states().items()):
             if Path(state["path"]).exists():
