@@ -29,7 +29,7 @@ DOCUMENTS = [
 
 def golden_questions() -> list[str]:
     """Golden-set questions about the documents above, plus out-of-scope ones."""
-    data = yaml.safe_load((REPO / "tests" / "eval" / "golden.yaml").read_text("utf-8"))
+    data = yaml.safe_load((REPO / "evaluation" / "golden.yaml").read_text("utf-8"))
     chosen = [q["question"] for q in data["questions"]
               if set(q.get("expected_docs") or []) & set(DOCUMENTS)]
     refused = [q["question"] for q in data["questions"] if not q.get("expected_docs")]
