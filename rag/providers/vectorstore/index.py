@@ -59,7 +59,6 @@ class Index:
         self.generation = generation
         self._collection = collection
         self._kvstore: BaseKVStore | None = None
-        self._vector_store: BasePydanticVectorStore | None = None
         self._kv_lock = threading.Lock()
 
     @property
@@ -110,10 +109,7 @@ class Index:
         """The generation's chunks as a llama-index vector store (for the ingest pipeline)."""
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        with self._kv_lock:
-            if self._vector_store is None:
-                self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
-            return self._vector_store
+        return ChromaVectorStore(chroma_collection=self._collection)
 
     def docstore(self) -> KVDocumentStore:
         """The generation's llama-index docstore (what the UPSERTS strategy compares)."""
