@@ -85,16 +85,17 @@ def run_kora(
 
 def embedded_texts(settings: Any) -> list[str]:
     """The texts the pipeline embedded: "<header>\\n<chunk>" for every chunk in Chroma."""
+    from rag.providers.keyword import READ_PAGE
     from rag.providers.vectorstore import DataDir
 
     index = DataDir(settings).open_current()
     try:
-        data = index.collection.get(include=["documents", "metadatas"])
+        pages = list(index.chunk_pages(READ_PAGE))
     finally:
         index.close()
     return [
         f"{meta['header']}\n{document}"
-        for document, meta in zip(data["documents"], data["metadatas"], strict=True)
+        for page in pages for document, meta in zip(page.texts, page.metadatas, strict=True)
     ]
 
 

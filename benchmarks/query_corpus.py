@@ -161,7 +161,7 @@ def build_index(job: dict[str, Any]) -> None:
     """Write ``job['size']`` chunks into a fresh generation of ``job['data_dir']`` and
     publish it; the timings and this process's peak RSS go to ``job['report']``."""
     from rag.providers.keyword import rebuild_keyword_index
-    from rag.providers.vectorstore import DataDir
+    from rag.providers.vectorstore import DataDir, StoredChunk
     from rag.settings import Settings
 
     settings = Settings.load(data_dir=Path(job["data_dir"]))
@@ -190,9 +190,8 @@ def build_index(job: dict[str, Any]) -> None:
             generate += t1 - t0
             if not batch:
                 break
-            ids, texts, metas, embeddings = (list(column) for column in zip(*batch, strict=True))
-            index.collection.add(ids=ids, documents=texts, metadatas=metas,
-                                 embeddings=embeddings)
+            index.add([StoredChunk(chunk_id, text, meta) for chunk_id, text, meta, _ in batch],
+                      embeddings=[embedding for *_, embedding in batch])
             add += time.perf_counter() - t1
         report["generate_seconds"] = generate
         report["chroma_add_seconds"] = add

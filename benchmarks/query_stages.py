@@ -27,20 +27,6 @@ def timed_each(call: Callable[[str], Any], queries: list[str],
     return total
 
 
-class _TimedCollection:
-    """Delegates to a Chroma collection and times ``query``, ``get`` and ``count``."""
-
-    def __init__(self, collection: Any, clock: Stages) -> None:
-        self._collection = collection
-        self._clock = clock
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._collection, name)
-        label = {"query": "chroma query (dense)", "get": "chroma get by ids (bm25)",
-                 "count": "chroma count"}.get(name)
-        return self._clock.wrap(label, attribute) if label else attribute
-
-
 class Stages:
     """Accumulates time per stage of the real code path, through thin wrappers."""
 
@@ -86,8 +72,11 @@ def stage_breakdown(retriever: Any, answerer: Any, queries: list[str]) -> dict[s
     try:
         patch(retriever.embedder, "embed_query",
               search_clock.wrap("embed query", retriever.embedder.embed_query))
-        patch(retriever.index, "collection", _TimedCollection(retriever.index.collection,
-                                                              search_clock))
+        for method, label in (("nearest", "chroma query (dense)"),
+                              ("chunks", "chroma get by ids (bm25)"),
+                              ("chunk_count", "chroma count")):
+            patch(retriever.index, method,
+                  search_clock.wrap(label, getattr(retriever.index, method)))
         patch(retriever.keyword, "search",
               search_clock.wrap("bm25 KeywordIndex.search", retriever.keyword.search))
         patch(retriever_module, "fuse", search_clock.wrap("fusion", retriever_module.fuse))

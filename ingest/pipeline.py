@@ -227,8 +227,9 @@ class Ingestor:
         self.data_dir = data_dir
         # start-up cost belongs to start-up, not to the ingest's own time: import the
         # pipeline's libraries now (they import lazily and take a while the first time)
-        import llama_index.core.ingestion
-        import llama_index.vector_stores.chroma  # noqa: F401
+        import llama_index.core.ingestion  # noqa: F401
+
+        Index.import_writer()
 
     def run(
         self,
@@ -242,63 +243,15 @@ class Ingestor:
         """Index ``paths`` (default: the corpus folder). ``wait_for_lock``: seconds to wait
         when another ingest holds the index (from this or, with a server, any machine)."""
         files = collect_files(paths or [self.settings.corpus_dir])
-        try:
-            with self.data_dir.ingest_lock(wait_seconds=wait_for_lock):
-                return self._run_locked(files, rebuild=rebuild, prune=prune, progress=progress)
-        except KoraError:
-            raise
-        except Exception as exc:
-            problem = self.data_dir.unavailable(exc)
-            if problem is not None:
-                raise problem from exc
-            raise
 
-    def _run_locked(self, files: list[SourceFile], *, rebuild: bool, prune: bool,
-                    progress: ProgressCallback | None) -> IngestReport:
-        started = time.perf_counter()
-        report = IngestReport()
-        live = self.data_dir.current()
-        index = self.data_dir.open_for_ingest(
-            embedding_model=self.embedder.name,
-            dimension=self.embedder.dimension,
-            rebuild=rebuild,
-        )
-        building_aside = rebuild and live is not None
-        if not building_aside and (live is None or live.name != index.generation.name):
-            # the very first index has nothing to protect: make progress visible at once
-            self.data_dir.publish(index)
-        try:
+        def write(index: Index, report: IngestReport) -> bool:
             changed = self._ingest_files(index, files, report, progress)
             if prune:
                 changed |= self._prune(index, report)
-            if changed or building_aside or not keyword_index_current(index, self.settings):
-                with self.data_dir.keyword_lock():
-                    rebuild_keyword_index(index, self.settings)
-            if changed or building_aside:
-                # a new version: every worker (here or on another machine) switches to it
-                self.data_dir.publish(index)
-        except Exception as exc:
-            if is_out_of_space(exc) or storage_exhausted(self.data_dir.path):
-                raise KoraError(
-                    f"Writing the index in {self.data_dir.path} failed: the disk is full "
-                    "or a file size limit was reached. The previous index still answers; "
-                    "free some space and run the ingest again to complete it."
-                ) from exc
-            problem = self.data_dir.unavailable(exc)
-            if problem is not None:
-                raise IndexUnavailableError(
-                    f"{problem} The ingest stopped; the index keeps answering from what was "
-                    "complete. Run the ingest again when the server is back to finish it."
-                ) from exc
-            raise
-        finally:
-            index.close()
-        report.seconds = time.perf_counter() - started
-        self.data_dir.record_ingest(
-            {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-             **report.as_dict()}
-        )
-        return report
+            return changed
+
+        return self._ingest(write, rebuild=rebuild, wait_for_lock=wait_for_lock,
+                            first_index_at_once=True, record=True)
 
     def index_parsed(
         self,
@@ -308,48 +261,111 @@ class Ingestor:
     ) -> IngestReport:
         """Index documents that are already parsed (an evaluation corpus) into a fresh
         index generation and publish it; ids are the given strings."""
-        with self.data_dir.ingest_lock():
-            started = time.perf_counter()
-            report = IngestReport()
-            index = self.data_dir.open_for_ingest(
-                embedding_model=self.embedder.name, dimension=self.embedder.dimension,
-                rebuild=True,
-            )
-            try:
-                pipeline = self._pipeline(index)
-                batch: list[Any] = []
-                size = 0
-                for done, (doc_id, parsed) in enumerate(documents, start=1):
-                    batch.append(to_llama_document(doc_id, "", parsed, ""))
-                    size += len(parsed.text)
-                    if (size >= self.settings.ingest_batch_characters
-                            or len(batch) >= BATCH_DOCUMENTS or done == len(documents)):
-                        report.chunks += len(pipeline.run(documents=batch))
-                        report.added += len(batch)
-                        batch, size = [], 0
-                        if progress:
-                            progress(done, len(documents), doc_id)
+
+        def write(index: Index, report: IngestReport) -> bool:
+            pipeline = self._pipeline(index)
+            batch: list[Any] = []
+            size = 0
+            for done, (doc_id, parsed) in enumerate(documents, start=1):
+                batch.append(to_llama_document(doc_id, "", parsed, ""))
+                size += len(parsed.text)
+                if (size >= self.settings.ingest_batch_characters
+                        or len(batch) >= BATCH_DOCUMENTS or done == len(documents)):
+                    report.chunks += len(pipeline.run(documents=batch))
+                    report.added += len(batch)
+                    batch, size = [], 0
+                    if progress:
+                        progress(done, len(documents), doc_id)
+            return True  # a fresh generation: published even when empty
+
+        return self._ingest(write, rebuild=True, wait_for_lock=0.0,
+                            first_index_at_once=False, record=False)
+
+    def _ingest(self, write: Callable[[Index, IngestReport], bool], *, rebuild: bool,
+                wait_for_lock: float, first_index_at_once: bool, record: bool) -> IngestReport:
+        """The one sequence around every ingest: take the lock, open the generation to
+        write, let ``write`` fill it (True when it changed something), bring the keyword
+        index up to date, publish, and record the report (``record``).
+
+        ``first_index_at_once``: when there is no index yet, publish the new generation
+        before writing, so that it answers while the ingest goes on."""
+        try:
+            with self.data_dir.ingest_lock(wait_seconds=wait_for_lock):
+                started = time.perf_counter()
+                report = IngestReport()
+                self._write_generation(write, report, rebuild=rebuild,
+                                       first_index_at_once=first_index_at_once)
+                report.seconds = time.perf_counter() - started
+                if record:
+                    self.data_dir.record_ingest(
+                        {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                         **report.as_dict()})
+                return report
+        except KoraError:
+            raise
+        except Exception as exc:
+            problem = self.data_dir.unavailable(exc)
+            if problem is not None:
+                raise problem from exc
+            raise
+
+    def _write_generation(self, write: Callable[[Index, IngestReport], bool],
+                          report: IngestReport, *, rebuild: bool,
+                          first_index_at_once: bool) -> None:
+        live = self.data_dir.current()
+        index = self.data_dir.open_for_ingest(
+            embedding_model=self.embedder.name,
+            dimension=self.embedder.dimension,
+            rebuild=rebuild,
+        )
+        building_aside = rebuild and live is not None
+        if first_index_at_once and not building_aside and (
+                live is None or live.name != index.generation.name):
+            # the very first index has nothing to protect: make progress visible at once
+            self.data_dir.publish(index)
+        try:
+            changed = write(index, report)
+            if changed or building_aside or not keyword_index_current(index, self.settings):
                 with self.data_dir.keyword_lock():
                     rebuild_keyword_index(index, self.settings)
+            if changed or building_aside:
+                # a new version: every worker (here or on another machine) switches to it
                 self.data_dir.publish(index)
-            finally:
-                index.close()
-            report.seconds = time.perf_counter() - started
-            return report
+        except Exception as exc:
+            problem = self._write_failure(exc)
+            if problem is None:
+                raise
+            raise problem from exc
+        finally:
+            index.close()
+
+    def _write_failure(self, exc: Exception) -> KoraError | None:
+        """The one line for a write that failed on a full disk or a Chroma server that
+        went away; None for any other failure."""
+        if is_out_of_space(exc) or storage_exhausted(self.data_dir.path):
+            return KoraError(
+                f"Writing the index in {self.data_dir.path} failed: the disk is full "
+                "or a file size limit was reached. The previous index still answers; "
+                "free some space and run the ingest again to complete it."
+            )
+        problem = self.data_dir.unavailable(exc)
+        if problem is not None:
+            return IndexUnavailableError(
+                f"{problem} The ingest stopped; the index keeps answering from what was "
+                "complete. Run the ingest again when the server is back to finish it."
+            )
+        return None
 
     def _pipeline(self, index: Index) -> Any:
         from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        from rag.providers.vectorstore import open_docstore
 
         return IngestionPipeline(
             transformations=[
                 GermanChunker(self.settings, self.embedder).as_transform(),
                 LlamaEmbedding.wrapping(self.embedder),
             ],
-            docstore=open_docstore(index.kvstore),
-            vector_store=ChromaVectorStore(chroma_collection=index.collection),
+            docstore=index.docstore(),
+            vector_store=index.vector_store(),
             docstore_strategy=DocstoreStrategy.UPSERTS,
             disable_cache=True,
         )
@@ -361,8 +377,8 @@ class Ingestor:
         report: IngestReport,
         progress: ProgressCallback | None,
     ) -> bool:
+        changed = self._recover_interrupted(index)
         pipeline = self._pipeline(index)
-        changed = self._recover_interrupted(index, pipeline)
         states = index.file_states()
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
         for done, batch in self._batches(index, files, states, report, max_bytes, progress):
@@ -390,14 +406,11 @@ class Ingestor:
         return changed
 
     @staticmethod
-    def _recover_interrupted(index: Index, pipeline: Any) -> bool:
+    def _recover_interrupted(index: Index) -> bool:
         """Undo the half-written batch of a killed run; its files count as new again."""
         pending = index.pending()
         for doc_id in pending:
-            pipeline.vector_store.delete(doc_id)
-            pipeline.docstore.delete_ref_doc(doc_id, raise_error=False)
-            pipeline.docstore.delete_document(doc_id, raise_error=False)
-            index.delete_file_state(doc_id)
+            index.delete_document(doc_id)
         index.clear_pending(pending)
         return bool(pending)
 
@@ -465,20 +478,11 @@ class Ingestor:
             progress(len(files), len(files), "")
 
     def _prune(self, index: Index, report: IngestReport) -> bool:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        from rag.providers.vectorstore import open_docstore
-
-        docstore = open_docstore(index.kvstore)
-        vector_store = ChromaVectorStore(chroma_collection=index.collection)
         removed = False
         for doc_id, state in sorted(index.file_states().items()):
             if Path(state["path"]).exists():
                 continue
-            vector_store.delete(doc_id)
-            docstore.delete_ref_doc(doc_id, raise_error=False)
-            docstore.delete_document(doc_id, raise_error=False)
-            index.delete_file_state(doc_id)
+            index.delete_document(doc_id)
             report.removed += 1
             removed = True
         return removed

@@ -456,7 +456,7 @@ from pathlib import Path
 from ingest.pipeline import Ingestor
 from rag.providers.embedding.embedder import Embedder
 from rag.settings import Settings
-from rag.providers.vectorstore.store import DataDir
+from rag.providers.vectorstore import DataDir
 
 corpus, data = Path(sys.argv[1]), Path(sys.argv[2])
 settings = Settings.load(data_dir=data, corpus_dir=corpus, llm="none")

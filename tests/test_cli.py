@@ -199,13 +199,15 @@ def _big_corpus(tmp_path: Path, copies: int) -> Path:
 
 
 def _ids_and_texts(data_dir: Path) -> dict[str, str]:
+    from rag.providers.keyword import READ_PAGE
     from rag.providers.vectorstore import DataDir
     from rag.settings import Settings
 
     index = DataDir(Settings.load(data_dir=data_dir)).open_current()
-    data = index.collection.get(include=["documents"])
+    contents = {chunk_id: text for page in index.chunk_pages(READ_PAGE)
+                for chunk_id, text in zip(page.ids, page.texts, strict=True)}
     index.close()
-    return dict(zip(data["ids"], data["documents"], strict=True))
+    return contents
 
 
 def test_sigkill_mid_ingest_then_rerun_equals_clean_ingest(cli_env, tmp_path):  # type: ignore[no-untyped-def]

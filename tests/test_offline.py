@@ -100,7 +100,7 @@ def test_ingest_and_search_stay_on_the_machine(guarded_env):  # type: ignore[no-
 
 def test_telemetry_switches_are_off(tmp_path):  # type: ignore[no-untyped-def]
     from rag.offline import OFFLINE_ENVIRONMENT, enforce_offline
-    from rag.providers.vectorstore.store import ChromaClient
+    from rag.providers.vectorstore.chroma import ChromaClient
     from rag.settings import Settings
 
     enforce_offline()

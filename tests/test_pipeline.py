@@ -11,7 +11,7 @@ from ingest.chunking import chunk_document
 from ingest.pipeline import Ingestor
 from ingest.readers import read_file
 from rag.errors import UsageError
-from rag.providers.keyword import GermanAnalyzer, KeywordIndex
+from rag.providers.keyword import READ_PAGE, GermanAnalyzer, KeywordIndex
 from rag.providers.vectorstore import DataDir
 from rag.retrieval import Retriever
 
@@ -34,9 +34,10 @@ def expected_chunks(path: Path, settings, embedder) -> int:  # type: ignore[no-u
 
 def index_contents(settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
     index = DataDir(settings).open_current()
-    data = index.collection.get(include=["documents"])
+    contents = {chunk_id: text for page in index.chunk_pages(READ_PAGE)
+                for chunk_id, text in zip(page.ids, page.texts, strict=True)}
     index.close()
-    return dict(zip(data["ids"], data["documents"], strict=True))
+    return contents
 
 
 def test_incremental_runs_have_exact_counts(corpus_copy, settings_for, embedder):  # type: ignore[no-untyped-def]

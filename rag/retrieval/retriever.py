@@ -88,8 +88,9 @@ class Retriever:
         found = self.index.nearest(self.embedder.embed_query(query),
                                    limit=min(limit, count), where=filters.chroma_where())
         return [
-            (Passage.from_chroma(cid, text, meta, 1.0 - float(dist)), 1.0 - float(dist))
-            for cid, text, meta, dist in found
+            (Passage.from_chroma(near.chunk.chunk_id, near.chunk.text, near.chunk.metadata,
+                                 1.0 - near.distance), 1.0 - near.distance)
+            for near in found
         ]
 
     def bm25(self, query: str, *, limit: int, filters: Filters) -> list[tuple[Passage, float]]:
@@ -104,10 +105,11 @@ class Retriever:
         for hit in hits:
             if hit.chunk_id not in by_id:
                 continue  # the keyword index is a moment behind Chroma
-            text, meta = by_id[hit.chunk_id]
-            if filters and not filters.matches(meta):
+            chunk = by_id[hit.chunk_id]
+            if filters and not filters.matches(chunk.metadata):
                 continue
-            ranked.append((Passage.from_chroma(hit.chunk_id, text, meta, hit.score), hit.score))
+            ranked.append((Passage.from_chroma(chunk.chunk_id, chunk.text, chunk.metadata,
+                                               hit.score), hit.score))
         return ranked[:limit]
 
     # --- fusion -----------------------------------------------------------------------

@@ -208,11 +208,11 @@ def rebuild_keyword_index(index: Index, settings: Settings) -> None:
     directory's keyword lock (``DataDir.keyword_lock``)."""
     ids: list[str] = []
     texts: list[str] = []
-    for page_ids, page_texts, metas in index.chunk_pages(READ_PAGE):
-        ids.extend(page_ids)
+    for page in index.chunk_pages(READ_PAGE):
+        ids.extend(page.ids)
         texts.extend(
             searchable_text(str(meta.get("title", "")), str(meta.get("location", "")), text)
-            for text, meta in zip(page_texts, metas, strict=True)
+            for text, meta in zip(page.texts, page.metadatas, strict=True)
         )
     analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
     source = {"generation": index.generation.name, "version": index.generation.version}
