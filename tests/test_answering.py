@@ -137,7 +137,7 @@ def test_extractive_answer_quotes_sentences_with_citations(answerer):  # type: i
     by_number = {c.n: c for c in answer.citations}
     for sentence in answer.sentences:
         for n in sentence.citations:
-            assert sentence.text in " ".join(by_number[n].text.split()).replace("**", "")
+            assert sentence.text in " ".join(by_number[n].passage.text.split()).replace("**", "")
     assert len(answer.sentences) <= 3
 
 
