@@ -25,11 +25,12 @@ from tests.chroma_server import (
     ChromaServer,
     TokenProxy,
     Worker,
-    free_port,
     kora_environment,
     wait_until,
 )
 from tests.conftest import CORPUS
+from tests.servers import free_port
+from tests.webapp import SCHARRENBACH, factory_with, start_app
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,7 +45,6 @@ SUBSET = [
     "prototypen/schwerte-airguardai.md",
     "projekte/chatbots-buergerservice.md",
 ]
-SCHARRENBACH = "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?"
 RUFBUS = "Wie viele Dörfer bedient der Rufbus KIRA im Kreis Lippe?"
 RUFBUS_DOC = (
     "---\ntitle: Rufbus KIRA im Kreis Lippe\ntype: projektmeldung\ndate: 2026-03-01\n---\n"
@@ -83,34 +83,20 @@ def server_settings(base: Path, chroma: ChromaServer, corpus: Path, name: str,
                          chroma_url=chroma.url, index_poll_seconds=0.5, **overrides)
 
 
-def session_factory(embedder: Any) -> Any:
-    """Assistants of the in-process worker share the test session's loaded model."""
-    from rag.answering import Assistant
-
-    def open_assistant(settings: Any, data_dir: Any, _: Any) -> Any:
-        return Assistant.open(settings, data_dir=data_dir, embedder=embedder)
-
-    return open_assistant
-
-
 @pytest.fixture(scope="module")
 def worker_a(base: Path, chroma: ChromaServer, corpus: Path, embedder: Any) -> Iterator[Any]:
     """The first index, built from A's data directory, and worker A serving it."""
     from ingest.pipeline import Ingestor
     from rag.providers.vectorstore import DataDir
-    from ui.app import build_app, launch
+    from ui.app import build_app
 
     settings = server_settings(base, chroma, corpus, "worker-a")
     report = Ingestor(settings, embedder, DataDir(settings)).run([corpus])
     assert report.added == len(SUBSET) and report.failed == []
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KORA_ADMIN_PASSWORD", "richtig")
-        demo: Any = build_app(settings, assistant_factory=session_factory(embedder))
-    port = free_port()
-    launch(demo, settings, host="127.0.0.1", port=port)
-    demo.kora_settings = settings
-    demo.kora_url = f"http://127.0.0.1:{port}/"
-    yield demo
+        demo: Any = build_app(settings, assistant_factory=factory_with(embedder))
+    yield start_app(demo, settings)
     demo.kora_shared.close()
     demo.close()
     demo.kora_feedback.close()
@@ -294,7 +280,7 @@ def test_chroma_killed_mid_ingest_then_restarted(
     with pytest.raises(Exception, match="nicht erreichbar"):
         ask(client_b, SCHARRENBACH)
     late: Any = build_app(server_settings(base, chroma, corpus, "worker-late"),
-                          assistant_factory=session_factory(embedder))
+                          assistant_factory=factory_with(embedder))
     with pytest.raises(Exception, match="nicht erreichbar"):
         late.kora_handlers["frage"](SCHARRENBACH)
     banner = [fn for fn in late.fns.values() if fn.name == "<lambda>"]

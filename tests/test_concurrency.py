@@ -82,8 +82,8 @@ def test_threads_get_the_answers_a_single_thread_gets(indexed: Any, embedder: An
 def counting_app(indexed: Any, embedder: Any) -> Iterator[Any]:
     """The real app whose answerer records how many questions it answers at once."""
     from rag.answering import Assistant
-    from tests.test_app import free_port
-    from ui.app import build_app, launch
+    from tests.webapp import start_app
+    from ui.app import build_app
 
     lock = threading.Lock()
     state = {"active": 0, "peak": 0}
@@ -107,11 +107,8 @@ def counting_app(indexed: Any, embedder: Any) -> Iterator[Any]:
         return assistant
 
     demo: Any = build_app(indexed, assistant_factory=factory)
-    port = free_port()
-    launch(demo, indexed, host="127.0.0.1", port=port)
-    demo.kora_url = f"http://127.0.0.1:{port}/"
     demo.kora_state = state
-    yield demo
+    yield start_app(demo, indexed)
     demo.kora_shared.close()
     demo.close()
     demo.kora_feedback.close()
