@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CORPUS, REPO
+from evaluation import GOLDEN_FILE
+from tests.conftest import CORPUS
 
 DOCUMENTS = [
     "konferenzen/jahrestagung-2025.md",
@@ -29,7 +30,7 @@ DOCUMENTS = [
 
 def golden_questions() -> list[str]:
     """Golden-set questions about the documents above, plus out-of-scope ones."""
-    data = yaml.safe_load((REPO / "tests" / "eval" / "golden.yaml").read_text("utf-8"))
+    data = yaml.safe_load(GOLDEN_FILE.read_text("utf-8"))
     chosen = [q["question"] for q in data["questions"]
               if set(q.get("expected_docs") or []) & set(DOCUMENTS)]
     refused = [q["question"] for q in data["questions"] if not q.get("expected_docs")]
@@ -162,7 +163,7 @@ def test_llm_generation_is_bounded_apart() -> None:
     from rag.answering import LLMSlots
 
     model = SlowModel()
-    bounded = LLMSlots(2).bound(model)  # type: ignore[arg-type]
+    bounded = LLMSlots(2).bound(model)
     assert (bounded.name, bounded.context_window) == ("langsam", 4096)
     with ThreadPoolExecutor(max_workers=6) as pool:
         texts = list(pool.map(lambda _: "".join(bounded.stream([])), range(12)))
