@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,14 +15,10 @@ from typing import Any
 
 import httpx
 
+from tests.servers import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMA = Path(sys.executable).with_name("chroma")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(check: Any, *, seconds: float, what: str, every: float = 0.25) -> Any:

@@ -16,22 +16,12 @@ from typing import Any
 import pytest
 
 from rag.settings import Settings
+from tests.fakes import Clock
 from ui.accounts import AccountError, AccountStore, hash_password, verify_password
 from ui.audit import AuditLog, entries_csv
 from ui.auth import Gate, Throttle
 
 PASSWORD = "Sommer-Regen-Brücke-7"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def request(host: str = "10.0.0.7", **headers: str) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import CORPUS
-from tests.test_app import SCHARRENBACH, factory_with, free_port
-from tests.test_browser import CHROMIUM
+from tests.conftest import IndexedCopy
+from tests.fakes import Clock
+from tests.webapp import CHROMIUM, SCHARRENBACH, factory_with, start_app
 
 pytestmark = pytest.mark.slow
 
@@ -32,46 +31,26 @@ ANNA_PASSWORD = "Sommer-Regen-Brücke-7"
 PAUL_PASSWORD = "Paul-fragt-nur-nach"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any]:
-    from ingest.pipeline import Ingestor
-    from rag.providers.vectorstore import DataDir
-    from rag.settings import Settings
+def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any,
+        indexed_copy: IndexedCopy) -> Iterator[Any]:
     from ui.accounts import AccountStore
-    from ui.app import build_app, launch
+    from ui.app import build_app
 
-    base = tmp_path_factory.mktemp("admin-web")
-    corpus = base / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    settings = Settings.load(
-        data_dir=base / "data", corpus_dir=corpus, llm="none", max_file_mb=1,
+    settings = indexed_copy(
+        tmp_path_factory.mktemp("admin-web"), max_file_mb=1,
         chat_requires_login=True, trusted_user_header="X-Remote-User",
         trusted_proxies=[PROXY], admin_session_idle_minutes=30)
-    Ingestor(settings, embedder, DataDir(settings)).run([corpus])
     accounts = AccountStore.in_data_dir(settings.data_dir)
     accounts.add("anna", role="admin", password=ANNA_PASSWORD)
     accounts.add("paul", role="chat", password=PAUL_PASSWORD)
     accounts.add("kai", role="admin", password=None)  # signs in through the proxy only
-    clock = Clock()
+    clock = Clock(now=1_000_000.0)
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("KORA_ADMIN_PASSWORD", raising=False)
         demo: Any = build_app(settings, assistant_factory=factory_with(embedder), clock=clock)
-    port = free_port()
-    launch(demo, settings, host="127.0.0.1", port=port)
-    demo.kora_url = f"http://127.0.0.1:{port}"
     demo.kora_clock = clock
-    yield demo
+    yield start_app(demo, settings)
     demo.close()
 
 

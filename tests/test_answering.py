@@ -11,27 +11,17 @@ from ingest.pipeline import Ingestor
 from rag.answering import UNSUPPORTED_MARK, Answerer, RefusalModel, TermWeights
 from rag.answering.citations import CitationChecker
 from rag.answering.prompts import EXTRACTIVE_PREFIX
+from rag.providers.embedding import Embedder
 from rag.providers.vectorstore import DataDir
 from rag.retrieval import Filters, Retriever
 from rag.settings import Settings
-from tests.conftest import CORPUS
+from tests.conftest import Shipped
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory, embedder):  # type: ignore[no-untyped-def]
-    settings = Settings.load(data_dir=tmp_path_factory.mktemp("data"), corpus_dir=CORPUS,
-                             llm="none")
-    data_dir = DataDir(settings)
-    Ingestor(settings, embedder, data_dir).run()
-    retriever = Retriever.open(settings, data_dir, embedder)
-    yield settings, retriever
-    retriever.close()
-
-
-@pytest.fixture(scope="module")
-def answerer(shipped):  # type: ignore[no-untyped-def]
+def answerer(shipped: Shipped) -> Answerer:
     _, retriever = shipped
     return Answerer(retriever=retriever, refusal=RefusalModel.load(), llm=None,
                     llm_required=False, max_answer_tokens=512)
@@ -59,13 +49,13 @@ def answerer(shipped):  # type: ignore[no-untyped-def]
         ("Webseite in Leichter Sprache", "projekte/mehrsprachigkeit-barrierefreiheit.md"),
     ],
 )
-def test_hybrid_finds_the_right_document(shipped, question, expected):  # type: ignore[no-untyped-def]
+def test_hybrid_finds_the_right_document(shipped: Shipped, question: str, expected: str) -> None:
     _, retriever = shipped
     found = [r.passage.doc_id for r in retriever.search(question, top_k=3)]
     assert expected in found, found
 
 
-def test_compound_splitting_is_what_finds_paraphrased_compounds(tmp_path, embedder):  # type: ignore[no-untyped-def]
+def test_compound_splitting_is_what_finds_paraphrased_compounds(tmp_path: Path, embedder: Embedder) -> None:
     corpus = tmp_path / "docs"
     corpus.mkdir()
     (corpus / "pflicht.md").write_text(
@@ -95,7 +85,7 @@ def test_compound_splitting_is_what_finds_paraphrased_compounds(tmp_path, embedd
     assert found[False]["Mobilitätsplanung"] == []
 
 
-def test_filters_by_type_and_date(shipped):  # type: ignore[no-untyped-def]
+def test_filters_by_type_and_date(shipped: Shipped) -> None:
     _, retriever = shipped
     only_projects = retriever.search("Chatbot", top_k=10, filters=Filters(types=("projektmeldung",)))
     assert only_projects and {r.passage.type for r in only_projects} == {"projektmeldung"}
@@ -106,7 +96,7 @@ def test_filters_by_type_and_date(shipped):  # type: ignore[no-untyped-def]
     assert none == []
 
 
-def test_near_duplicates_are_collapsed(tmp_path, embedder):  # type: ignore[no-untyped-def]
+def test_near_duplicates_are_collapsed(tmp_path: Path, embedder: Embedder) -> None:
     corpus = tmp_path / "docs"
     corpus.mkdir()
     text = ("# Rufbus\n\nDer Landkreis plant den Rufbus mit einer Prognose des Bedarfs. "
@@ -126,7 +116,7 @@ def test_near_duplicates_are_collapsed(tmp_path, embedder):  # type: ignore[no-u
     assert ("original.md" in found) != ("kopie.md" in found)
 
 
-def test_extractive_answer_quotes_sentences_with_citations(answerer):  # type: ignore[no-untyped-def]
+def test_extractive_answer_quotes_sentences_with_citations(answerer: Answerer) -> None:
     answer = answerer.ask("Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?")
     assert not answer.refused
     assert answer.mode == "extractive"
@@ -141,7 +131,7 @@ def test_extractive_answer_quotes_sentences_with_citations(answerer):  # type: i
     assert len(answer.sentences) <= 3
 
 
-def test_answer_json_contract(answerer):  # type: ignore[no-untyped-def]
+def test_answer_json_contract(answerer: Answerer) -> None:
     data = answerer.ask("Wie viele Teilnehmende hatte die Jahrestagung?").as_json()
     assert {"question", "answer", "refused", "mode", "citations"} <= set(data)
     citation = data["citations"][0]
@@ -161,7 +151,7 @@ def test_answer_json_contract(answerer):  # type: ignore[no-untyped-def]
         "Wie viel kostet die Hundesteuer für einen zweiten Hund?",
     ],
 )
-def test_out_of_scope_questions_are_refused_with_topics(answerer, question):  # type: ignore[no-untyped-def]
+def test_out_of_scope_questions_are_refused_with_topics(answerer: Answerer, question: str) -> None:
     answer = answerer.ask(question)
     assert answer.refused, answer.evidence
     assert answer.mode == "refused"
@@ -181,13 +171,13 @@ def test_out_of_scope_questions_are_refused_with_topics(answerer, question):  # 
         "Wofür steht SmartEnergie?",
     ],
 )
-def test_in_scope_questions_are_answered(answerer, question):  # type: ignore[no-untyped-def]
+def test_in_scope_questions_are_answered(answerer: Answerer, question: str) -> None:
     answer = answerer.ask(question)
     assert not answer.refused, answer.evidence
     assert answer.citations
 
 
-def test_follow_up_carries_the_previous_topic(answerer):  # type: ignore[no-untyped-def]
+def test_follow_up_carries_the_previous_topic(answerer: Answerer) -> None:
     first = answerer.ask("Welcher Prototyp erstellt Prognosen für den Bedarf an Rufbussen?")
     assert first.citations[0].passage.doc_id == "prototypen/osnabrueck-aimos.md"
     follow_up = answerer.ask("Und wer ist dort beteiligt?", history=[first.as_turn()])
@@ -198,7 +188,7 @@ def test_follow_up_carries_the_previous_topic(answerer):  # type: ignore[no-unty
     assert alone.standalone_question == "Und wer ist dort beteiligt?"
 
 
-def test_citation_check_removes_unknown_numbers_and_marks_unsupported(shipped, embedder):  # type: ignore[no-untyped-def]
+def test_citation_check_removes_unknown_numbers_and_marks_unsupported(shipped: Shipped, embedder: Embedder) -> None:
     _, retriever = shipped
     passages = [r.passage for r in retriever.search(
         "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?", top_k=3)]
@@ -229,7 +219,7 @@ def test_citation_check_removes_unknown_numbers_and_marks_unsupported(shipped, e
         f"Die Jahrestagung wurde von Ina Scharrenbach eröffnet. [{opening}]")
 
 
-def test_paraphrased_supported_sentence_passes_the_check(shipped, embedder):  # type: ignore[no-untyped-def]
+def test_paraphrased_supported_sentence_passes_the_check(shipped: Shipped, embedder: Embedder) -> None:
     _, retriever = shipped
     passages = [r.passage for r in retriever.search("Teilnehmende Jahrestagung 2025", top_k=3)]
     n = next(i for i, p in enumerate(passages, start=1) if "200" in p.text)
@@ -274,7 +264,9 @@ def test_refusal_calibration_is_recorded() -> None:
      "28. November 2025"),
     ("Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?", "Scharrenbach", [], "Scharrenbach"),
 ])
-def test_extractive_answer_leads_with_the_fact(answerer, question, lead, facts, mark):  # type: ignore[no-untyped-def]
+def test_extractive_answer_leads_with_the_fact(
+    answerer: Answerer, question: str, lead: str | None, facts: list[str], mark: str | None
+) -> None:
     answer = answerer.ask(question)
     assert not answer.refused, answer.evidence
     lines = answer.answer.splitlines()[1:]
@@ -299,12 +291,12 @@ def test_extractive_answer_leads_with_the_fact(answerer, question, lead, facts, 
     "Wie viel Prozent der Bauakten in Heiligenhaus sind schon digitalisiert?",
     "Wann findet die URBAN.KI-Jahrestagung 2031 statt?",  # a year the documents never name
 ])
-def test_typed_near_misses_are_refused(answerer, question):  # type: ignore[no-untyped-def]
+def test_typed_near_misses_are_refused(answerer: Answerer, question: str) -> None:
     answer = answerer.ask(question)
     assert answer.refused, answer.evidence
 
 
-def test_a_number_about_something_else_is_no_sure_answer(answerer):  # type: ignore[no-untyped-def]
+def test_a_number_about_something_else_is_no_sure_answer(answerer: Answerer) -> None:
     from rag.answering.prompts import NOT_SURE
 
     # the passage counts "drei Arten von Objekten", not drones
@@ -312,7 +304,7 @@ def test_a_number_about_something_else_is_no_sure_answer(answerer):  # type: ign
     assert answer.refused or NOT_SURE in answer.notice, answer.evidence
 
 
-def test_borderline_answers_say_they_are_not_sure(answerer):  # type: ignore[no-untyped-def]
+def test_borderline_answers_say_they_are_not_sure(answerer: Answerer) -> None:
     from rag.answering import LogisticModel, RefusalModel
     from rag.answering.prompts import NOT_SURE
     from rag.answering.refusal import Evidence
@@ -331,7 +323,7 @@ def test_borderline_answers_say_they_are_not_sure(answerer):  # type: ignore[no-
     assert isinstance(Evidence({"dense": 1.0}).as_dict()["dense"], float)
 
 
-def test_similarity_floor_is_the_models_cosine_of_unrelated_sentences(embedder):  # type: ignore[no-untyped-def]
+def test_similarity_floor_is_the_models_cosine_of_unrelated_sentences(embedder: Embedder) -> None:
     # e5 gives unrelated sentences cosines around 0.83: a fixed threshold of 0.6 would
     # let any sentence on the topic pass the citation check
     floor = embedder.similarity_floor()

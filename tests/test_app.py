@@ -6,62 +6,30 @@ import csv
 import io
 import json
 import logging
-import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import CORPUS
+from tests.conftest import IndexedCopy
+from tests.webapp import SCHARRENBACH, factory_with, start_app
 
 pytestmark = pytest.mark.slow
 
-SCHARRENBACH = "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?"
 HUNDESTEUER = "Wie hoch ist die Hundesteuer in Bochum?"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def indexed_settings(base: Path, embedder: Any) -> Any:
-    """Settings over a fresh, indexed copy of the shipped corpus (llm none)."""
-    from ingest.pipeline import Ingestor
-    from rag.providers.vectorstore import DataDir
-    from rag.settings import Settings
-
-    corpus = base / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    settings = Settings.load(data_dir=base / "data", corpus_dir=corpus, llm="none")
-    Ingestor(settings, embedder, DataDir(settings)).run([corpus])
-    return settings
-
-
-def factory_with(embedder: Any) -> Any:
-    from rag.answering import Assistant
-
-    def open_assistant(settings: Any, data_dir: Any, shared: Any) -> Any:
-        return Assistant.open(settings, data_dir=data_dir, embedder=shared or embedder)
-
-    return open_assistant
-
-
 @pytest.fixture(scope="module")
-def running_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any]:
-    from ui.app import build_app, launch
+def running_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any,
+                indexed_copy: IndexedCopy) -> Iterator[Any]:
+    from ui.app import build_app
 
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("KORA_ADMIN_PASSWORD", raising=False)
-        settings = indexed_settings(tmp_path_factory.mktemp("app"), embedder)
+        settings = indexed_copy(tmp_path_factory.mktemp("app"))
         demo: Any = build_app(settings, assistant_factory=factory_with(embedder))
-    port = free_port()
-    launch(demo, settings, host="127.0.0.1", port=port)
-    demo.kora_url = f"http://127.0.0.1:{port}/"
-    yield demo
+    yield start_app(demo, settings)
     demo.close()
 
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CORPUS, REPO
-from tests.test_readers import make_pdf
+from tests.conftest import CORPUS, REPO, IndexedCopy
+from tests.documents import encrypted_pdf, make_pdf
 
 pytestmark = pytest.mark.slow
 
@@ -122,18 +122,11 @@ def test_the_table_has_thirty_kinds() -> None:
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> dict[str, Any]:
+def base(tmp_path_factory: pytest.TempPathFactory, indexed_copy: IndexedCopy) -> dict[str, Any]:
     """The shipped corpus, indexed: the previous index that must keep answering."""
-    from ingest.pipeline import Ingestor
-    from rag.providers.vectorstore import DataDir
-    from rag.settings import Settings
-
     root = tmp_path_factory.mktemp("bad-input")
-    corpus = root / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    settings = Settings.load(data_dir=root / "data", corpus_dir=corpus, llm="none",
-                             max_file_mb=MAX_FILE_MB)
-    Ingestor(settings, embedder, DataDir(settings)).run([corpus])
+    settings = indexed_copy(root, max_file_mb=MAX_FILE_MB)
+    corpus = settings.corpus_dir
     snapshot = root / "data-before-bad-files"
     shutil.copytree(root / "data", snapshot)
     return {"root": root, "corpus": corpus, "settings": settings, "snapshot": snapshot}
@@ -181,7 +174,8 @@ def write_bad_files(folder: Path, outside: Path) -> None:
         "Das Grünflächenamt plant Blühwiesen an Straßenrändern.\n".encode("utf-16-le"))
     real_pdf = make_pdf(outside / "echt.pdf", [["Der Haushalt der Stadt Musterhausen"]])
     (folder / "d-abgeschnitten.pdf").write_bytes(real_pdf.read_bytes()[:400])
-    encrypted_pdf(folder / "d-verschluesselt.pdf")
+    encrypted_pdf(folder / "d-verschluesselt.pdf", user_password="geheim",
+                  text="Vertraulicher Bericht")
     javascript_pdf(real_pdf, folder / "d-javascript.pdf")
     (folder / "e-kaputt.docx").write_bytes(b"Das ist kein ZIP-Archiv, nur Text.")
     real_docx = docx_file(outside / "echt.docx")
@@ -213,16 +207,6 @@ def write_bad_files(folder: Path, outside: Path) -> None:
     (folder / "k-tabelle.xlsx").write_bytes(b"PK\x03\x04 eine Tabelle")
     (folder / "m-verschwindet.md").write_text("# Gleich weg\n\nDiese Datei verschwindet.\n",
                                               encoding="utf-8")
-
-
-def encrypted_pdf(path: Path) -> None:
-    from reportlab.lib.pdfencrypt import StandardEncryption
-    from reportlab.pdfgen import canvas
-
-    pdf = canvas.Canvas(str(path), encrypt=StandardEncryption("geheim", ownerPassword="x"))
-    pdf.drawString(72, 750, "Vertraulicher Bericht")
-    pdf.showPage()
-    pdf.save()
 
 
 def javascript_pdf(source: Path, path: Path) -> None:

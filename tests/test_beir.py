@@ -61,14 +61,14 @@ def test_metrics_on_known_rankings() -> None:
     assert reciprocal_rank(["b", "c", "a"], relevant) == pytest.approx(1 / 3)
 
 
-def test_both_qrels_formats_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_both_qrels_formats_load(tmp_path: Path) -> None:
     for jsonl in (False, True):
         corpus, queries, qrels = load_beir(make_beir(tmp_path / f"b{jsonl}", jsonl_qrels=jsonl))
         assert len(corpus) == 6 and len(queries) == 5
         assert qrels["q3"] == {"d3": 1}
 
 
-def test_kora_eval_beir_reports_every_retriever(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_kora_eval_beir_reports_every_retriever(tmp_path: Path) -> None:
     folder = make_beir(tmp_path / "beir")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KORA_")}
     env.update({"KORA_DATA_DIR": str(tmp_path / "data"), "KORA_CONFIG": str(tmp_path / "x.toml"),

@@ -10,10 +10,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import REPO
-from tests.test_app import SCHARRENBACH, factory_with, free_port, indexed_settings
+from tests.conftest import REPO, IndexedCopy
+from tests.webapp import CHROMIUM, SCHARRENBACH, factory_with, start_app
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "Geheim-Test-42"
 SCREENSHOTS = REPO / "docs" / "screenshots"
 RECKLINGHAUSEN = "Was erkennt der Prototyp des Kreises Recklinghausen in Drohnenbildern?"
@@ -49,18 +48,16 @@ Der Kreis Böswald testet ein Online-Formular für die Anmeldung von Sperrmüll.
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any]:
-    from ui.app import build_app, launch
+def app(tmp_path_factory: pytest.TempPathFactory, embedder: Any,
+        indexed_copy: IndexedCopy) -> Iterator[Any]:
+    from ui.app import build_app
 
     base = tmp_path_factory.mktemp("browser")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KORA_ADMIN_PASSWORD", PASSWORD)
-        settings = indexed_settings(base, embedder)
+        settings = indexed_copy(base)
         demo: Any = build_app(settings, assistant_factory=factory_with(embedder))
-    port = free_port()
-    launch(demo, settings, host="127.0.0.1", port=port)
-    demo.kora_url = f"http://127.0.0.1:{port}/"
-    yield demo
+    yield start_app(demo, settings)
     demo.close()
 
 

@@ -25,11 +25,12 @@ from tests.chroma_server import (
     ChromaServer,
     TokenProxy,
     Worker,
-    free_port,
     kora_environment,
     wait_until,
 )
 from tests.conftest import CORPUS
+from tests.servers import free_port
+from tests.webapp import SCHARRENBACH, factory_with, start_app
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,7 +45,6 @@ SUBSET = [
     "prototypen/schwerte-airguardai.md",
     "projekte/chatbots-buergerservice.md",
 ]
-SCHARRENBACH = "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?"
 RUFBUS = "Wie viele Dörfer bedient der Rufbus KIRA im Kreis Lippe?"
 RUFBUS_DOC = (
     "---\ntitle: Rufbus KIRA im Kreis Lippe\ntype: projektmeldung\ndate: 2026-03-01\n---\n"
@@ -83,37 +83,23 @@ def server_settings(base: Path, chroma: ChromaServer, corpus: Path, name: str,
                          chroma_url=chroma.url, index_poll_seconds=0.5, **overrides)
 
 
-def session_factory(embedder: Any) -> Any:
-    """Assistants of the in-process worker share the test session's loaded model."""
-    from rag.answering import Assistant
-
-    def open_assistant(settings: Any, data_dir: Any, _: Any) -> Any:
-        return Assistant.open(settings, data_dir=data_dir, embedder=embedder)
-
-    return open_assistant
-
-
 @pytest.fixture(scope="module")
 def worker_a(base: Path, chroma: ChromaServer, corpus: Path, embedder: Any) -> Iterator[Any]:
     """The first index, built from A's data directory, and worker A serving it."""
     from ingest.pipeline import Ingestor
     from rag.providers.vectorstore import DataDir
-    from ui.app import build_app, launch
+    from ui.app import build_app
 
     settings = server_settings(base, chroma, corpus, "worker-a")
     report = Ingestor(settings, embedder, DataDir(settings)).run([corpus])
     assert report.added == len(SUBSET) and report.failed == []
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KORA_ADMIN_PASSWORD", "richtig")
-        demo: Any = build_app(settings, assistant_factory=session_factory(embedder))
-    port = free_port()
-    launch(demo, settings, host="127.0.0.1", port=port)
-    demo.kora_settings = settings
-    demo.kora_url = f"http://127.0.0.1:{port}/"
-    yield demo
-    demo.kora_shared.close()
+        demo: Any = build_app(settings, assistant_factory=factory_with(embedder))
+    yield start_app(demo, settings)
+    demo.shared.close()
     demo.close()
-    demo.kora_feedback.close()
+    demo.feedback.close()
 
 
 def start_worker_b(base: Path, chroma: ChromaServer, corpus: Path, name: str) -> Worker:
@@ -162,9 +148,9 @@ def test_ingest_through_one_worker_is_answered_by_the_other(
     client_b = worker_b["worker"].client()
     before = served_index(ask(client_b, SCHARRENBACH)[1])
     (corpus / "projekte" / "rufbus-kira.md").write_text(RUFBUS_DOC, encoding="utf-8")
-    handlers = worker_a.kora_handlers
-    token, _, _ = handlers["login"]("", "richtig", None)
-    report = handlers["reindex"](token, None)
+    admin = worker_a.admin
+    token, _, _ = admin.login("", "richtig", None)
+    report = admin.reindex(token, None)
     assert "Indexierung abgeschlossen: 1 hinzugefügt" in report
     answer_a, _, _ = ask(worker_a_client(worker_a), RUFBUS)
     assert "23 Dörfer" in answer_a
@@ -180,7 +166,7 @@ def test_ingest_through_one_worker_is_answered_by_the_other(
     after = served_index(ask(client_b, RUFBUS)[1])
     assert after.split("@")[0] == before.split("@")[0]  # same generation, next version
     assert int(after.split("@")[1]) > int(before.split("@")[1])
-    rows, _ = handlers["documents"](token, None)
+    rows, _ = admin.documents(token, None)
     assert "projekte/rufbus-kira.md" in [row[0] for row in rows]
 
 
@@ -228,11 +214,11 @@ def test_rebuild_from_the_command_line_switches_every_worker_without_failures(
     assert {index.split("@")[0] for _, index in answers} <= {before.split("@")[0],
                                                             new_generation}
     # A switched too, and the replaced generation stays readable for its grace period
-    wait_until(lambda: worker_a.kora_shared.get().generation.name == new_generation,
+    wait_until(lambda: worker_a.shared.get().generation.name == new_generation,
                seconds=90, what="worker A switching")
     from rag.providers.vectorstore import DataDir
 
-    names = DataDir(worker_a.kora_settings).chroma.generation_names()
+    names = DataDir(worker_a.settings).chroma.generation_names()
     assert set(names) == {new_generation, before.split("@")[0]}
 
 
@@ -294,10 +280,10 @@ def test_chroma_killed_mid_ingest_then_restarted(
     with pytest.raises(Exception, match="nicht erreichbar"):
         ask(client_b, SCHARRENBACH)
     late: Any = build_app(server_settings(base, chroma, corpus, "worker-late"),
-                          assistant_factory=session_factory(embedder))
+                          assistant_factory=factory_with(embedder))
     with pytest.raises(Exception, match="nicht erreichbar"):
-        late.kora_handlers["frage"](SCHARRENBACH)
-    banner = [fn for fn in late.fns.values() if fn.name == "<lambda>"]
+        late.chat.frage(SCHARRENBACH)
+    banner = [fn for fn in late.blocks.fns.values() if fn.name == "<lambda>"]
     assert any("nicht erreichbar" in fn.fn() for fn in banner)
     kora_env = kora_environment(chroma_url=chroma.url, data_dir=str(base / "cli-host"))
     status = kora("status", "--json", env=kora_env)
@@ -306,10 +292,10 @@ def test_chroma_killed_mid_ingest_then_restarted(
 
     chroma.start()
     for asked in (lambda: ask(client_b, SCHARRENBACH)[0],
-                  lambda: late.kora_handlers["frage"](SCHARRENBACH)[0]):
+                  lambda: late.chat.frage(SCHARRENBACH)[0]):
         assert "Scharrenbach" in wait_until(asked, seconds=90, what="answering again")
-    late.kora_shared.close()
-    late.kora_feedback.close()
+    late.shared.close()
+    late.feedback.close()
 
     # the killed batch: journalled, its chunks in Chroma, its file not recorded
     index = DataDir(settings).open_current()

@@ -37,7 +37,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_ingest_status_search_contract(cli_env, corpus_copy):  # type: ignore[no-untyped-def]
+def test_ingest_status_search_contract(cli_env: dict[str, str], corpus_copy: Path) -> None:
     first = kora("ingest", str(corpus_copy), "--json", env=cli_env)
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
@@ -102,7 +102,7 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_exit_codes_and_one_line_errors(cli_env, tmp_path):  # type: ignore[no-untyped-def]
+def test_exit_codes_and_one_line_errors(cli_env: dict[str, str], tmp_path: Path) -> None:
     missing = kora("ingest", str(tmp_path / "gibt-es-nicht"), "--json", env=cli_env)
     assert missing.returncode == 2
     assert missing.stderr.strip().count("\n") == 0 and "Path not found" in missing.stderr
@@ -134,7 +134,7 @@ def test_exit_codes_and_one_line_errors(cli_env, tmp_path):  # type: ignore[no-u
     assert "kora ingest --rebuild" in wrong_model.stderr
 
 
-def test_index_of_another_model_asks_for_a_rebuild(cli_env, tmp_path):  # type: ignore[no-untyped-def]
+def test_index_of_another_model_asks_for_a_rebuild(cli_env: dict[str, str], tmp_path: Path) -> None:
     """An index built with the English MiniLM (KORA's earlier default) keeps working only
     after `kora ingest --rebuild`; until then every command says so in one line."""
     docs = tmp_path / "docs"
@@ -166,7 +166,7 @@ def test_index_of_another_model_asks_for_a_rebuild(cli_env, tmp_path):  # type: 
     assert not answer["refused"] and "2024" in answer["answer"]
 
 
-def test_config_shows_effective_settings_with_sources(cli_env, tmp_path):  # type: ignore[no-untyped-def]
+def test_config_shows_effective_settings_with_sources(cli_env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "kora.toml").write_text('top_k = 7\nchunk_tokens = 180\n', encoding="utf-8")
     cli_env["KORA_CHUNK_TOKENS"] = "150"
     result = kora("config", "--json", "--data-dir", str(tmp_path / "flag-dir"), env=cli_env)
@@ -210,7 +210,7 @@ def _ids_and_texts(data_dir: Path) -> dict[str, str]:
     return contents
 
 
-def test_sigkill_mid_ingest_then_rerun_equals_clean_ingest(cli_env, tmp_path):  # type: ignore[no-untyped-def]
+def test_sigkill_mid_ingest_then_rerun_equals_clean_ingest(cli_env: dict[str, str], tmp_path: Path) -> None:
     corpus = _big_corpus(tmp_path, copies=6)
     # several batches, so that the kill lands between two of them
     cli_env["KORA_INGEST_BATCH_CHARACTERS"] = "60000"

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CORPUS, REPO
+from evaluation import GOLDEN_FILE
+from tests.conftest import CORPUS
 
 DOCUMENTS = [
     "konferenzen/jahrestagung-2025.md",
@@ -29,7 +30,7 @@ DOCUMENTS = [
 
 def golden_questions() -> list[str]:
     """Golden-set questions about the documents above, plus out-of-scope ones."""
-    data = yaml.safe_load((REPO / "evaluation" / "golden.yaml").read_text("utf-8"))
+    data = yaml.safe_load(GOLDEN_FILE.read_text("utf-8"))
     chosen = [q["question"] for q in data["questions"]
               if set(q.get("expected_docs") or []) & set(DOCUMENTS)]
     refused = [q["question"] for q in data["questions"] if not q.get("expected_docs")]
@@ -82,8 +83,8 @@ def test_threads_get_the_answers_a_single_thread_gets(indexed: Any, embedder: An
 def counting_app(indexed: Any, embedder: Any) -> Iterator[Any]:
     """The real app whose answerer records how many questions it answers at once."""
     from rag.answering import Assistant
-    from tests.test_app import free_port
-    from ui.app import build_app, launch
+    from tests.webapp import start_app
+    from ui.app import build_app
 
     lock = threading.Lock()
     state = {"active": 0, "peak": 0}
@@ -107,14 +108,11 @@ def counting_app(indexed: Any, embedder: Any) -> Iterator[Any]:
         return assistant
 
     demo: Any = build_app(indexed, assistant_factory=factory)
-    port = free_port()
-    launch(demo, indexed, host="127.0.0.1", port=port)
-    demo.kora_url = f"http://127.0.0.1:{port}/"
     demo.kora_state = state
-    yield demo
-    demo.kora_shared.close()
+    yield start_app(demo, indexed)
+    demo.shared.close()
     demo.close()
-    demo.kora_feedback.close()
+    demo.feedback.close()
 
 
 @pytest.mark.slow
@@ -165,7 +163,7 @@ def test_llm_generation_is_bounded_apart() -> None:
     from rag.answering import LLMSlots
 
     model = SlowModel()
-    bounded = LLMSlots(2).bound(model)  # type: ignore[arg-type]
+    bounded = LLMSlots(2).bound(model)
     assert (bounded.name, bounded.context_window) == ("langsam", 4096)
     with ThreadPoolExecutor(max_workers=6) as pool:
         texts = list(pool.map(lambda _: "".join(bounded.stream([])), range(12)))

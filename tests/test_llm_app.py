@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from evaluation import write_tiny_gguf
-from tests.test_app import SCHARRENBACH, factory_with, free_port, indexed_settings
-from tests.test_llamacpp import SCRIPT, corpus_words
+from tests.conftest import IndexedCopy
+from tests.fakes import SCRIPT, corpus_words
+from tests.servers import free_port
+from tests.webapp import SCHARRENBACH, factory_with
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +26,8 @@ BADGE = "Antwortmodus: llama.cpp kora-app · Kontext 4096 Tokens"
 
 
 @pytest.fixture(scope="module")
-def llm_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any]:
+def llm_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any,
+            indexed_copy: IndexedCopy) -> Iterator[Any]:
     from ui.app import build_app, launch_options
 
     base = tmp_path_factory.mktemp("llm-app")
@@ -32,7 +35,7 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator
                             name="kora-app")
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("KORA_ADMIN_PASSWORD", raising=False)
-        settings = indexed_settings(base, embedder).model_copy(update={
+        settings = indexed_copy(base).model_copy(update={
             "llm": "llamacpp", "llm_model_path": model, "llm_temperature": 0.0,
             "llm_threads": 1})
         demo: Any = build_app(settings, assistant_factory=factory_with(embedder))

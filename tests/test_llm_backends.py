@@ -7,12 +7,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +16,7 @@ import pytest
 
 from rag.errors import LLMUnavailableError
 from rag.providers.llm import (
+    ChatModel,
     Message,
     OllamaChat,
     OpenAICompatibleChat,
@@ -28,152 +25,15 @@ from rag.providers.llm import (
     ollama_answers_quickly,
 )
 from rag.settings import Settings
+from tests.fakes import OLLAMA_MODEL, PIECES, ollama_fake, openai_fake
+from tests.servers import Reply, json_reply
 
 MESSAGES = [
     Message(role="system", content="Antworte nur aus den Quellen."),
     Message(role="user", content="Wie lange ist die Widerspruchsfrist?"),
 ]
 WIRE_MESSAGES = [{"role": m.role, "content": m.content} for m in MESSAGES]
-PIECES = ["Die Frist ", "für den Widerspruch ", "beträgt einen Monat ", "[1]."]
 ANSWER = "Die Frist für den Widerspruch beträgt einen Monat [1]."
-OLLAMA_MODEL = "llama3.1:8b"
-
-Reply = tuple[int, str, list[bytes]]
-
-
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-class LoopbackServer:
-    """An HTTP server on 127.0.0.1 (free port) in a thread; ``respond`` decides each reply,
-    sent in pieces as they come, the connection closed after each (HTTP/1.0)."""
-
-    def __init__(self, respond: Callable[[str, str, Any], Reply]) -> None:
-        self.received: list[Received] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.handle_any("GET")
-
-            def do_POST(self) -> None:
-                self.handle_any("POST")
-
-            def handle_any(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
-                outer.received.append(
-                    Received(
-                        method, self.path, {k.lower(): v for k, v in self.headers.items()}, body
-                    )
-                )
-                status, content_type, chunks = respond(method, self.path, body)
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.end_headers()
-                try:
-                    for chunk in chunks:
-                        self.wfile.write(chunk)
-                        self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout tests)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def json_reply(status: int, payload: Any) -> Reply:
-    return status, "application/json", [json.dumps(payload).encode()]
-
-
-def ollama_fake(*, tags_delay: float = 0.0, tags_status: int = 200) -> Callable[..., Reply]:
-    """Ollama's /api/tags and streaming /api/chat; only ``OLLAMA_MODEL`` is pulled."""
-
-    def respond(method: str, path: str, body: Any) -> Reply:
-        if method == "GET" and path == "/api/tags":
-            time.sleep(tags_delay)
-            return json_reply(tags_status, {"models": [{"name": OLLAMA_MODEL, "size": 1}]})
-        if method == "POST" and path == "/api/chat":
-            if body["model"] != OLLAMA_MODEL:
-                return json_reply(404, {"error": f"model '{body['model']}' not found"})
-            lines = [
-                {
-                    "model": OLLAMA_MODEL,
-                    "created_at": "2025-01-01T00:00:00Z",
-                    "message": {"role": "assistant", "content": piece},
-                    "done": False,
-                }
-                for piece in PIECES
-            ]
-            lines.append(
-                {
-                    "model": OLLAMA_MODEL,
-                    "created_at": "2025-01-01T00:00:01Z",
-                    "message": {"role": "assistant", "content": ""},
-                    "done": True,
-                    "done_reason": "stop",
-                    "total_duration": 1_200_000,
-                    "load_duration": 100_000,
-                    "prompt_eval_count": 42,
-                    "eval_count": len(PIECES),
-                    "eval_duration": 1_000_000,
-                }
-            )
-            chunks = [(json.dumps(line, ensure_ascii=False) + "\n").encode() for line in lines]
-            return 200, "application/x-ndjson", chunks
-        return json_reply(404, {"error": "not found"})
-
-    return respond
-
-
-def openai_fake(
-    *, fail_status: int | None = None, script: Callable[[Any], list[str]] | None = None
-) -> Callable[..., Reply]:
-    """POST /v1/chat/completions with ``"stream": true`` as server-sent events; ``script``
-    turns the request body into the streamed pieces (default: ``PIECES``)."""
-
-    def respond(method: str, path: str, body: Any) -> Reply:
-        if method != "POST" or path != "/v1/chat/completions":
-            return json_reply(404, {"error": {"message": f"no route {path}"}})
-        if fail_status is not None:
-            return json_reply(
-                fail_status, {"error": {"message": "CUDA out of memory", "type": "server_error"}}
-            )
-        assert body["stream"] is True
-        pieces = script(body) if script is not None else PIECES
-        deltas = [{"role": "assistant", "content": ""}] + [{"content": p} for p in pieces]
-        chunks = []
-        for index, delta in enumerate(deltas):
-            chunk = {
-                "id": "chatcmpl-1",
-                "object": "chat.completion.chunk",
-                "created": 1_700_000_000,
-                "model": body["model"],
-                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
-            }
-            if index == len(deltas) - 1:
-                chunk["choices"][0]["finish_reason"] = "stop"
-            chunks.append(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
-        chunks.append(b"data: [DONE]\n\n")
-        return 200, "text/event-stream", chunks
-
-    return respond
 
 
 @pytest.fixture(autouse=True)
@@ -182,28 +42,6 @@ def _direct_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable[..., Reply]], LoopbackServer]]:
-    servers: list[LoopbackServer] = []
-
-    def start(respond: Callable[..., Reply]) -> LoopbackServer:
-        servers.append(LoopbackServer(respond))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
-
-
-@pytest.fixture
-def closed_url() -> str:
-    """A loopback URL where nothing listens."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def ollama_settings(url: str, **overrides: Any) -> Settings:
@@ -270,13 +108,15 @@ def test_ollama_missing_model_says_to_pull_it(serve: Any) -> None:
     assert [r.path for r in server.received] == ["/api/chat"]
 
 
-def test_ollama_closed_port_names_the_url(closed_url: str) -> None:
-    chat = OllamaChat(ollama_settings(closed_url))
-
+def stream_error(chat: ChatModel) -> str:
+    """The one line that streaming ``MESSAGES`` from ``chat`` fails with."""
     with pytest.raises(LLMUnavailableError) as error:
         list(chat.stream(MESSAGES))
+    return assert_one_line(error)
 
-    message = assert_one_line(error)
+
+def test_ollama_closed_port_names_the_url(closed_url: str) -> None:
+    message = stream_error(OllamaChat(ollama_settings(closed_url)))
     assert f"Ollama at {closed_url} is not reachable (connection refused)" in message
     assert "ollama serve" in message and "KORA_LLM=none" in message
 
@@ -468,12 +308,7 @@ def test_openai_compatible_timeout(serve: Any) -> None:
 
 @pytest.mark.usefixtures("no_openai_defaults")
 def test_openai_compatible_closed_port(closed_url: str) -> None:
-    chat = OpenAICompatibleChat(openai_settings(closed_url))
-
-    with pytest.raises(LLMUnavailableError) as error:
-        list(chat.stream(MESSAGES))
-
-    message = assert_one_line(error)
+    message = stream_error(OpenAICompatibleChat(openai_settings(closed_url)))
     assert f"{closed_url}/v1 is not reachable (connection refused)" in message
     assert "KORA_OPENAI_BASE_URL" in message and "KORA_LLM=none" in message
 

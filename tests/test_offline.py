@@ -76,7 +76,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=300, check=False)
 
 
-def test_the_guard_catches_an_outside_connection(guarded_env):  # type: ignore[no-untyped-def]
+def test_the_guard_catches_an_outside_connection(guarded_env: tuple[dict[str, str], Path]) -> None:
     env, log = guarded_env
     # 192.0.2.1 is TEST-NET-1 (RFC 5737); the hook blocks it before any packet is sent
     result = run(env, "-c", "import socket; socket.socket().connect(('192.0.2.1', 80))")
@@ -87,7 +87,7 @@ def test_the_guard_catches_an_outside_connection(guarded_env):  # type: ignore[n
     assert log.read_text() == "socket.connect 192.0.2.1\nsocket.getaddrinfo huggingface.co\n"
 
 
-def test_ingest_and_search_stay_on_the_machine(guarded_env):  # type: ignore[no-untyped-def]
+def test_ingest_and_search_stay_on_the_machine(guarded_env: tuple[dict[str, str], Path]) -> None:
     env, log = guarded_env
     ingest = run(env, "-m", "ui.cli", "ingest", str(CORPUS / "prototypen"), "--json")
     assert ingest.returncode == 0, ingest.stderr
@@ -98,7 +98,7 @@ def test_ingest_and_search_stay_on_the_machine(guarded_env):  # type: ignore[no-
     assert not log.exists() or log.read_text() == ""
 
 
-def test_telemetry_switches_are_off(tmp_path):  # type: ignore[no-untyped-def]
+def test_telemetry_switches_are_off(tmp_path: Path) -> None:
     from rag.offline import OFFLINE_ENVIRONMENT, enforce_offline
     from rag.providers.vectorstore.chroma import ChromaClient
     from rag.settings import Settings

@@ -11,16 +11,19 @@ from ingest.chunking import chunk_document
 from ingest.pipeline import Ingestor
 from ingest.readers import read_file
 from rag.errors import UsageError
+from rag.providers.embedding import Embedder
 from rag.providers.keyword import READ_PAGE, GermanAnalyzer, KeywordIndex
 from rag.providers.vectorstore import DataDir
 from rag.retrieval import Retriever
+from rag.settings import Settings
+from tests.conftest import SettingsFor
 
 pytestmark = pytest.mark.slow
 
 PROTOTYPE = "prototypen/herten-solarpflicht.md"
 
 
-def expected_chunks(path: Path, settings, embedder) -> int:  # type: ignore[no-untyped-def]
+def expected_chunks(path: Path, settings: Settings, embedder: Embedder) -> int:
     """Chunks the pipeline must write for one file, computed without the pipeline."""
     return len(
         chunk_document(
@@ -32,7 +35,7 @@ def expected_chunks(path: Path, settings, embedder) -> int:  # type: ignore[no-u
     )
 
 
-def index_contents(settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def index_contents(settings: Settings) -> dict[str, str]:
     index = DataDir(settings).open_current()
     contents = {chunk_id: text for page in index.chunk_pages(READ_PAGE)
                 for chunk_id, text in zip(page.ids, page.texts, strict=True)}
@@ -40,7 +43,7 @@ def index_contents(settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return contents
 
 
-def test_incremental_runs_have_exact_counts(corpus_copy, settings_for, embedder):  # type: ignore[no-untyped-def]
+def test_incremental_runs_have_exact_counts(corpus_copy: Path, settings_for: SettingsFor, embedder: Embedder) -> None:
     settings = settings_for(corpus_copy)
     ingestor = Ingestor(settings, embedder, DataDir(settings))
     files = sorted(p for p in corpus_copy.rglob("*.md"))
@@ -89,7 +92,9 @@ def test_incremental_runs_have_exact_counts(corpus_copy, settings_for, embedder)
     index.close()
 
 
-def test_prune_removes_deleted_file_from_search(corpus_copy, settings_for, embedder):  # type: ignore[no-untyped-def]
+def test_prune_removes_deleted_file_from_search(
+    corpus_copy: Path, settings_for: SettingsFor, embedder: Embedder
+) -> None:
     settings = settings_for(corpus_copy)
     ingestor = Ingestor(settings, embedder, DataDir(settings))
     ingestor.run()
@@ -125,7 +130,9 @@ def test_prune_removes_deleted_file_from_search(corpus_copy, settings_for, embed
     index.close()
 
 
-def test_moved_corpus_is_not_pruned(corpus_copy, tmp_path, settings_for, embedder):  # type: ignore[no-untyped-def]
+def test_moved_corpus_is_not_pruned(
+    corpus_copy: Path, tmp_path: Path, settings_for: SettingsFor, embedder: Embedder
+) -> None:
     settings = settings_for(corpus_copy)
     ingestor = Ingestor(settings, embedder, DataDir(settings))
     first = ingestor.run()
@@ -135,7 +142,9 @@ def test_moved_corpus_is_not_pruned(corpus_copy, tmp_path, settings_for, embedde
     assert (again.unchanged, again.removed, again.chunks) == (first.added, 0, 0)
 
 
-def test_rebuild_starts_from_empty_and_switches_generation(corpus_copy, settings_for, embedder):  # type: ignore[no-untyped-def]
+def test_rebuild_starts_from_empty_and_switches_generation(
+    corpus_copy: Path, settings_for: SettingsFor, embedder: Embedder
+) -> None:
     settings = settings_for(corpus_copy)
     data_dir = DataDir(settings)
     ingestor = Ingestor(settings, embedder, data_dir)
@@ -154,7 +163,9 @@ def test_rebuild_starts_from_empty_and_switches_generation(corpus_copy, settings
     assert data_dir.chroma.generation_names() == [data_dir.current().name]
 
 
-def test_bad_files_are_reported_and_good_ones_indexed(tmp_path, settings_for, embedder):  # type: ignore[no-untyped-def]
+def test_bad_files_are_reported_and_good_ones_indexed(
+    tmp_path: Path, settings_for: SettingsFor, embedder: Embedder
+) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
     (folder / "gut.md").write_text(
@@ -198,7 +209,7 @@ def _running_as_root() -> bool:
     return os.geteuid() == 0
 
 
-def test_failed_update_keeps_the_old_version(corpus_copy, settings_for, embedder):  # type: ignore[no-untyped-def]
+def test_failed_update_keeps_the_old_version(corpus_copy: Path, settings_for: SettingsFor, embedder: Embedder) -> None:
     settings = settings_for(corpus_copy)
     ingestor = Ingestor(settings, embedder, DataDir(settings))
     ingestor.run()
@@ -210,13 +221,18 @@ def test_failed_update_keeps_the_old_version(corpus_copy, settings_for, embedder
     assert index_contents(settings) == before
 
 
-def test_missing_path_is_a_usage_error(tmp_path, settings_for, embedder):  # type: ignore[no-untyped-def]
+def test_missing_path_is_a_usage_error(tmp_path: Path, settings_for: SettingsFor, embedder: Embedder) -> None:
     settings = settings_for(tmp_path / "nothing-here")
     with pytest.raises(UsageError, match="Path not found"):
         Ingestor(settings, embedder, DataDir(settings)).run()
 
 
-def test_keyword_index_reads_chroma_in_pages(corpus_copy, settings_for, embedder, monkeypatch):  # type: ignore[no-untyped-def]
+def test_keyword_index_reads_chroma_in_pages(
+    corpus_copy: Path,
+    settings_for: SettingsFor,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Embedded Chroma fails on one get of more than 32,766 chunks; the rebuild pages."""
     import rag.providers.keyword.bm25
     from rag.providers.keyword import rebuild_keyword_index

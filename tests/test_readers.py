@@ -13,6 +13,7 @@ import pytest
 
 from ingest.readers import SUPPORTED_EXTENSIONS, ParsedDocument, read_file
 from rag.errors import ReaderError
+from tests.documents import encrypted_pdf, make_pdf
 
 MAX_BYTES = 10_000_000
 
@@ -41,23 +42,6 @@ def assert_sections_valid(document: ParsedDocument) -> None:
 
 
 # --------------------------------------------------------------------------- PDF
-
-
-def make_pdf(path: Path, pages: list[list[str]], title: str | None = None) -> Path:
-    from reportlab.pdfgen import canvas
-
-    pdf = canvas.Canvas(str(path))
-    if title is not None:
-        pdf.setTitle(title)
-    for lines in pages:
-        pdf.setFont("Helvetica", 12)
-        y = 750
-        for line in lines:
-            pdf.drawString(72, y, line)
-            y -= 18
-        pdf.showPage()
-    pdf.save()
-    return path
 
 
 def test_pdf_two_pages_with_umlauts_become_page_sections(tmp_path: Path) -> None:
@@ -144,26 +128,14 @@ def test_corrupt_pdf_raises_reader_error_naming_pdf(
 
 
 def test_pdf_encrypted_with_empty_user_password_is_read(tmp_path: Path) -> None:
-    from reportlab.lib.pdfencrypt import StandardEncryption
-    from reportlab.pdfgen import canvas
-
-    path = tmp_path / "offen.pdf"
-    pdf = canvas.Canvas(str(path), encrypt=StandardEncryption("", ownerPassword="x"))
-    pdf.drawString(72, 750, "Öffentlicher Bericht über Straßen")
-    pdf.showPage()
-    pdf.save()
+    path = encrypted_pdf(tmp_path / "offen.pdf", user_password="",
+                         text="Öffentlicher Bericht über Straßen")
     assert read(path).text == "Öffentlicher Bericht über Straßen"
 
 
 def test_password_protected_pdf_is_reported_as_such(tmp_path: Path) -> None:
-    from reportlab.lib.pdfencrypt import StandardEncryption
-    from reportlab.pdfgen import canvas
-
-    path = tmp_path / "geheim.pdf"
-    pdf = canvas.Canvas(str(path), encrypt=StandardEncryption("geheim", ownerPassword="x"))
-    pdf.drawString(72, 750, "Vertraulicher Bericht")
-    pdf.showPage()
-    pdf.save()
+    path = encrypted_pdf(tmp_path / "geheim.pdf", user_password="geheim",
+                         text="Vertraulicher Bericht")
     with pytest.raises(ReaderError, match="password-protected"):
         read(path)
 

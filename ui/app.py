@@ -93,32 +93,6 @@ class KoraApp:
         """Stop the web server; the Assistant and the stores stay open."""
         self.blocks.close()
 
-    # --- the names callers used while build_app returned the gr.Blocks itself ---------
-    # (tests/test_chroma_server.py, tests/test_concurrency.py, benchmarks/load.py)
-
-    @property
-    def kora_handlers(self) -> dict[str, Callable[..., Any]]:
-        return {
-            "upload": self.admin.upload, "reindex": self.admin.reindex,
-            "delete": self.admin.delete, "export": self.admin.export,
-            "documents": self.admin.documents, "login": self.admin.login,
-            "logout": self.admin.logout, "audit": self.admin.audit_rows,
-            "export_audit": self.admin.export_audit,
-            "frage": self.chat.frage, "ask": self.chat.ask,
-        }
-
-    @property
-    def kora_shared(self) -> SharedAssistant:
-        return self.shared
-
-    @property
-    def kora_feedback(self) -> FeedbackStore:
-        return self.feedback
-
-    @property
-    def fns(self) -> dict[int, Any]:
-        return self.blocks.fns
-
 
 def build_app(settings: Settings, *,
               assistant_factory: AssistantFactory = open_assistant,

@@ -8,6 +8,8 @@ import pytest
 import yaml
 
 from evaluation import GoldenSet, run_golden
+from evaluation.golden import EvalResult
+from rag.providers.embedding import Embedder
 from rag.settings import Settings
 from tests.conftest import CORPUS
 
@@ -16,7 +18,7 @@ GATES = yaml.safe_load((Path(__file__).parent / "thresholds.yaml").read_text(enc
 
 
 @pytest.fixture(scope="module")
-def result(embedder, tmp_path_factory):  # type: ignore[no-untyped-def]
+def result(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> EvalResult:
     settings = Settings.load(data_dir=tmp_path_factory.mktemp("unused"), llm="none")
     return run_golden(settings=settings, embedder=embedder, golden=GoldenSet.load(),
                       corpus=CORPUS)
@@ -35,18 +37,18 @@ def test_golden_set_is_complete() -> None:
 
 
 @pytest.mark.parametrize("retriever", ["hybrid", "bm25", "dense"])
-def test_retrieval_gates(result, retriever):  # type: ignore[no-untyped-def]
+def test_retrieval_gates(result: EvalResult, retriever: str) -> None:
     for metric, minimum in GATES["retrieval"][retriever].items():
         assert result.retrieval[retriever][metric] >= minimum, (retriever, metric)
 
 
-def test_hybrid_beats_its_parts(result):  # type: ignore[no-untyped-def]
+def test_hybrid_beats_its_parts(result: EvalResult) -> None:
     margin = result.retrieval["hybrid"]["ndcg@10"] - result.retrieval["bm25"]["ndcg@10"]
     assert margin >= GATES["retrieval"]["hybrid_minus_bm25_ndcg@10"]
     assert result.retrieval["hybrid"]["ndcg@10"] > result.retrieval["dense"]["ndcg@10"]
 
 
-def test_answer_gates(result):  # type: ignore[no-untyped-def]
+def test_answer_gates(result: EvalResult) -> None:
     gates = GATES["answers"]
     assert result.answers["key_fact_recall"] >= gates["key_fact_recall"]
     assert result.answers["citation_precision"] >= gates["citation_precision"]
@@ -56,24 +58,24 @@ def test_answer_gates(result):  # type: ignore[no-untyped-def]
         assert result.answers_by_category[category]["key_fact_recall"] >= minimum, category
 
 
-def test_refusal_gates(result):  # type: ignore[no-untyped-def]
+def test_refusal_gates(result: EvalResult) -> None:
     gates = GATES["refusal"]
     assert result.refusal["recall"] >= gates["recall"]
     assert result.refusal["precision"] >= gates["precision"]
     assert result.refusal["recall_by_kind"]["unrelated"] >= gates["recall_unrelated"]
 
 
-def test_conversation_gates(result):  # type: ignore[no-untyped-def]
+def test_conversation_gates(result: EvalResult) -> None:
     gates = GATES["conversations"]
     assert result.conversations["second_turn_hit@3"] >= gates["second_turn_hit@3"]
     assert result.conversations["key_fact_recall"] >= gates["key_fact_recall"]
 
 
-def test_faithfulness_is_skipped_without_llm(result):  # type: ignore[no-untyped-def]
+def test_faithfulness_is_skipped_without_llm(result: EvalResult) -> None:
     assert "no LLM configured" in result.faithfulness["skipped"]
 
 
-def test_report_has_tables_and_charts(result, tmp_path):  # type: ignore[no-untyped-def]
+def test_report_has_tables_and_charts(result: EvalResult, tmp_path: Path) -> None:
     from evaluation import write_report
 
     report = write_report(result, tmp_path / "report")

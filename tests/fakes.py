@@ -1,0 +1,113 @@
+"""Stand-ins for what the tests do not run for real: LLM servers on loopback that speak
+Ollama's streaming chat and the OpenAI chat-completions protocol, the script and words of
+the tiny GGUF models, and a clock a test moves by hand."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.conftest import CORPUS
+from tests.servers import Reply, json_reply
+
+OLLAMA_MODEL = "llama3.1:8b"
+# what both fakes stream by default, one piece a message
+PIECES = ["Die Frist ", "für den Widerspruch ", "beträgt einen Monat ", "[1]."]
+# the tiny scripted GGUF model writes exactly these words
+SCRIPT = ["Ina", "Scharrenbach", "eröffnete", "die", "Jahrestagung", "."]
+
+
+def ollama_fake(*, tags_delay: float = 0.0, tags_status: int = 200) -> Callable[..., Reply]:
+    """Ollama's /api/tags and streaming /api/chat; only ``OLLAMA_MODEL`` is pulled."""
+
+    def respond(method: str, path: str, body: Any) -> Reply:
+        if method == "GET" and path == "/api/tags":
+            time.sleep(tags_delay)
+            return json_reply(tags_status, {"models": [{"name": OLLAMA_MODEL, "size": 1}]})
+        if method == "POST" and path == "/api/chat":
+            if body["model"] != OLLAMA_MODEL:
+                return json_reply(404, {"error": f"model '{body['model']}' not found"})
+            lines = [
+                {
+                    "model": OLLAMA_MODEL,
+                    "created_at": "2025-01-01T00:00:00Z",
+                    "message": {"role": "assistant", "content": piece},
+                    "done": False,
+                }
+                for piece in PIECES
+            ]
+            lines.append(
+                {
+                    "model": OLLAMA_MODEL,
+                    "created_at": "2025-01-01T00:00:01Z",
+                    "message": {"role": "assistant", "content": ""},
+                    "done": True,
+                    "done_reason": "stop",
+                    "total_duration": 1_200_000,
+                    "load_duration": 100_000,
+                    "prompt_eval_count": 42,
+                    "eval_count": len(PIECES),
+                    "eval_duration": 1_000_000,
+                }
+            )
+            chunks = [(json.dumps(line, ensure_ascii=False) + "\n").encode() for line in lines]
+            return 200, "application/x-ndjson", chunks
+        return json_reply(404, {"error": "not found"})
+
+    return respond
+
+
+def openai_fake(
+    *, fail_status: int | None = None, script: Callable[[Any], list[str]] | None = None
+) -> Callable[..., Reply]:
+    """POST /v1/chat/completions with ``"stream": true`` as server-sent events; ``script``
+    turns the request body into the streamed pieces (default: ``PIECES``)."""
+
+    def respond(method: str, path: str, body: Any) -> Reply:
+        if method != "POST" or path != "/v1/chat/completions":
+            return json_reply(404, {"error": {"message": f"no route {path}"}})
+        if fail_status is not None:
+            return json_reply(
+                fail_status, {"error": {"message": "CUDA out of memory", "type": "server_error"}}
+            )
+        assert body["stream"] is True
+        pieces = script(body) if script is not None else PIECES
+        deltas = [{"role": "assistant", "content": ""}] + [{"content": p} for p in pieces]
+        chunks = []
+        for index, delta in enumerate(deltas):
+            chunk = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 1_700_000_000,
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+            }
+            if index == len(deltas) - 1:
+                chunk["choices"][0]["finish_reason"] = "stop"
+            chunks.append(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+        chunks.append(b"data: [DONE]\n\n")
+        return 200, "text/event-stream", chunks
+
+    return respond
+
+
+def corpus_words() -> list[str]:
+    """The vocabulary of the tiny GGUF models: the words of the shipped corpus."""
+    from evaluation import words_of
+
+    return words_of(path.read_text(encoding="utf-8") for path in sorted(CORPUS.rglob("*.md")))
+
+
+class Clock:
+    """Time as the code under test reads it: stands still until the test advances it."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
