@@ -16,7 +16,6 @@ from typing import Any
 
 from rag.answering.answerer import Answerer
 from rag.answering.refusal import RefusalModel
-from rag.errors import EmptyIndexError
 from rag.providers.embedding import Embedder
 from rag.providers.llm import ChatModel, Message, load_llm
 from rag.providers.vectorstore import DataDir, Generation
@@ -66,7 +65,7 @@ class Assistant:
     def open(cls, settings: Settings, *, data_dir: DataDir | None = None,
              embedder: Embedder | None = None) -> Assistant:
         data_dir = data_dir or DataDir(settings)
-        _require_chunks(data_dir)
+        data_dir.require_chunks()
         embedder = embedder or Embedder.load(settings)
         llm, description = load_llm(settings)
         return cls._over(settings, data_dir, embedder, llm, description)
@@ -75,7 +74,7 @@ class Assistant:
         """A new Assistant over the index as it is now (after a re-index), with this one's
         embedding model and LLM: loading an in-process model again would hold it twice in
         memory while the old Assistant finishes its answers."""
-        _require_chunks(data_dir)
+        data_dir.require_chunks()
         return self._over(settings, data_dir, self.retriever.embedder, self.answerer.llm,
                           self.llm_description)
 
@@ -112,15 +111,3 @@ class Assistant:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-
-def _require_chunks(data_dir: DataDir) -> None:
-    index = data_dir.open_current()
-    try:
-        empty = index.chunk_count() == 0
-    finally:
-        index.close()
-    if empty:
-        raise EmptyIndexError(
-            f"The index in {data_dir.location} is empty: run `kora ingest` to index "
-            "documents."
-        )

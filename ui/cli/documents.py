@@ -56,7 +56,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from rag.answering import clean_question
-    from rag.errors import EmptyIndexError
     from rag.providers.embedding import Embedder
     from rag.providers.vectorstore import DataDir
     from rag.retrieval import Retriever
@@ -66,12 +65,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"{S.NOTICE_PREFIX}{notice}", file=sys.stderr)
     settings = load_settings(args)
     data_dir = DataDir(settings)
-    with closing(data_dir.open_current()) as index:
-        empty = index.chunk_count() == 0
-    if empty:
-        raise EmptyIndexError(
-            f"The index in {settings.data_dir} is empty: run `kora ingest` to index documents."
-        )
+    data_dir.require_chunks()
     mode = args.retriever or settings.retriever
     with closing(Retriever.open(settings, data_dir, Embedder.load(settings))) as retriever:
         results = retriever.search(query, mode=mode, filters=filters_from(args))

@@ -150,8 +150,8 @@ def _index_is_empty(data_dir: DataDir) -> bool:
     from rag.errors import EmptyIndexError, IndexModelMismatchError, IndexUnavailableError
 
     try:
-        with closing(data_dir.open_current()) as index:
-            return index.chunk_count() == 0
+        data_dir.require_chunks()
+        return False
     except EmptyIndexError:
         return True
     except IndexModelMismatchError as exc:

@@ -124,6 +124,16 @@ class DataDir:
             ) from exc
         return Index(self, generation, collection)
 
+    def require_chunks(self) -> None:
+        """Raise ``EmptyIndexError`` unless the live index holds a chunk: an index that
+        was never built, or whose documents were all removed, can answer nothing."""
+        with contextlib.closing(self.open_current()) as index:
+            empty = index.chunk_count() == 0
+        if empty:
+            raise EmptyIndexError(
+                f"The index in {self.location} is empty: run `kora ingest` to index documents."
+            )
+
     def open_for_ingest(self, *, embedding_model: str, dimension: int, rebuild: bool) -> Index:
         """The live generation, or a new one when rebuilding or when none exists yet."""
         self.path.mkdir(parents=True, exist_ok=True)
