@@ -71,8 +71,9 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 def real_chunks(settings: Any, embedder: Any) -> list[dict[str, Any]]:
     """The shipped corpus chunked by KORA's chunker, with real embeddings and sentences."""
     # the pipeline's own steps, not its surface: the chunks are needed without indexing them
-    from ingest.pipeline import GermanChunker, collect_files, to_llama_document
+    from ingest.nodes import GermanChunker, to_llama_document
     from ingest.readers import read_file
+    from ingest.sources import collect_files
     from rag.text import sentence_spans
 
     chunker = GermanChunker(settings, embedder)

@@ -16,11 +16,8 @@ Chroma server that went away, is completed by the next run without duplicates.
 from __future__ import annotations
 
 import errno
-import hashlib
-import os
 import resource
 import shutil
-import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,14 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingest.chunking import chunk_document, embedding_header
 from ingest.llama_embedding import LlamaEmbedding
+from ingest.nodes import GermanChunker, to_llama_document
 from ingest.readers import VANISHED, ParsedDocument, read_file
-from rag.errors import IndexUnavailableError, KoraError, ReaderError, UsageError
+from ingest.sources import SourceFile, collect_files, sha256_of, source_problem
+from rag.errors import IndexUnavailableError, KoraError, ReaderError
 from rag.providers.embedding import Embedder
 from rag.providers.keyword import keyword_index_current, rebuild_keyword_index
 from rag.providers.vectorstore import DataDir, Index
-from rag.retrieval import date_sort_key
 from rag.settings import Settings
 
 # At most this many documents per embedding batch (the text size comes from settings).
@@ -64,158 +61,12 @@ class IngestReport:
         return data
 
 
-@dataclass(frozen=True)
-class SourceFile:
-    path: Path
-    root: Path
-
-    @property
-    def doc_id(self) -> str:
-        return self.path.relative_to(self.root).as_posix()
-
-
 class ProgressCallback(Protocol):
     """Told after each step of a long run: ``done`` of ``total`` steps, and ``label``, what
     was just done (here the document indexed; the evaluation passes its stage). One order
     for every caller and every bar (``ui.progress``)."""
 
     def __call__(self, done: int, total: int, label: str, /) -> None: ...
-
-
-def collect_files(paths: Sequence[Path]) -> list[SourceFile]:
-    """Every file under ``paths`` (hidden files and folders skipped), with its ingest root."""
-    files: list[SourceFile] = []
-    for given in paths:
-        if not given.exists():
-            raise UsageError(f"Path not found: {given}")
-        root = given.resolve() if given.is_dir() else given.resolve().parent
-        if given.is_dir():
-            for path in sorted(root.rglob("*")):
-                relative = path.relative_to(root)
-                if any(part.startswith(".") for part in relative.parts):
-                    continue
-                # everything but real folders: links, pipes and devices are reported by
-                # ``source_problem`` instead of vanishing silently
-                if path.is_symlink() or not path.is_dir():
-                    files.append(SourceFile(path, root))
-        else:
-            files.append(SourceFile(given.resolve(), root))
-    return files
-
-
-def source_problem(source: SourceFile) -> str | None:
-    """Why a collected file must not be read, or None. Checked before the file is opened:
-    a named pipe would block the ingest, a link could lead out of the ingest folder."""
-    path = source.path
-    try:
-        status = os.stat(path)  # follows links
-    except FileNotFoundError:
-        if path.is_symlink():
-            return "symbolic link points to a file that does not exist"
-        return VANISHED
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symbolic link loop: the link points (indirectly) to itself"
-        return f"cannot read file ({exc.strerror or type(exc).__name__})"
-    if path.is_symlink() and not path.resolve().is_relative_to(source.root):
-        return "symbolic link points outside the ingest folder: not followed"
-    if stat.S_ISDIR(status.st_mode):
-        return "symbolic link to a folder: not followed (link the files, or ingest the folder)"
-    if not stat.S_ISREG(status.st_mode):
-        return "not a regular file (a pipe, device or socket)"
-    return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def to_llama_document(doc_id: str, file_path: str, parsed: ParsedDocument, sha256: str) -> Any:
-    from llama_index.core import Document
-
-    return Document(
-        id_=doc_id,
-        text=parsed.text,
-        metadata={
-            "title": parsed.title,
-            "date": parsed.date,
-            "type": parsed.type,
-            "source": parsed.source,
-            "tags": ", ".join(parsed.tags),
-            "file_path": file_path,
-            "content_sha256": sha256,
-            # sections travel with the document so the chunker needs no second parse
-            "sections": [[s.start, s.end, s.location] for s in parsed.sections],
-        },
-        excluded_embed_metadata_keys=["sections"],
-        excluded_llm_metadata_keys=["sections"],
-    )
-
-
-class GermanChunker:
-    """llama-index transformation: documents -> sentence-aligned chunk nodes."""
-
-    def __init__(self, settings: Settings, embedder: Embedder) -> None:
-        self._count_tokens = embedder.count_tokens
-        self._max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
-        self._overlap = settings.chunk_overlap_tokens
-
-    def as_transform(self) -> Any:
-        from llama_index.core.schema import TransformComponent
-
-        chunker = self
-
-        class _Transform(TransformComponent):
-            def __call__(self, nodes: Sequence[Any], **kwargs: Any) -> list[Any]:
-                return [node for document in nodes for node in chunker.nodes_for(document)]
-
-        return _Transform()
-
-    def nodes_for(self, document: Any) -> list[Any]:
-        from llama_index.core.schema import NodeRelationship, TextNode
-
-        from ingest.readers import Section
-
-        meta = dict(document.metadata)
-        sections = [Section(int(s), int(e), str(loc)) for s, e, loc in meta.pop("sections")]
-        parsed = ParsedDocument(
-            text=document.text, title=meta["title"], date=meta["date"], type=meta["type"],
-            source=meta["source"], sections=sections,
-        )
-        chunks = chunk_document(
-            parsed, count_tokens=self._count_tokens, max_tokens=self._max_tokens,
-            overlap_tokens=self._overlap,
-        )
-        nodes = []
-        for number, chunk in enumerate(chunks):
-            node = TextNode(
-                id_=f"{document.id_}#{number}",
-                text=chunk.text,
-                start_char_idx=chunk.start,
-                end_char_idx=chunk.end,
-                metadata={
-                    **meta,
-                    "doc_id": document.id_,
-                    "location": chunk.location,
-                    "chunk": number,
-                    "date_sort": date_sort_key(meta["date"]),
-                    "start_char": chunk.start,
-                    "end_char": chunk.end,
-                    "header": embedding_header(parsed.title, chunk.location),
-                },
-                # the embedded text is "<title – section>\n<chunk>"; nothing else
-                metadata_template="{value}",
-                text_template="{metadata_str}\n{content}",
-            )
-            node.excluded_embed_metadata_keys = [k for k in node.metadata if k != "header"]
-            node.excluded_llm_metadata_keys = list(node.metadata)
-            node.relationships[NodeRelationship.SOURCE] = document.as_related_node_info()
-            nodes.append(node)
-        return nodes
 
 
 class Ingestor:
@@ -439,7 +290,7 @@ class Ingestor:
                 report.failed.append(Failure(str(source.path), problem))
                 continue
             try:
-                sha256 = _sha256(source.path)
+                sha256 = sha256_of(source.path)
             except FileNotFoundError:
                 report.failed.append(Failure(str(source.path), VANISHED))
                 continue
