@@ -337,7 +337,7 @@ def test_bad_upload(row: Row, tmp_path: Path) -> None:
                          ids=lambda r: r.kind)
 def test_bad_question(row: Row, answerer: Any) -> None:
     from rag.answering import SYSTEM_PROMPT
-    from ui.app import escape_markdown, render_answer
+    from ui.render import escape_markdown, render_answer
 
     question = row.subject
     if question == "long":

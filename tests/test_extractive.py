@@ -109,7 +109,7 @@ def test_the_answer_is_marked_in_chat_and_source() -> None:
     from rag.answering import Answer
     from rag.answering.results import CheckedSentence, Citation
     from rag.passage import Passage
-    from ui.app import render_answer, render_sources
+    from ui.render import render_answer, render_sources
 
     text = "Im Mittelpunkt standen die neun Prototypen der Initiative."
     passage = Passage("c#0", "bericht.md", "Bericht", "", "Teil 2", "2025-11-28",

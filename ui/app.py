@@ -29,8 +29,8 @@ from ui.admin_actions import AdminActions
 from ui.audit import AuditLog
 from ui.auth import Gate
 from ui.feedback import FeedbackStore
-from ui.handlers import AdminHandlers, ChatHandlers, stream_answer
-from ui.render import escape_markdown, index_banner, llm_status, render_answer, render_sources
+from ui.handlers import AdminHandlers, ChatHandlers
+from ui.render import escape_markdown, index_banner, llm_status, render_sources
 from ui.shared_assistant import AssistantFactory, SharedAssistant, open_assistant
 
 CSS = """
@@ -326,8 +326,4 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
         app.close()
 
 
-# render_answer, render_sources, SharedAssistant and stream_answer are named here too:
-# callers (tests among them) took them from ui.app before they had modules of their own
-__all__ = ["KoraApp", "SharedAssistant", "build_app", "escape_markdown", "launch",
-           "launch_options", "render_answer", "render_sources", "serve", "start_checks",
-           "stream_answer"]
+__all__ = ["KoraApp", "build_app", "launch", "launch_options", "serve", "start_checks"]

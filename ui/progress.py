@@ -25,11 +25,11 @@ class _TerminalBars:
         self._bars: dict[str, Any] = {}
 
     def __call__(self, done: int, total: int, label: str, /) -> None:
-        from tqdm import tqdm
-
         key = label if self.per_label else ""
         bar = self._bars.get(key)
         if bar is None:
+            from tqdm import tqdm  # once per bar, not per step
+
             bar = self._bars[key] = tqdm(total=total, desc=label if self.per_label else self.desc,
                                          unit=self.unit, file=sys.stderr)
         bar.n = done

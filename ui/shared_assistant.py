@@ -69,10 +69,6 @@ class SharedAssistant:
         with self._lock:
             return None if self._assistant is not None else self._problem
 
-    @property
-    def needs_rebuild(self) -> bool:
-        return isinstance(self.problem, IndexModelMismatchError)
-
     def get(self) -> Assistant:
         with self._lock:
             if self._assistant is None:

@@ -9,6 +9,7 @@ import sys
 from contextlib import closing
 from typing import Any
 
+from ui.accounts import env_password
 from ui.cli.shared import (
     EXIT_FAILED,
     EXIT_OK,
@@ -78,7 +79,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
         print(f"Account {name!r} removed; its open web sessions have ended.")
     audit.append(action=f"account-{args.admin_command}", account=_actor(), client="local",
                  detail={"target": name, **detail})
-    if store.has_accounts() and os.environ.get("KORA_ADMIN_PASSWORD"):
+    if store.has_accounts() and env_password() is not None:
         print("Note: KORA_ADMIN_PASSWORD is now ignored because named accounts exist; "
               "unset it.", file=sys.stderr)
     return EXIT_OK
@@ -87,7 +88,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
 def _admin_list(args: argparse.Namespace, store: Any) -> int:
     accounts = store.accounts()
     loose = store.loose_permissions()
-    env_set = bool(os.environ.get("KORA_ADMIN_PASSWORD"))
+    env_set = env_password() is not None
     env_state = "unset" if not env_set else "ignored" if accounts else "active"
     if args.json:
         print_json({
