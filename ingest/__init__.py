@@ -1,7 +1,20 @@
-"""Readers, German-aware chunking and the incremental ingestion pipeline."""
+"""Readers, German-aware chunking and the incremental ingestion pipeline.
 
-from ingest.pipeline import Ingestor, IngestReport, ProgressCallback
+The pipeline's names are loaded on first use: importing it pulls in llama-index, the
+vector store and the keyword index (seconds), which a caller that only reads files
+(``ingest.readers``, the admin upload check) must not pay for."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ingest.readers import ParsedDocument, Section
+
+if TYPE_CHECKING:
+    from ingest.pipeline import Ingestor, IngestReport, ProgressCallback
+
+_FROM_PIPELINE = frozenset({"Ingestor", "IngestReport", "ProgressCallback"})
 
 __all__ = [
     "IngestReport",
@@ -10,3 +23,9 @@ __all__ = [
     "ProgressCallback",
     "Section",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_PIPELINE:
+        return getattr(importlib.import_module("ingest.pipeline"), name)
+    raise AttributeError(f"module 'ingest' has no attribute {name!r}")

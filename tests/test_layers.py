@@ -15,6 +15,7 @@ A layer imports only itself and what is below it; nothing imports ``tests`` or
 from __future__ import annotations
 
 import ast
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,11 +169,7 @@ def test_every_surface_names_what_it_exports(package: str) -> None:
                      and any(getattr(t, "id", "") == "__all__" for t in node.targets)), None)
     assert isinstance(exported, ast.List | ast.Tuple), f"{package} has no __all__"
     names = {elt.value for elt in exported.elts if isinstance(elt, ast.Constant)}
-    bound = {alias.asname or alias.name for node in tree.body
-             if isinstance(node, ast.ImportFrom) for alias in node.names}
-    bound |= {node.name for node in tree.body
-              if isinstance(node, ast.FunctionDef | ast.ClassDef)}
-    bound |= {t.id for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
-              for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
-              if isinstance(t, ast.Name)}
-    assert names and names <= bound, sorted(names - bound)
+    # resolved at run time: a surface may load a heavy module's names on first use
+    module = importlib.import_module(package)
+    missing = sorted(name for name in names if not hasattr(module, name))
+    assert names and missing == [], missing
