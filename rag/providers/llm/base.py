@@ -64,8 +64,7 @@ def import_llama_llm(module: str, class_name: str, *, package: str) -> Any:
     except ImportError as exc:
         raise LLMUnavailableError(
             f"This LLM backend needs the package {package}, which is not installed "
-            f"({one_line(exc)}): run `pip install {package}` or set KORA_LLM=none "
-            "for extractive answers."
+            f"({one_line(exc)}): run `pip install {package}` {FALLBACK}."
         ) from exc
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import LLMUnavailableError
-from rag.providers.llm.base import one_line
+from rag.providers.llm.base import FALLBACK, one_line
 
 GGUF_MAGIC = b"GGUF"
 _SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
@@ -28,7 +28,7 @@ RUNTIME_OVERHEAD_BYTES = GIB // 4
 PROMPT_BATCH = 512
 NEEDS_FILE = (
     "set KORA_LLM_MODEL_PATH to a GGUF model file (see \"Bringing a model\" in the README), "
-    "or set KORA_LLM=none for extractive answers"
+    + FALLBACK
 )
 
 
@@ -71,7 +71,7 @@ def find_gguf(path: Path | None) -> Path:
                 f"{len(found)} .gguf files ({', '.join(p.name for p in found[:4])})")
             raise ModelFileError(
                 f"The model folder {path} holds {what}: set KORA_LLM_MODEL_PATH to the one "
-                "GGUF file KORA should use, or set KORA_LLM=none for extractive answers."
+                f"GGUF file KORA should use, {FALLBACK}."
             )
         path = found[0]
     if not path.exists():
@@ -84,14 +84,13 @@ def find_gguf(path: Path | None) -> Path:
     except OSError as exc:
         raise ModelFileError(
             f"The model file {path} cannot be read ({exc.strerror or type(exc).__name__}): "
-            "give the user running KORA read access to it, or set KORA_LLM=none for "
-            "extractive answers."
+            f"give the user running KORA read access to it, {FALLBACK}."
         ) from exc
     if magic != GGUF_MAGIC:
         raise ModelFileError(
             f"{path} is not a GGUF model file (it does not start with 'GGUF'): llama.cpp "
             "runs only GGUF files; convert the model or download its GGUF version, see "
-            "\"Bringing a model\" in the README, or set KORA_LLM=none for extractive answers."
+            f"\"Bringing a model\" in the README, {FALLBACK}."
         )
     return path
 
@@ -103,7 +102,7 @@ def read_gguf(path: Path) -> GGUFInfo:
     except ImportError as exc:
         raise LLMUnavailableError(
             "Reading GGUF models needs the package gguf, which is not installed: run "
-            "`pip install gguf` or set KORA_LLM=none for extractive answers."
+            f"`pip install gguf` {FALLBACK}."
         ) from exc
     try:
         reader = GGUFReader(str(path), "r")
@@ -113,8 +112,7 @@ def read_gguf(path: Path) -> GGUFInfo:
     except Exception as exc:  # the reader raises ValueError, KeyError, struct errors, …
         raise ModelFileError(
             f"The GGUF file {path} is damaged or incomplete ({type(exc).__name__}: "
-            f"{one_line(exc, limit=100)}): download it again, or set KORA_LLM=none for "
-            "extractive answers."
+            f"{one_line(exc, limit=100)}): download it again, {FALLBACK}."
         ) from exc
     architecture = str(fields.get("general.architecture") or "unknown")
     name = str(fields.get("general.name") or path.stem)
@@ -141,8 +139,7 @@ def _parts(path: Path) -> list[Path]:
     if missing:
         raise ModelFileError(
             f"The model {path.name} is split into {count} parts, but {', '.join(missing[:3])} "
-            f"is missing from {path.parent}: copy all parts there, or set KORA_LLM=none for "
-            "extractive answers."
+            f"is missing from {path.parent}: copy all parts there, {FALLBACK}."
         )
     return parts
 
@@ -161,7 +158,7 @@ def check_memory(info: GGUFInfo, *, context: int, parallel: int) -> None:
         f"memory (weights {info.size_bytes / GIB:.1f} GiB, context {kv / GIB:.1f} GiB for "
         f"{parallel} x {context} tokens), but only {available / GIB:.1f} GiB are free: use a "
         "smaller model or quantisation (such as Q4_K_M), lower KORA_LLM_CONTEXT_WINDOW or "
-        "KORA_LLM_PARALLEL, or set KORA_LLM=none for extractive answers."
+        f"KORA_LLM_PARALLEL, {FALLBACK}."
     )
 
 

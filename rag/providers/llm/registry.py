@@ -1,5 +1,5 @@
 """Which answer generator the settings lead to. One registry maps every backend kind
-(``rag.settings.LLMBackend``) to how the settings' choice is described without loading
+(``rag.choices.LLMBackend``) to how the settings' choice is described without loading
 anything and how its adapter is opened; ``auto`` picks one of them."""
 
 from __future__ import annotations

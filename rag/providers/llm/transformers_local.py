@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import LLMUnavailableError
-from rag.providers.llm.base import Message, import_llama_llm, one_line, to_llama_messages
+from rag.providers.llm.base import (
+    FALLBACK,
+    Message,
+    import_llama_llm,
+    one_line,
+    to_llama_messages,
+)
 
 if TYPE_CHECKING:
     from llama_index.core.base.llms.types import ChatMessage
@@ -161,7 +167,7 @@ class TransformersChat:
             raise LLMUnavailableError(
                 f"The local model {self.path.name} failed while writing the answer "
                 f"({type(error).__name__}: {one_line(error, limit=160)}): check "
-                "KORA_LLM_MODEL_PATH, or set KORA_LLM=none for extractive answers."
+                f"KORA_LLM_MODEL_PATH, {FALLBACK}."
             ) from error
 
 
