@@ -29,8 +29,6 @@ from rag.providers.vectorstore import DataDir, Index
 from rag.retrieval.filters import Filters
 from rag.settings import Settings
 
-Mode = RetrieverMode
-Fusion = FusionMethod
 CANDIDATES = 50  # per ranking, before fusion and filtering
 NEAR_DUPLICATE = 0.8  # Jaccard similarity of word trigrams
 _WORD = re.compile(r"\w+")
@@ -119,7 +117,7 @@ class Retriever:
         query: str,
         *,
         top_k: int | None = None,
-        mode: Mode | None = None,
+        mode: RetrieverMode | None = None,
         filters: Filters | None = None,
     ) -> list[Scored]:
         top_k = top_k or self.settings.top_k
@@ -132,11 +130,11 @@ class Retriever:
                      rrf_k=self.settings.fusion_k)
         return collapse_near_duplicates(fused, keep=top_k)
 
-    def _method(self, mode: Mode) -> Fusion:
+    def _method(self, mode: RetrieverMode) -> FusionMethod:
         # one ranking alone: its own order, which any method keeps
         return self.settings.fusion if mode == "hybrid" else "rrf"
 
-    def _weights(self, mode: Mode) -> tuple[float, float]:
+    def _weights(self, mode: RetrieverMode) -> tuple[float, float]:
         """(dense, bm25) weights."""
         if mode == "hybrid":
             return self.settings.fusion_weight_dense, self.settings.fusion_weight_bm25
@@ -166,7 +164,7 @@ class _Candidate:
     bm25: _Hit | None = None
 
 
-def fuse(dense: Ranking, keyword: Ranking, *, weights: tuple[float, float], method: Fusion,
+def fuse(dense: Ranking, keyword: Ranking, *, weights: tuple[float, float], method: FusionMethod,
          rrf_k: int = 60) -> list[Scored]:
     """One ranking from the dense and the BM25 candidates (each best first), best first.
     ``weights`` are (dense, bm25)."""
@@ -213,7 +211,7 @@ class _Scale:
         return (score - self.worst) / (self.best - self.worst) if self.best > self.worst else 1.0
 
 
-def _side_value(method: Fusion, hit: _Hit | None, scale: _Scale, *,
+def _side_value(method: FusionMethod, hit: _Hit | None, scale: _Scale, *,
                 rrf_k: int, cosine: bool) -> float:
     """What one ranking contributes for a passage it found at ``hit``."""
     if hit is None:
