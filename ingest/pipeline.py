@@ -29,7 +29,7 @@ from ingest.llama_embedding import LlamaEmbedding
 from ingest.nodes import GermanChunker, to_llama_document
 from ingest.readers import VANISHED, ParsedDocument, read_file
 from ingest.sources import SourceFile, collect_files, sha256_of, source_problem
-from rag.errors import IndexUnavailableError, KoraError, ReaderError
+from rag.errors import IndexUnavailableError, KoraError, ReaderError, causes
 from rag.providers.embedding import Embedder
 from rag.providers.keyword import keyword_index_current, rebuild_keyword_index
 from rag.providers.vectorstore import DataDir, Index
@@ -349,16 +349,11 @@ _OUT_OF_SPACE_TEXT = ("database or disk is full", "disk i/o error", "no space le
 
 def is_out_of_space(exc: BaseException) -> bool:
     """True when ``exc`` (or what caused it) says a write found no room."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _OUT_OF_SPACE_ERRNOS:
-            return True
-        if any(text in str(current).lower() for text in _OUT_OF_SPACE_TEXT):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any(
+        (isinstance(current, OSError) and current.errno in _OUT_OF_SPACE_ERRNOS)
+        or any(text in str(current).lower() for text in _OUT_OF_SPACE_TEXT)
+        for current in causes(exc)
+    )
 
 
 def storage_exhausted(folder: Path) -> bool:

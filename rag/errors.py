@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class KoraError(Exception):
     """A failure shown to the user as one line, never as a traceback."""
@@ -34,3 +36,15 @@ class LLMUnavailableError(KoraError):
 class IndexUnavailableError(KoraError):
     """The Chroma server cannot be reached, or refused KORA's token. Passes when the
     server is back: the web app keeps running and answers again by itself."""
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it was raised from or during (``__cause__``, else
+    ``__context__``), innermost last; a library's own wrapper often hides the real
+    reason one or two links down. Stops at a loop."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

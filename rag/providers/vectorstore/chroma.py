@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-from rag.errors import IndexUnavailableError, KoraError
+from rag.errors import IndexUnavailableError, KoraError, causes
 from rag.providers.vectorstore.generation import (
     COLLECTION_PREFIX,
     KV_PREFIX,
@@ -30,10 +30,7 @@ def _failure_reason(exc: BaseException) -> tuple[str, str] | None:
     Chroma server could not be reached or turned KORA away; None for anything else."""
     import httpx
 
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in causes(exc):
         text = str(current)
         if isinstance(current, httpx.TimeoutException):
             return "unreachable", "no answer in time"
@@ -46,7 +43,6 @@ def _failure_reason(exc: BaseException) -> tuple[str, str] | None:
         if type(current).__name__ in ("AuthorizationError", "ChromaAuthError") or (
                 _REFUSED.search(text)):
             return "refused", text.splitlines()[0][:80] if text else type(current).__name__
-        current = current.__cause__ or current.__context__
     return None
 
 
