@@ -140,25 +140,18 @@ class Ingestor:
 
         ``first_index_at_once``: when there is no index yet, publish the new generation
         before writing, so that it answers while the ingest goes on."""
-        try:
-            with self.data_dir.ingest_lock(wait_seconds=wait_for_lock):
-                started = time.perf_counter()
-                report = IngestReport()
-                self._write_generation(write, report, rebuild=rebuild,
-                                       first_index_at_once=first_index_at_once)
-                report.seconds = time.perf_counter() - started
-                if record:
-                    self.data_dir.record_ingest(
-                        {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                         **report.as_dict()})
-                return report
-        except KoraError:
-            raise
-        except Exception as exc:
-            problem = self.data_dir.unavailable(exc)
-            if problem is not None:
-                raise problem from exc
-            raise
+        # a Chroma server that is down becomes its one line, wherever the run meets it
+        with self.data_dir.guarded(), self.data_dir.ingest_lock(wait_seconds=wait_for_lock):
+            started = time.perf_counter()
+            report = IngestReport()
+            self._write_generation(write, report, rebuild=rebuild,
+                                   first_index_at_once=first_index_at_once)
+            report.seconds = time.perf_counter() - started
+            if record:
+                self.data_dir.record_ingest(
+                    {"finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                     **report.as_dict()})
+            return report
 
     def _write_generation(self, write: Callable[[Index, IngestReport], bool],
                           report: IngestReport, *, rebuild: bool,
@@ -337,8 +330,6 @@ class Ingestor:
             report.removed += 1
             removed = True
         return removed
-
-
 
 
 _OUT_OF_SPACE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}

@@ -25,7 +25,6 @@ class SourceFile:
         return self.path.relative_to(self.root).as_posix()
 
 
-
 def collect_files(paths: Sequence[Path]) -> list[SourceFile]:
     """Every file under ``paths`` (hidden files and folders skipped), with its ingest root."""
     files: list[SourceFile] = []

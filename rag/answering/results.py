@@ -19,7 +19,6 @@ class CheckedSentence:
     repaired: bool = False  # the check gave it the citation of the passage that supports it
 
 
-
 @dataclass(frozen=True)
 class Citation:
     """A source as an answer numbers it: ``[n]`` and the passage behind it."""

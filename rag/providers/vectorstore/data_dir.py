@@ -23,7 +23,7 @@ from rag.providers.vectorstore.catalog import (
     read_json,
     write_json_atomic,
 )
-from rag.providers.vectorstore.chroma import ChromaClient, unavailable_error
+from rag.providers.vectorstore.chroma import ChromaClient, translated, unavailable_error
 from rag.providers.vectorstore.generation import Generation
 from rag.providers.vectorstore.index import Index
 from rag.settings import Settings
@@ -84,6 +84,11 @@ class DataDir:
     def unavailable(self, exc: BaseException) -> IndexUnavailableError | None:
         """The one line for ``exc`` if it means the Chroma server is down, else None."""
         return unavailable_error(self.settings, exc)
+
+    def guarded(self) -> contextlib.AbstractContextManager[None]:
+        """Inside, a Chroma server that is down raises its one ``IndexUnavailableError``
+        line (other ``KoraError``s and unrelated failures pass unchanged)."""
+        return translated(self.settings)
 
     # --- the pointer --------------------------------------------------------------------
 

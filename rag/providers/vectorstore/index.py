@@ -14,7 +14,6 @@ from llama_index.core.storage.docstore.keyval_docstore import KVDocumentStore
 from llama_index.core.storage.kvstore.types import BaseKVStore
 from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
-from rag.providers.vectorstore.chroma import translated
 from rag.providers.vectorstore.docstore import open_docstore
 from rag.providers.vectorstore.generation import Generation
 
@@ -74,7 +73,7 @@ class Index:
         return self.data_dir.path / f"keyword-{self.generation.name}"
 
     def _guarded(self) -> contextlib.AbstractContextManager[None]:
-        return translated(self.data_dir.settings)
+        return self.data_dir.guarded()
 
     def file_states(self) -> dict[str, dict[str, Any]]:
         """doc_id -> {"sha256", "path", "indexed_at"} for every indexed file."""
