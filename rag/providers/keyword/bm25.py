@@ -25,8 +25,13 @@ if TYPE_CHECKING:
     from rag.text import CompoundSplitter
 
 MANIFEST = "manifest.json"
-ANALYZER_VERSION = 2  # bump when the analysis changes: stored indexes are then rebuilt
+VOCABULARY = "vocabulary.json"
+# bump when the analysis changes: stored indexes are then rebuilt (3: the word vocabulary)
+ANALYZER_VERSION = 3
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+# a word as written, for the vocabulary: letters (with hyphens inside), no digits
+_SURFACE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_SENTENCE_BREAK = re.compile(r"[.!?:#\n|„“\"»«(\[]\s*$")
 # "30 %" and "30 Prozent", "5 Mio. €" and "5 Millionen Euro" must meet
 _SYMBOL_WORDS = {"%": "prozent", "€": "euro", "§": "paragraf"}
 _SYMBOLS = re.compile("[%€§]")
@@ -105,13 +110,64 @@ class KeywordHit:
     score: float
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words of the indexed texts as written: how often each occurs (lower-cased) and
+    how the documents usually write it inside a sentence ("Stadt", "KI", "openCoDE").
+    Questions typed all in lower case or with a typo are read against it: German nouns
+    and names are the words the documents capitalise, and a word the documents never
+    use is likely misspelt."""
+
+    counts: dict[str, tuple[int, str]]  # word -> (occurrences, usual form mid-sentence)
+
+    @classmethod
+    def of(cls, texts: list[str]) -> Vocabulary:
+        totals: dict[str, int] = {}
+        forms: dict[str, dict[str, int]] = {}
+        for text in texts:
+            for match in _SURFACE.finditer(text):
+                word = match.group(0)
+                lower = word.lower()
+                totals[lower] = totals.get(lower, 0) + 1
+                inside = match.start() > 0 and not _SENTENCE_BREAK.search(
+                    text[max(0, match.start() - 3) : match.start()])
+                if inside:
+                    seen = forms.setdefault(lower, {})
+                    seen[word] = seen.get(word, 0) + 1
+        return cls({
+            word: (n, max(forms[word].items(), key=lambda kv: kv[1])[0] if word in forms else "")
+            for word, n in totals.items()
+        })
+
+    def count(self, word: str) -> int:
+        entry = self.counts.get(word.lower())
+        return entry[0] if entry else 0
+
+    def usual_form(self, word: str) -> str | None:
+        """How the documents write ``word`` inside a sentence (None: never seen there)."""
+        entry = self.counts.get(word.lower())
+        return entry[1] or None if entry else None
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.counts, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Vocabulary:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return cls({})
+        return cls({str(word): (int(n), str(form)) for word, (n, form) in data.items()})
+
+
 class KeywordIndex:
     def __init__(self, retriever: Any, ids: list[str], analyzer: GermanAnalyzer,
-                 manifest: dict[str, Any]) -> None:
+                 manifest: dict[str, Any], vocabulary: Vocabulary | None = None) -> None:
         self.retriever = retriever
         self.ids = ids
         self.analyzer = analyzer
         self.manifest = manifest
+        self.vocabulary = vocabulary or Vocabulary({})
 
     @classmethod
     def build(
@@ -132,6 +188,7 @@ class KeywordIndex:
             retriever.index([t or ["\0"] for t in tokens], show_progress=False)
             retriever.save(str(temporary), show_progress=False)
         (temporary / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
+        Vocabulary.of(texts).save(temporary / VOCABULARY)
         manifest = {"count": len(ids), "fingerprint": fingerprint(ids), "analyzer": analyzer.name,
                     **(source or {})}
         (temporary / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
@@ -158,7 +215,7 @@ class KeywordIndex:
 
         ids = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
         retriever = bm25s.BM25.load(str(directory), show_progress=False) if ids else None
-        return cls(retriever, ids, analyzer, manifest)
+        return cls(retriever, ids, analyzer, manifest, Vocabulary.load(directory / VOCABULARY))
 
     def search(self, query: str, *, top_k: int) -> list[KeywordHit]:
         terms = self.analyzer.analyze(query)
