@@ -36,6 +36,17 @@ QUESTION_WORDS = frozenset(
     """.split()
 )
 QUESTION_STEMS = frozenset(GermanAnalyzer.stem_words(sorted(QUESTION_WORDS)))
+# words that name the slot a question asks to fill ("welche *Funktion* hat X", "was ist
+# das *Ziel*"): the answer fills it, the passage need not repeat the word
+SLOT_WORDS = frozenset(
+    """
+    funktion funktionen aufgabe aufgaben rolle rollen name namen ziel ziele zweck titel
+    position amt beruf job posten bezeichnung art arten form formen zahl anzahl ergebnis
+    ergebnisse inhalt inhalte schwerpunkt schwerpunkte bedeutung grund gründe vorteil
+    vorteile
+    """.split()
+)
+SLOT_WEIGHT = 0.15
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -73,10 +84,11 @@ class TermWeights:
         ("laut", "wurden", "Rolle", "spielt") are rare in a small corpus, so their corpus
         IDF alone would make them look decisive. Zipf 3 or rarer counts fully, each Zipf
         step more common a quarter less."""
-        zipf = self._zipf(word)
+        zipf = self.zipf(word)
         return min(1.0, max(MIN_SPECIFICITY, (COMMON_ZIPF - zipf) / ZIPF_RANGE))
 
-    def _zipf(self, word: str) -> float:
+    def zipf(self, word: str) -> float:
+        """How common ``word`` is in German at large (wordfreq's Zipf scale, 0: unknown)."""
         if self._splitter is None:
             from rag.text import CompoundSplitter
 
@@ -103,7 +115,8 @@ class TermWeights:
             if not stems or stems[0] in QUESTION_STEMS:
                 continue
             weight = ((self.idf(stems[0]) if corpus else 1.0)
-                      * (self.specificity(word) if general else 1.0))
+                      * (self.specificity(word) if general else 1.0)
+                      * (SLOT_WEIGHT if word in SLOT_WORDS else 1.0))
             terms.append(Term(word, stems, weight))
         return terms
 
