@@ -53,6 +53,33 @@ def source_line(line: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
+_DATELINE_PARTS = re.compile(
+    r"\b(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|januar|februar|"
+    r"märz|maerz|april|mai|juni|juli|august|september|oktober|november|dezember|jan|feb|"
+    r"mär|apr|jun|jul|aug|sep|sept|okt|nov|dez|uhr|stand|aktualisiert|veröffentlicht|"
+    r"erstellt|zuletzt|geändert|datum|am|um|vom|von|pressestelle|pressemitteilung|"
+    r"redaktion|autor|autorin|foto|fotos|bild|text|lesezeit|minuten|min)\b\.?|"
+    r"\d+(?:[.:/-]\d+)*\.?|[|,;:–—\-•·/()]", re.IGNORECASE)
+_BYLINE_START = re.compile(r"^\s*(?:von|text|foto|fotos|bild|autor|autorin|redaktion|"
+                           r"pressestelle|stand|aktualisiert|veröffentlicht)\b", re.IGNORECASE)
+
+
+_BYLINE_WORD = re.compile(r"\b(?:pressestelle|pressemitteilung|redaktion|\d{1,2}[:.]\d{2}\s*uhr)\b",
+                          re.IGNORECASE)
+
+
+def is_dateline(line: str) -> bool:
+    """A line that is only a date, a time, a byline or a mix of them ("Montag, 3. März
+    2025", "4. Februar 2025, 09:30 Uhr | Pressestelle", "Stand: 12.03.2025"): metadata
+    that pages saved as text start with, never a title."""
+    byline = bool(_BYLINE_START.match(line) or _BYLINE_WORD.search(line))
+    if not re.search(r"\d", line) and not byline:
+        return False
+    rest = _DATELINE_PARTS.sub(" ", line).split()
+    # a byline keeps a name or two ("Von Anna Beispiel"); a date keeps nothing
+    return len(rest) == 0 or (byline and len(rest) <= 4)
+
+
 def reads_like_title(line: str) -> bool:
     """A short line that names a document rather than saying something: at most 16 words
     and 120 characters, not a web address or date alone, not ending like a sentence
@@ -63,6 +90,8 @@ def reads_like_title(line: str) -> bool:
         return False
     if not any(character.isalpha() for character in line):
         return False  # "12.03.2025", "* * *"
+    if is_dateline(line):
+        return False  # "Montag, 3. März 2025", "09:30 Uhr | Pressestelle"
     return not (line.endswith((".", ",", ";")) and len(words) > 8)
 
 

@@ -8,6 +8,7 @@ from ingest.readers.base import (
     ParsedDocument,
     SectionBuilder,
     file_date,
+    is_dateline,
     reads_like_title,
     source_line,
     title_from_filename,
@@ -35,7 +36,12 @@ def read(path: Path) -> ParsedDocument:
         if named:
             source = named
         head += 1
-    first = lines[head].strip() if head < len(lines) else ""
+    # a date or byline line before the title is skipped in the search for it
+    first_line = head
+    while (first_line < len(lines) and first_line < head + HEAD_LINES
+           and (not lines[first_line].strip() or is_dateline(lines[first_line].strip()))):
+        first_line += 1
+    first = lines[first_line].strip() if first_line < len(lines) else ""
     if reads_like_title(first):
         title = first
     builder = SectionBuilder()
