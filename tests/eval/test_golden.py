@@ -11,7 +11,7 @@ from evaluation import GoldenSet, run_golden
 from evaluation.golden import EvalResult
 from rag.providers.embedding import Embedder
 from rag.settings import Settings
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, REPO
 
 pytestmark = [pytest.mark.eval, pytest.mark.slow]
 GATES = yaml.safe_load((Path(__file__).parent / "thresholds.yaml").read_text(encoding="utf-8"))
@@ -30,10 +30,23 @@ def test_golden_set_is_complete() -> None:
     assert len(golden.out_of_scope) >= 15
     assert len(golden.conversations) >= 10
     assert {q.category for q in golden.questions} == {
-        "factual", "paraphrase", "compound", "umlaut", "multi_doc", "date_number"}
+        "factual", "paraphrase", "compound", "umlaut", "multi_doc", "date_number", "staff"}
     for question in golden.questions:
         for doc in question.expected_docs:
             assert (CORPUS / doc).exists(), doc
+
+
+def test_every_question_has_a_staff_style_twin_asking_for_the_same_facts() -> None:
+    golden = GoldenSet.load()
+    originals = {q.id: q for q in golden.questions if q.category != "staff"}
+    twins = [q for q in golden.questions if q.category == "staff"]
+    raw = {item["id"]: item for item in yaml.safe_load(
+        (REPO / "evaluation" / "golden.yaml").read_text(encoding="utf-8"))["questions"]}
+    assert {raw[t.id]["twin_of"] for t in twins} == set(originals)
+    for twin in twins:
+        original = originals[raw[twin.id]["twin_of"]]
+        assert twin.key_facts == original.key_facts and twin.expected_docs == original.expected_docs
+        assert twin.question == twin.question.lower(), twin.id  # typed as staff type
 
 
 @pytest.mark.parametrize("retriever", ["hybrid", "bm25", "dense"])
@@ -63,6 +76,7 @@ def test_refusal_gates(result: EvalResult) -> None:
     assert result.refusal["recall"] >= gates["recall"]
     assert result.refusal["precision"] >= gates["precision"]
     assert result.refusal["recall_by_kind"]["unrelated"] >= gates["recall_unrelated"]
+    assert result.refusal["recall_by_kind"]["near_miss"] >= gates["recall_near_miss"]
 
 
 def test_conversation_gates(result: EvalResult) -> None:
