@@ -150,15 +150,68 @@ def document_folds(rows: list[Row]) -> list[np.ndarray]:
     return [np.array(fold) for fold in folds]
 
 
-def collect(questions: Path, corpus: Path) -> tuple[list[Row], str]:
+@dataclass
+class SentenceRow:
+    """One candidate sentence for one training question: its features and whether it
+    holds the answer."""
+
+    question: int  # index of the question (candidates of one question belong together)
+    group: str
+    label: int
+    features: list[float]
+
+
+def load_questions(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """In-scope and out-of-scope items of the training files, in one schema: ``docs``
+    (the documents a question is about), ``answer`` (the answer sentence, where given),
+    ``key_facts``."""
+    in_scope: list[dict[str, Any]] = []
+    out_of_scope: list[dict[str, Any]] = []
+    for path in paths:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for item in data.get("in_scope", []):
+            docs = item.get("expected_docs") or [item["doc"]]
+            in_scope.append({"question": item["question"], "docs": list(docs),
+                             "answer": item.get("answer"),
+                             "key_facts": item.get("key_facts") or []})
+        out_of_scope.extend({"question": item["question"]}
+                            for item in data.get("out_of_scope", []))
+    return in_scope, out_of_scope
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("**", "").replace("__", "").lower().split())
+
+
+def holds_answer(sentence: str, item: dict[str, Any]) -> bool:
+    """Whether a candidate sentence is the answer sentence of a training item: it
+    contains the given answer text (or is part of it), or else all its key facts."""
+    text = _plain(sentence)
+    answer = item.get("answer")
+    if answer:
+        wanted = _plain(answer)
+        return wanted in text or (len(text) >= 30 and text in wanted)
+    facts = item.get("key_facts") or []
+    return bool(facts) and all(any(_plain(v) in text for v in fact) for fact in facts)
+
+
+def collect(question_files: Sequence[Path], corpus: Path
+            ) -> tuple[list[SentenceRow], list[Row], dict[str, Any], str]:
+    """Sentence rows for the ranker and, with the ranker fitted on them, evidence rows
+    for the refusal model."""
     from ingest import Ingestor
     from rag.answering import SentenceRanker, TermWeights, measure_evidence
+    from rag.answering.extractive import COUNT_SOURCE_PASSAGES
+    from rag.answering.normalise import QuestionNormaliser
+    from rag.answering.sentence_model import SENTENCE_MODEL_FILE, SentenceModel
     from rag.providers.embedding import Embedder
+    from rag.providers.keyword import Vocabulary
     from rag.providers.vectorstore import DataDir
     from rag.retrieval import Filters, Retriever
     from rag.settings import Settings
 
-    data = yaml.safe_load(questions.read_text(encoding="utf-8"))
+    in_scope, out_of_scope = load_questions(question_files)
+    sentence_rows: list[SentenceRow] = []
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="kora-calibrate-") as temporary:
         settings = Settings.load(data_dir=Path(temporary), corpus_dir=corpus, llm="none")
@@ -166,27 +219,103 @@ def collect(questions: Path, corpus: Path) -> tuple[list[Row], str]:
         data_dir = DataDir(settings)
         Ingestor(settings, embedder, data_dir).run([corpus])
         retriever = Retriever.open(settings, data_dir, embedder)
-        weights = TermWeights(retriever.keyword, retriever.analyzer)
-        ranker = SentenceRanker(weights, embedder)
-
-        def evidence(question: str, filters: Filters | None = None) -> dict[str, float]:
-            results = retriever.search(question, filters=filters)
-            extract = ranker.rank(question, results)
-            return measure_evidence(weights, question, results, extract).values
-
         try:
-            for item in data["in_scope"]:
-                docs = tuple(item["expected_docs"])
+            weights = TermWeights(retriever.keyword, retriever.analyzer)
+            vocabulary = retriever.keyword.vocabulary if retriever.keyword else Vocabulary({})
+            normaliser = QuestionNormaliser(vocabulary, weights.zipf)
+
+            def read(question: str) -> str:
+                return normaliser.normalise(question).text
+
+            # 1. the sentence model, from every candidate with its similarity
+            teacher = SentenceRanker(weights, embedder)
+            baseline_top1: list[float] = []
+            for number, item in enumerate(in_scope):
+                question = read(item["question"])
+                results = retriever.search(question, top_k=COUNT_SOURCE_PASSAGES)
+                extract = teacher.rank(question, results, embed_all=True)
+                labels = [int(holds_answer(c.text, item)) for c in extract.candidates]
+                if not any(labels):
+                    continue  # the answer sentence was not retrieved: nothing to rank
+                typed = extract.expected.is_typed
+                embedded = [c.semantic for c in extract.candidates if c.semantic is not None]
+                best, floor = max(embedded, default=0.0), min(embedded, default=0.0)
+                for candidate, label in zip(extract.candidates, labels, strict=True):
+                    features = candidate.features(typed=typed, best_meaning=best, floor=floor)
+                    sentence_rows.append(SentenceRow(number, item["docs"][0], label,
+                                                     features.vector(with_semantic=True)))
+                hand = SentenceRanker(weights, embedder).rank(question, results).best
+                baseline_top1.append(float(hand is not None and holds_answer(hand.text, item)))
+            model_data = fit_sentence_model(sentence_rows)
+            model_data["hand_weighted_top1"] = round(float(np.mean(baseline_top1)), 4)
+            SENTENCE_MODEL_FILE.write_text(json.dumps(model_data, ensure_ascii=False, indent=2)
+                                           + "\n", encoding="utf-8")
+            ranker = SentenceRanker(weights, embedder, SentenceModel.load())
+
+            # 2. the refusal model, on the evidence the fitted ranker gives
+            def evidence(question: str, filters: Filters | None = None) -> dict[str, float]:
+                question = read(question)
+                results = retriever.search(question, top_k=COUNT_SOURCE_PASSAGES,
+                                           filters=filters)
+                extract = ranker.rank(question, results)
+                return measure_evidence(weights, question, results, extract).values
+
+            for item in in_scope:
+                docs = tuple(item["docs"])
                 rows.append(Row(item["question"], 1, 1.0, docs[0], "in_scope",
                                 evidence(item["question"])))
                 rows.append(Row(item["question"], 0, SYNTHETIC_WEIGHT, docs[0], "left_out",
                                 evidence(item["question"], Filters(exclude_docs=docs))))
-            for item in data["out_of_scope"]:
+            for item in out_of_scope:
                 rows.append(Row(item["question"], 0, 1.0, "", "out_of_scope",
                                 evidence(item["question"])))
         finally:
             retriever.close()
-    return rows, settings.embedding_model
+    return sentence_rows, rows, model_data, settings.embedding_model
+
+
+def _top1(rows: list[SentenceRow], score: np.ndarray) -> float:
+    """Share of questions whose best-scored candidate holds the answer."""
+    best: dict[int, tuple[float, int]] = {}
+    for row, value in zip(rows, score, strict=True):
+        if row.question not in best or value > best[row.question][0]:
+            best[row.question] = (float(value), row.label)
+    return round(float(np.mean([label for _, label in best.values()])), 4)
+
+
+def fit_sentence_model(rows: list[SentenceRow]) -> dict[str, Any]:
+    """Two logistic models over the candidates' features (see
+    ``rag.answering.sentence_model``), and their top-1 accuracy with whole documents
+    left out of the fit."""
+    from rag.answering.sentence_model import CHEAP_FEATURES, FEATURE_NAMES
+
+    x = np.array([r.features for r in rows], dtype=float)
+    y = np.array([r.label for r in rows], dtype=float)
+    # every question counts once, however many candidates it has
+    per_question: dict[int, int] = {}
+    for row in rows:
+        per_question[row.question] = per_question.get(row.question, 0) + 1
+    w = np.array([1.0 / per_question[r.question] for r in rows]) * len(per_question)
+    groups = sorted({r.group for r in rows})
+    order = np.random.default_rng(11).permutation(len(groups))
+    fold_of = {groups[g]: i % FOLDS for i, g in enumerate(order)}
+    result: dict[str, Any] = {"questions": len(per_question), "candidates": len(rows)}
+    for name, columns in (("cheap", CHEAP_FEATURES), ("full", FEATURE_NAMES)):
+        index = [FEATURE_NAMES.index(c) for c in columns]
+        xs = x[:, index]
+        weights, bias = fit_logistic(xs, y, w)
+        held_out = np.zeros(len(rows))
+        for fold in range(FOLDS):
+            test = np.array([fold_of[r.group] == fold for r in rows])
+            fold_weights, fold_bias = fit_logistic(xs[~test], y[~test], w[~test])
+            held_out[test] = xs[test] @ fold_weights + fold_bias
+        result[name] = {
+            "weights": {c: round(float(v), 4) for c, v in zip(columns, weights, strict=True)},
+            "bias": round(bias, 4),
+            "training_top1": _top1(rows, xs @ weights + bias),
+            "leave_documents_out_top1": _top1(rows, held_out),
+        }
+    return result
 
 
 def fit(rows: list[Row], columns: Sequence[str]) -> dict[str, Any]:
@@ -211,18 +340,21 @@ def main() -> None:
 
     enforce_offline()
     parser = argparse.ArgumentParser(description="Fit KORA's refusal model.")
-    parser.add_argument("--questions", type=Path, default=HERE / "questions.yaml")
+    parser.add_argument("--questions", type=Path, nargs="+",
+                        default=[HERE / "questions.yaml", HERE / "staff.yaml"])
     parser.add_argument("--corpus", type=Path, default=REPO / "corpus")
     parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
     args = parser.parse_args()
 
-    rows, model_name = collect(args.questions, args.corpus)
+    _, rows, sentence_model, model_name = collect(
+        [q for q in args.questions if q.exists()], args.corpus)
     result: dict[str, Any] = {
         "embedding_model": model_name,
         "calibrated_at": datetime.now(UTC).date().isoformat(),
         "data": {
-            "questions": str(args.questions.resolve().relative_to(REPO))
-            if args.questions.resolve().is_relative_to(REPO) else str(args.questions),
+            "questions": [str(q.resolve().relative_to(REPO))
+                          if q.resolve().is_relative_to(REPO) else str(q)
+                          for q in args.questions],
             "in_scope": sum(r.kind == "in_scope" for r in rows),
             "out_of_scope": sum(r.kind == "out_of_scope" for r in rows),
             "left_out": sum(r.kind == "left_out" for r in rows),
@@ -242,6 +374,11 @@ def main() -> None:
     }
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k != "data"}, indent=2))
+    summary: dict[str, Any] = {key: value for key, value in sentence_model.items()
+               if key not in ("cheap", "full")}
+    for name in ("cheap", "full"):
+        summary[name] = {k: v for k, v in sentence_model[name].items() if k != "weights"}
+    print(json.dumps({"sentence_model": summary}, indent=2))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from rag.answering.refusal import (
     measure_evidence,
     veto,
 )
-from rag.answering.results import Answer, CheckedSentence, Citation, Turn
+from rag.answering.results import Answer, CheckedSentence, Citation, Nearest, Turn
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -30,6 +30,7 @@ __all__ = [
     "EmptyQuestionError",
     "LLMSlots",
     "LogisticModel",
+    "Nearest",
     "RefusalModel",
     "SentenceRanker",
     "TermWeights",

@@ -27,6 +27,9 @@ class Expected(StrEnum):
     DATE = "date"  # wann, seit wann, bis wann, in welchem Jahr
     WHO = "who"  # wer, von wem, welche Firma
     PLACE = "place"  # wo, in welcher Stadt
+    ROLE = "role"  # welche Funktion hat X, was macht X beruflich
+    CONTACT = "contact"  # E-Mail, Telefon, Adresse, Öffnungszeiten
+    RATING = "rating"  # Bewertung, Note, Zufriedenheit
     DESCRIPTION = "description"  # was, welche, wie, warum
 
     @property
@@ -39,7 +42,10 @@ class Expected(StrEnum):
 
 
 _NUMBER_KINDS = frozenset({Expected.COUNT, Expected.AMOUNT, Expected.PERCENT,
-                           Expected.DURATION, Expected.AGE, Expected.QUANTITY})
+                           Expected.DURATION, Expected.AGE, Expected.QUANTITY,
+                           Expected.RATING})
+# kinds that are stated or not: no sentence with such an expression, no answer
+STATED_KINDS = _NUMBER_KINDS | {Expected.DATE, Expected.CONTACT}
 
 _I = re.IGNORECASE
 _MONTHS = ("januar|februar|märz|maerz|april|mai|juni|juli|august|september|oktober|"
@@ -61,6 +67,20 @@ _PLACE_NOUNS = ("stadt|städte|kommune|kommunen|gemeinde|gemeinden|kreis|kreise|
 # (pattern on the question, what it asks for); the first that matches wins, so the
 # specific forms come before the general ones
 _QUESTION_PATTERNS: list[tuple[re.Pattern[str], Expected]] = [
+    # contact details and ratings are asked for by name, wherever the question word is
+    (re.compile(r"\b(?:e-?mail|mail-?adresse|mailadresse|telefon\w*|tel\.?|handynummer|"
+                r"rufnummer|faxnummer|fax|anschrift|postanschrift|adresse|öffnungszeit\w*|"
+                r"oeffnungszeit\w*|sprechzeit\w*|sprechstunde\w*|erreichbar\w*|"
+                r"ansprechpart\w*|kontaktdaten|kontaktperson|internetadresse)\b", _I),
+     Expected.CONTACT),
+    (re.compile(r"\b(?:bewertung\w*|bewertet|benotet|note|noten|sterne[n]?|zufriedenheit\w*|"
+                r"wie\s+zufrieden|rating|score|ranking|platzierung|auf\s+welchem\s+platz)\b",
+                _I), Expected.RATING),
+    # the role of a named person: "welche Funktion hat X", "was macht X beruflich"
+    (re.compile(r"\bwelche(?:s|n)?\s+(?:funktion|rolle|aufgabe|position|stelle|amt|titel|"
+                r"job|beruf|posten)\b|\bwas\s+macht\s+\w+(?:\s+\w+)?\s+beruflich|"
+                r"\bals\s+was\s+(?:arbeitet|ist|war|tätig)|\bwas\s+ist\s+\w+\s+\w+\s+von\s+"
+                r"beruf", _I), Expected.ROLE),
     # asking for a name: "Wie heißt das Vorhaben, das vorhersagt, wann ..." is no "wann"
     (re.compile(r"\bwie\s+(?:heißt|heißen|heisst|heissen|lautet|lauten|nennt\s+sich|"
                 r"nennen\s+sich)\b|\bwas\s+ist\s+(?:der|die|das)\s+name", _I),
@@ -73,6 +93,8 @@ _QUESTION_PATTERNS: list[tuple[re.Pattern[str], Expected]] = [
                 r"(?:die|der|das)\s+(?:kosten|förderung|fördersumme|budget|summe|betrag|"
                 r"preis|gebühr|gebühren|zuschuss|mittel|investition|etat)|\bwelche\s+summe|"
                 r"\bwelcher\s+betrag|\bmit\s+wie\s*viel\s+(?:geld|euro)", _I), Expected.AMOUNT),
+    (re.compile(r"\b(?:kostet|kosten|gekostet|kostete|kosteten|preis|preise|gebühr\w*|"
+                r"teuer|bezahlt|zahlen|zahlt)\b", _I), Expected.AMOUNT),
     (re.compile(r"\bwie\s+alt\b", _I), Expected.AGE),
     (re.compile(r"\bwie\s+lange\b|\bwie\s+viele\s+(?:jahre|monate|wochen|tage|stunden)\b", _I),
      Expected.DURATION),
@@ -92,33 +114,49 @@ _QUESTION_PATTERNS: list[tuple[re.Pattern[str], Expected]] = [
 ]
 
 
+_COST = re.compile(r"\b(?:kostet|kosten|gekostet|kostete|kosteten|preis|preise|gebühr\w*|teuer)\b",
+                   _I)
+
+
 def expected_answer(question: str) -> Expected:
-    """What ``question`` asks for (its first question phrase decides)."""
+    """What ``question`` asks for (its first question phrase decides; contact details
+    and ratings are asked for by name wherever it stands, and "wie viel ... gekostet"
+    wants an amount)."""
     earliest: tuple[int, Expected] | None = None
     for pattern, kind in _QUESTION_PATTERNS:
         match = pattern.search(question)
+        if match and kind in (Expected.CONTACT, Expected.RATING):
+            return kind
         if match and (earliest is None or match.start() < earliest[0]):
             earliest = (match.start(), kind)
-    return earliest[1] if earliest else Expected.DESCRIPTION
+    kind = earliest[1] if earliest else Expected.DESCRIPTION
+    if kind in (Expected.COUNT, Expected.QUANTITY) and _COST.search(question):
+        return Expected.AMOUNT
+    return kind
 
 
 # --- finders: character spans of expressions of each kind --------------------------------
 
+_UNITS = r"(?:ein|zwei|drei|vier|fünf|sechs|sieben|acht|neun)"
+_TENS = r"(?:zwanzig|dreißig|vierzig|fünfzig|sechzig|siebzig|achtzig|neunzig)"
+_TEENS = (r"(?:zehn|elf|zwölf|dreizehn|vierzehn|fünfzehn|sechzehn|siebzehn|achtzehn|"
+          r"neunzehn)")
+# "zweihundertfünfzig", "dreiundzwanzig", "zwölf", "hunderte"; "eine Million" below
 _NUMBER_WORDS = (
-    r"(?:(?:ein|zwei|drei|vier|fünf|sechs|sieben|acht|neun)und(?:zwanzig|dreißig|vierzig|"
-    r"fünfzig|sechzig|siebzig|achtzig|neunzig)|zwei|drei|vier|fünf|sechs|sieben|acht|neun|"
-    r"zehn|elf|zwölf|dreizehn|vierzehn|fünfzehn|sechzehn|siebzehn|achtzehn|neunzehn|zwanzig|"
-    r"dreißig|vierzig|fünfzig|sechzig|siebzig|achtzig|neunzig|hundert|tausend|dutzend|"
-    r"hunderte|tausende|dutzende)"
+    rf"(?:{_UNITS}?(?:hundert|tausend)(?:und)?(?:{_UNITS}und{_TENS}|{_TENS}|{_TEENS}|{_UNITS})?|"
+    rf"{_UNITS}und{_TENS}|{_TENS}|{_TEENS}|zwei|drei|vier|fünf|sechs|sieben|acht|neun|"
+    r"dutzend|hunderte|tausende|dutzende|eine\s+million|eine\s+milliarde)"
 )
 # "711.988", "3,5", and thousands grouped by (thin) spaces as in "162 584"
 _DIGITS = r"(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?|\d+(?:[.,]\d+)*)(?:\s?[½¼¾])?"
 _NUMBER = re.compile(rf"(?<![\w.,])(?:{_DIGITS}|{_NUMBER_WORDS}|[½¼¾])(?![\w])", _I)
 _SCALE = r"(?:\s?(?:mio\.?|millionen|million|mrd\.?|milliarden|milliarde|tsd\.?|tausend))?"
 _CURRENCY = re.compile(
-    rf"(?:(?:€|eur\b|euro\b)\s?{_DIGITS}{_SCALE}|{_DIGITS}{_SCALE}\s?(?:€|eur\b|euro\b))", _I)
+    rf"(?:(?:€|eur\b|euro\b)\s?{_DIGITS}{_SCALE}|(?:{_DIGITS}|\b{_NUMBER_WORDS}|\b(?:eine?|einer))"
+    rf"{_SCALE}\s?(?:€|eur\b|euro\b))", _I)
 _PERCENT = re.compile(rf"(?:{_DIGITS}|{_NUMBER_WORDS})\s?(?:%|prozent\b|prozentpunkte\b)|"
-                      r"\b(?:hälfte|drittel|viertel|fünftel|zehntel|mehrheit)\b", _I)
+                      r"\b(?:(?:ein|zwei|drei|vier)\s+)?(?:hälfte|drittel|viertel|fünftel|"
+                      r"zehntel|mehrheit)\b", _I)
 _TIME_UNIT = (r"(?:jahre|jahren|jahr|monate|monaten|monat|wochen|woche|tage|tagen|tag|stunden|"
               r"stunde|minuten|minute|sekunden|sekunde|semester|quartale)")
 _DURATION = re.compile(rf"(?:{_DIGITS}|{_NUMBER_WORDS}|einem|einer|eines|ein|eine|halbes|"
@@ -177,6 +215,29 @@ _NOT_PLACES = frozenset("""
 """.split())
 
 
+_ROLE_NOUN = (r"(?:\w*(?:leiter|leiterin|beauftragter?|beauftragten|referent|referentin|"
+              r"direktor|direktorin|meister|meisterin|präsident|präsidentin|sprecher|"
+              r"sprecherin|führer|führerin|dezernent|dezernentin|koordinator|koordinatorin|"
+              r"professor|professorin|minister|ministerin|vorsitzender?|chef|chefin|"
+              r"manager|managerin|berater|beraterin|gründer|gründerin|wissenschaftler|"
+              r"wissenschaftlerin|sekretär|sekretärin|landrat|landrätin|vorstand|"
+              r"verantwortliche[rn]?)|cio|cdo|cto|ceo)")
+# "Bereichsleiter des Difu", "Leiterin des Bürgeramts", "CIO der Stadt Gelsenkirchen"
+_ROLE = re.compile(
+    rf"\b{_ROLE_NOUN}\b(?:\s+(?:für|der|des|im|beim|am|von|vom|bei)\s+(?:\S+\s+){{0,4}}?"
+    r"\S+?(?=[,;.)]|\s+(?:und|sowie|ist|war|hat|sprach|eröffnete|betonte)\b|$))?", _I)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_PHONE = re.compile(r"(?:\+\d{2}\s?|\b0)\d{2,5}[\s/-]?\d[\d\s-]{3,}\d\b")
+_URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+|\b[\w-]+\.(?:de|com|org|eu|net|nrw)\b")
+_STREET = re.compile(r"\b[A-ZÄÖÜ][\w-]*(?:straße|strasse|str\.|weg|platz|allee|ring|gasse)\s+"
+                     r"\d+\w?\b")
+_HOURS = re.compile(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:-|–|bis)\s?\d{1,2}(?:[:.]\d{2})?\s?uhr\b|"
+                    r"\b\d{1,2}(?:[:.]\d{2})?\s?uhr\b", _I)
+_RATING = re.compile(rf"(?:{_DIGITS}|{_NUMBER_WORDS})\s?(?:von\s+(?:{_DIGITS}|{_NUMBER_WORDS})|"
+                     r"sterne\w*|punkte\w*|%|prozent)\b|\bnote\s+\d(?:[.,]\d)?\b|\bplatz\s+"
+                     r"\d+\b|\b\d+\.\s+platz\b", _I)
+
+
 @dataclass(frozen=True)
 class Found:
     start: int
@@ -206,6 +267,13 @@ def find_expressions(sentence: str, expected: Expected) -> list[Found]:
                                                                                 "organisation")
     if expected is Expected.PLACE:
         return _places(sentence)
+    if expected is Expected.ROLE:
+        return _spans(_ROLE, sentence, "role")
+    if expected is Expected.CONTACT:
+        return [found for pattern in (_EMAIL, _PHONE, _URL, _STREET, _HOURS)
+                for found in _spans(pattern, sentence, "contact")]
+    if expected is Expected.RATING:
+        return _spans(_RATING, sentence, "rating")
     return []
 
 
@@ -260,6 +328,66 @@ def _places(sentence: str) -> list[Found]:
             start, end = match.span()
         found.append(Found(start, end, "place"))
     return found
+
+
+_NEXT = re.compile(r"\b(?:nächste[nmrs]?|naechste[nmrs]?|kommende[nmrs]?|künftige[nmrs]?|"
+                   r"demnächst|bald|wann\s+wieder|wieder\s+stattfinden|folgende[nmrs]?\s+"
+                   r"(?:jahr|termin|tagung|veranstaltung))\b", _I)
+_FUTURE_SENTENCE = re.compile(r"\b(?:wird|werden|soll|sollen|geplant|planen|plant|findet|"
+                              r"künftig|voraussichtlich|angekündigt|vorgesehen|nächste[nmrs]?)\b",
+                              _I)
+
+
+# "Stadt Kassel" and "Landkreis Kassel" are two things: the kind of place pins the instance
+_UNIT_WORDS = {"stadt": "stadt", "städte": "stadt", "hansestadt": "stadt", "kreis": "kreis",
+               "kreises": "kreis", "landkreis": "kreis", "landkreises": "kreis",
+               "kreisstadt": "stadt", "gemeinde": "gemeinde", "bezirk": "bezirk"}
+_UNIT = re.compile(r"\b(" + "|".join(_UNIT_WORDS) + r")\s+(?:der\s+|des\s+)?([\w\-]{3,})", _I)
+_ASKED_UNIT = re.compile(r"\b(?:welche[rmns]?|wie\s+viele?n?|jede[rmns]?|eine[rmns]?|"
+                         r"andere[rmns]?)\s+$", _I)
+_PIN_YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Something a question names that picks one instance among similar ones: a year,
+    or the kind of an administrative unit with its name ("Landkreis Kassel")."""
+
+    kind: str  # "year" or "unit"
+    value: str  # "2024", or the name ("kassel")
+    unit: str = ""  # "stadt", "kreis", ... for units
+
+    def holds(self, text: str) -> bool:
+        """Whether ``text`` (a passage with its title, section and date) is about this
+        instance: it names the year, or the unit with its kind ("Landkreis Stade" is not
+        answered from a passage that only speaks of "Stade" or the "Hansestadt Stade")."""
+        if self.kind == "year":
+            return self.value in text
+        return any(_UNIT_WORDS[m.group(1).lower()] == self.unit
+                   and m.group(2).lower().startswith(self.value) for m in _UNIT.finditer(text))
+
+
+def instance_pins(question: str) -> list[Pin]:
+    pins = [Pin("year", m.group(1)) for m in _PIN_YEAR.finditer(question)]
+    # a unit with its name ("Landkreis Stade": a name the documents capitalise, see
+    # rag.answering.normalise), not the unit asked for ("welcher Kreis bietet ...")
+    pins += [Pin("unit", m.group(2).lower(), _UNIT_WORDS[m.group(1).lower()])
+             for m in _UNIT.finditer(question)
+             if m.group(2)[:1].isupper()
+             and not _ASKED_UNIT.search(question[: m.start()])]
+    return pins
+
+
+def asks_for_next(question: str) -> bool:
+    """Whether the question asks about something coming ("wann ist die nächste Tagung")."""
+    return bool(_NEXT.search(question))
+
+
+def states_future(sentence: str, *, this_year: int) -> bool:
+    """Whether ``sentence`` speaks of something to come: a year not yet past together with
+    a word of the future ("findet 2027 statt", "ist für Herbst 2026 geplant")."""
+    years = [int(y) for y in re.findall(r"\b(20\d{2})\b", sentence)]
+    return any(year >= this_year for year in years) and bool(_FUTURE_SENTENCE.search(sentence))
 
 
 def counted_noun(question: str) -> str | None:

@@ -26,11 +26,13 @@ from rag.answering.extractive import (
     clean,
     select,
 )
+from rag.answering.normalise import QuestionNormaliser
 from rag.answering.prompts import (
     CONDENSE_SYSTEM,
     EXTRACTIVE_PREFIX,
     LLM_ANSWER_EMPTY,
     LLM_ANSWER_UNSUPPORTED,
+    NEAREST_HEADER,
     NOT_IN_DOCUMENTS,
     NOT_SURE,
     REFUSAL_TEMPLATE,
@@ -41,14 +43,20 @@ from rag.answering.prompts import (
 )
 from rag.answering.questions import clean_question
 from rag.answering.refusal import RefusalModel, measure_evidence
-from rag.answering.results import Answer, CheckedSentence, Citation, Turn
+from rag.answering.results import Answer, CheckedSentence, Citation, Nearest, Turn
+from rag.answering.sentence_model import SentenceModel
 from rag.errors import LLMUnavailableError
 from rag.passage import Passage
+from rag.providers.keyword import Vocabulary
 from rag.providers.llm import ChatModel, Message
 from rag.retrieval import Filters, Retriever, Scored
 from rag.text import sentence_spans
 
 SUGGESTED_TOPICS = 3
+NEAREST_PASSAGES = 2
+# below a refusal, the nearest passages are shown when the best of them covers this share
+# of the question's weight (a question about Apfelkuchen has no nearest passage)
+NEAREST_MIN_COVERAGE = 0.34
 # words that make a question lean on the one before it
 _ANAPHORA = re.compile(
     r"\b(er|sie|es|ihm|ihr|ihn|ihnen|dort|dorthin|hier|dies|diese[rsmn]?|jene[rsmn]?|"
@@ -89,7 +97,9 @@ class Answerer:
         self.max_answer_tokens = max_answer_tokens
         self.weights = TermWeights(retriever.keyword, retriever.analyzer)
         self.checker = CitationChecker(self.weights, retriever.embedder)
-        self.ranker = SentenceRanker(self.weights, retriever.embedder)
+        self.ranker = SentenceRanker(self.weights, retriever.embedder, SentenceModel.load())
+        vocabulary = retriever.keyword.vocabulary if retriever.keyword else Vocabulary({})
+        self.normaliser = QuestionNormaliser(vocabulary, self.weights.zipf)
 
     # --- public -----------------------------------------------------------------------
 
@@ -103,7 +113,8 @@ class Answerer:
         on_token: TokenCallback | None = None,
     ) -> Answer:
         question, cut_notice = clean_question(question)
-        standalone, notice = self._standalone(question, history)
+        read = self.normaliser.normalise(question).text
+        standalone, notice = self._standalone(read, history)
         notice = " ".join(part for part in (cut_notice, notice) if part)
         wanted = top_k or self.retriever.settings.top_k
         # the number a "wie viele" question asks for may stand a few passages further down
@@ -112,11 +123,14 @@ class Answerer:
                                      filters=filters)
         results = pool[:wanted]
         extract = self.ranker.rank(standalone, pool)
-        measured = measure_evidence(self.weights, standalone, results, extract)
+        measured = measure_evidence(self.weights, standalone, pool, extract)
         decision = self.refusal.decide(measured, embedding_model=self.retriever.embedder.name)
         evidence = {**measured.as_dict(), "p_answerable": round(decision.probability, 4)}
         if not results or not decision.answer:
-            return self._refusal(question, standalone, results, evidence, notice)
+            refusal = self._refusal(question, standalone, results, evidence, notice)
+            if measured.values["coverage"] >= NEAREST_MIN_COVERAGE:
+                self._add_nearest(refusal, pool, extract)
+            return refusal
         if not decision.sure:
             notice = " ".join(part for part in (notice, NOT_SURE) if part)
         streamed = False
@@ -198,6 +212,24 @@ class Answerer:
         return Answer(question=question, standalone_question=standalone, answer=text,
                       refused=True, mode="refused", llm=None, suggested_topics=topics,
                       evidence=evidence, notice=notice)
+
+    def _add_nearest(self, refusal: Answer, pool: list[Scored], extract: Extract) -> None:
+        """The passages that come closest, below the refusal and marked as such: a refused
+        question is often answered by a passage the evidence could not vouch for."""
+        shown: list[int] = []
+        sentences: dict[int, str] = {}
+        for candidate in extract.candidates:
+            if candidate.rank not in sentences:
+                sentences[candidate.rank] = candidate.text
+                shown.append(candidate.rank)
+            if len(shown) == NEAREST_PASSAGES:
+                break
+        refusal.nearest = [Nearest(Citation(n, pool[rank].passage), sentences[rank])
+                           for n, rank in enumerate(shown, start=1)]
+        if refusal.nearest:
+            lines = [f"- „{n.sentence}“ ({_source_line(n.citation.passage)})"
+                     for n in refusal.nearest]
+            refusal.answer = "\n\n".join([refusal.answer, NEAREST_HEADER, "\n".join(lines)])
 
     # --- extractive -------------------------------------------------------------------
 
@@ -285,3 +317,10 @@ class Answerer:
                       answer=checked.render(renumber), refused=False, mode="llm",
                       llm=self.llm.name, citations=citations, sentences=sentences,
                       notice=checked.notice)
+
+
+def _source_line(passage: Passage) -> str:
+    """Title, section and date of a passage, as a source is named in running text."""
+    location = passage.location if passage.location != passage.title else ""
+    parts = [passage.title, location, passage.date or "ohne Datum"]
+    return ", ".join(part for part in parts if part)

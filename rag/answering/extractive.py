@@ -21,18 +21,24 @@ candidates that the cheap signals rank highest are embedded, and embeddings are 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from rag.answering.answer_types import (
+    STATED_KINDS,
     Expected,
     Found,
+    asks_for_next,
     counted_noun,
     expected_answer,
     find_expressions,
+    instance_pins,
+    states_future,
 )
+from rag.answering.sentence_model import SentenceFeatures, SentenceModel, looks_like_caption
 from rag.text import sentence_spans
 
 if TYPE_CHECKING:
@@ -45,6 +51,8 @@ SOURCE_PASSAGES = 5  # candidates come from this many top passages
 # sentence often ranks below passages that repeat the question's other words
 COUNT_SOURCE_PASSAGES = 8
 SEMANTIC_CANDIDATES = 4  # sentences embedded per question (8 measured no better)
+# a sentence the learned ranker did not embed keeps this share of its cheap score
+NOT_EMBEDDED = 0.5
 MAX_SENTENCES = 3
 RELATIVE_TO_BEST = 0.5  # further sentences must score at least this share of the best
 CONTEXT_WEIGHT = 0.25  # title and section words count a quarter of the sentence's own
@@ -185,6 +193,21 @@ class Candidate:
     semantic: float | None = None
     score: float = 0.0
     stems: frozenset[str] = frozenset()
+    exact: float = 0.0  # coverage by the sentence's own stems, no families, no context
+    context: float = 0.0  # coverage by the passage's title and section
+    dense: float = 0.0  # the passage's dense similarity minus the best passage's
+    pinned: bool = True  # its passage is about the instance the question pins (year, unit)
+
+    def features(self, *, typed: bool, best_meaning: float, floor: float) -> SentenceFeatures:
+        meaning = self.semantic if self.semantic is not None else floor
+        return SentenceFeatures(
+            coverage=self.coverage, exact=self.exact, context=self.context,
+            found=float(bool(self.found)), counted=float(self.counted), typed=float(typed),
+            rank=float(self.rank), first=float(self.position == 0),
+            position=min(self.position, 10) / 10, words=math.log(1 + len(_WORD.findall(self.text))),
+            dense=self.dense, caption=float(looks_like_caption(self.text)),
+            semantic=meaning - best_meaning,
+        )
 
 
 @dataclass
@@ -195,6 +218,8 @@ class Extract:
     candidates: list[Candidate] = field(default_factory=list)
     terms: list[Term] = field(default_factory=list)
     counted_noun: str | None = None
+    pins_missing: bool = False  # the question pins an instance no candidate's passage is about
+    next_missing: bool = False  # it asks for something coming and no sentence states one
 
     @property
     def best(self) -> Candidate | None:
@@ -219,38 +244,54 @@ class Extract:
 
 
 class SentenceRanker:
-    def __init__(self, weights: TermWeights, embedder: Embedder) -> None:
+    def __init__(self, weights: TermWeights, embedder: Embedder,
+                 model: SentenceModel | None = None) -> None:
         self.weights = weights
         self.embedder = embedder
+        self.model = model
 
-    def rank(self, question: str, results: Sequence[Scored]) -> Extract:
+    def rank(self, question: str, results: Sequence[Scored], *, this_year: int | None = None,
+             embed_all: bool = False) -> Extract:
+        """The candidate sentences of the top passages, best first. ``embed_all`` gives
+        every candidate its embedding similarity (for fitting the model)."""
         expected = expected_answer(question)
         terms = self.weights.terms(question)
         noun = counted_noun(question) if expected is Expected.COUNT else None
-        noun_stem = self.weights.analyzer.analyze(noun)[0] if noun else None
+        noun_stems = self.weights.analyzer.analyze(noun) if noun else []
+        noun_stem = noun_stems[0] if noun_stems else None
         question_stems = self.weights.stems_of(question)
         candidates: list[Candidate] = []
         depth = COUNT_SOURCE_PASSAGES if noun_stem else SOURCE_PASSAGES
+        # a unit pin whose name no passage mentions is no instance the documents know of
+        # (nor, typed all in lower case, certainly a name): the rest of the evidence decides
+        texts = " ".join(f"{r.passage.title} {r.passage.text}" for r in results[:depth]).lower()
+        pins = [pin for pin in instance_pins(question) if pin.kind == "year" or pin.value in texts]
+        best_dense = max((r.dense_score or 0.0 for r in results[:depth]), default=0.0)
         for rank, result in enumerate(results[:depth]):
             passage = result.passage
             context = self.weights.stems_of(f"{passage.title} {passage.location}")
+            about = f"{passage.title} {passage.location} {passage.date} {passage.text}"
+            pinned = all(pin.holds(about) for pin in pins)
+            dense = (result.dense_score or 0.0) - best_dense
             for unit in sentence_units(passage.text):
                 if not stands_alone(unit.text):
                     continue
                 candidate = self._candidate(rank, unit, terms, context, expected, noun_stem,
                                             question_stems)
+                candidate = replace(candidate, pinned=pinned, dense=dense)
                 # from the deeper passages only the number of the counted thing itself: a
                 # figure about something else there answers another question
                 if rank < SOURCE_PASSAGES or candidate.counted:
                     candidates.append(candidate)
         candidates = _unique(candidates)
-        self._add_meaning(question, candidates)
-        best_meaning = max((c.semantic for c in candidates if c.semantic is not None),
-                           default=0.0)
-        floor = min((c.semantic for c in candidates if c.semantic is not None), default=0.0)
-        scored = [replace(c, score=_score(c, best_meaning, floor)) for c in candidates]
-        scored.sort(key=lambda c: (-c.score, c.rank, c.position))
-        if expected.is_number or expected is Expected.DATE:
+        pins_missing = bool(pins) and not any(c.pinned for c in candidates)
+        if pins and not pins_missing:
+            # "Landkreis Kassel" is not answered from a passage about the Stadt Kassel
+            candidates = [c for c in candidates if c.pinned]
+        scored = (self._score_learned(question, candidates, expected, embed_all=embed_all)
+                  if self.model is not None or embed_all
+                  else self._score_by_hand(question, candidates))
+        if expected in STATED_KINDS:
             # a sentence without any number or date cannot answer "wie viele" or "wann",
             # however well it repeats the question: the best one that can leads (the
             # finders for these kinds are precise; names and places are left to the score)
@@ -259,7 +300,52 @@ class SentenceRanker:
             if answering is not None and not scored[0].found:
                 scored.remove(answering)
                 scored.insert(0, answering)
-        return Extract(expected, scored, terms, noun)
+        next_missing = False
+        if asks_for_next(question):
+            year = this_year or _current_year()
+            next_missing = not any(states_future(c.text, this_year=year)
+                                   for c in scored[:SOURCE_PASSAGES])
+        return Extract(expected, scored, terms, noun, pins_missing, next_missing)
+
+    def _score_by_hand(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+        self._add_meaning(question, candidates, chosen=sorted(
+            range(len(candidates)), key=lambda i: -_score(candidates[i], 0.0, 0.0)
+        )[:SEMANTIC_CANDIDATES])
+        best_meaning = max((c.semantic for c in candidates if c.semantic is not None),
+                           default=0.0)
+        floor = min((c.semantic for c in candidates if c.semantic is not None), default=0.0)
+        scored = [replace(c, score=_score(c, best_meaning, floor)) for c in candidates]
+        scored.sort(key=lambda c: (-c.score, c.rank, c.position))
+        return scored
+
+    def _score_learned(self, question: str, candidates: list[Candidate], expected: Expected,
+                       *, embed_all: bool) -> list[Candidate]:
+        typed = expected.is_typed
+        model = self.model
+        if embed_all or model is None:
+            order = list(range(len(candidates)))
+        else:
+            cheap = [model.cheap_score(c.features(typed=typed, best_meaning=0.0, floor=0.0))
+                     for c in candidates]
+            order = sorted(range(len(candidates)), key=lambda i: -cheap[i])
+            order = order[:SEMANTIC_CANDIDATES]
+        self._add_meaning(question, candidates, chosen=order)
+        embedded = [c.semantic for c in candidates if c.semantic is not None]
+        best_meaning = max(embedded, default=0.0)
+        floor = min(embedded, default=0.0)
+        scored = []
+        for candidate in candidates:
+            features = candidate.features(typed=typed, best_meaning=best_meaning, floor=floor)
+            if model is None:
+                score = 0.0
+            elif candidate.semantic is not None:
+                score = model.score(features)
+            else:
+                # not embedded: ranked below the embedded ones by the cheap model's view
+                score = NOT_EMBEDDED * model.cheap_score(features)
+            scored.append(replace(candidate, score=score))
+        scored.sort(key=lambda c: (-c.score, c.rank, c.position))
+        return scored
 
     def _candidate(self, rank: int, unit: Unit, terms: list[Term], context: set[str],
                    expected: Expected, noun_stem: str | None,
@@ -276,7 +362,9 @@ class SentenceRanker:
         if counting:
             found = counting  # the number of the counted thing is the answer, not others
         return Candidate(rank, unit.first, unit.last, unit.start, unit.end, text, coverage,
-                         found, counted, stems=frozenset(own))
+                         found, counted, stems=frozenset(own),
+                         exact=self.weights.coverage(terms, own),
+                         context=self.weights.coverage(terms, context))
 
     def _is_news(self, expression: str, question_stems: set[str]) -> bool:
         words = [w for w in _WORD.findall(expression) if w.lower() not in GENERIC_NAME_WORDS]
@@ -296,17 +384,22 @@ class SentenceRanker:
                 counting.append(expression)
         return tuple(counting)
 
-    def _add_meaning(self, question: str, candidates: list[Candidate]) -> None:
-        """Cosine of question and sentence for the candidates the cheap signals favour."""
-        if not candidates:
+    def _add_meaning(self, question: str, candidates: list[Candidate], *,
+                     chosen: list[int]) -> None:
+        """Cosine of question and sentence for the ``chosen`` candidates."""
+        if not candidates or not chosen:
             return
-        order = sorted(range(len(candidates)), key=lambda i: -_score(candidates[i], 0.0, 0.0))
-        chosen = order[:SEMANTIC_CANDIDATES]
         query = self.embedder.embed_query(question)
         vectors = self.embedder.embed_sentences([candidates[i].text for i in chosen])
         for index, vector in zip(chosen, vectors, strict=True):
             similarity = sum(a * b for a, b in zip(query, vector, strict=True))
             candidates[index] = replace(candidates[index], semantic=float(similarity))
+
+
+def _current_year() -> int:
+    from datetime import date
+
+    return date.today().year
 
 
 def _score(candidate: Candidate, best_meaning: float, floor: float) -> float:

@@ -17,6 +17,10 @@ REFUSAL_TEMPLATE = (
     "Die Dokumente behandeln zum Beispiel diese Themen:\n{topics}"
 )
 
+NEAREST_HEADER = (
+    "Am nächsten kommen diese Stellen – sie beantworten die Frage nicht sicher:"
+)
+
 NOT_SURE = (
     "Nicht sicher: Die Quellen passen nur teilweise zur Frage. Bitte prüfen Sie die "
     "zitierten Stellen."

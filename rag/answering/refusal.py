@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.answering.answer_types import Expected, focus_noun
+from rag.answering.answer_types import STATED_KINDS, Expected, focus_noun
 from rag.answering.evidence import numbers_in
 from rag.providers.keyword import searchable_text
 
@@ -54,8 +54,9 @@ if TYPE_CHECKING:
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "refusal.json"
 FEATURES = ("dense", "coverage", "gap", "sentence", "meaning", "typed_missing",
-            "focus_missing", "number_missing")
+            "focus_missing", "number_missing", "ranker", "dense_margin")
 EVIDENCE_PASSAGES = 3
+MARGIN_PASSAGES = 8
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,15 @@ def measure_evidence(weights: TermWeights, question: str, results: Sequence[Scor
                    default=0.0)
     meaning = max((c.semantic for c in extract.candidates if c.semantic is not None),
                   default=0.0)
+    dense_scores = [r.dense_score or 0.0 for r in results[:MARGIN_PASSAGES]]
+    top_dense = max(dense_scores[:EVIDENCE_PASSAGES], default=0.0)
+    others = sorted(dense_scores, reverse=True)[1:]
     return Evidence({
-        "dense": max((r.dense_score or 0.0 for r in results[:EVIDENCE_PASSAGES]), default=0.0),
+        "dense": top_dense,
+        # how far the best passage stands out from the rest: a question the documents
+        # answer has one passage about it, one they don't has many equally vague ones
+        "dense_margin": top_dense - (sum(others) / len(others) if others else top_dense),
+        "ranker": extract.best.score if extract.best else 0.0,
         "coverage": best_coverage,
         "gap": best_gap,
         "sentence": sentence,
@@ -101,13 +109,21 @@ def measure_evidence(weights: TermWeights, question: str, results: Sequence[Scor
         "count_unattached": float(not extract.counted_support()),
         "focus_missing": float(focus_missing),
         "number_missing": float(_numbers_missing(question, " ".join(texts))),
+        "pins_missing": float(extract.pins_missing),
+        "next_missing": float(extract.next_missing),
+        "stated_question": float(extract.expected in STATED_KINDS),
     })
 
 
 def veto(values: dict[str, float]) -> str | None:
     """Why the evidence rules an answer out, if it does."""
-    if values.get("typed_missing") and values.get("number_question"):
-        return "asks for a number or date that no top sentence contains"
+    if values.get("typed_missing") and (values.get("number_question")
+                                        or values.get("stated_question")):
+        return "asks for a number, date or contact detail that no top sentence contains"
+    if values.get("pins_missing"):
+        return "pins a year or place (Stadt/Kreis) that no top passage is about"
+    if values.get("next_missing"):
+        return "asks for something coming, and no top sentence states a future date"
     if values.get("number_missing"):
         return "names a number none of the top passages contains"
     return None

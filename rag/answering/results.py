@@ -34,6 +34,17 @@ class Citation:
         return {"n": self.n, **fields}
 
 
+@dataclass(frozen=True)
+class Nearest:
+    """A passage shown below a refusal: on the topic, but not answering the question."""
+
+    citation: Citation
+    sentence: str  # its sentence that comes closest to the question
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.citation.as_json(), "sentence": self.sentence}
+
+
 @dataclass
 class Turn:
     """What a conversation remembers of an earlier question."""
@@ -57,6 +68,7 @@ class Answer:
     evidence: dict[str, float] = field(default_factory=dict)
     notice: str = ""
     highlights: list[str] = field(default_factory=list)  # the answer itself: number, date, name
+    nearest: list[Nearest] = field(default_factory=list)  # below a refusal, when on the topic
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +84,7 @@ class Answer:
             "evidence": self.evidence,
             "notice": self.notice,
             "highlights": self.highlights,
+            "nearest": [n.as_json() for n in self.nearest],
         }
 
     def as_turn(self) -> Turn:
