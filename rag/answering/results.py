@@ -57,6 +57,9 @@ class Answer:
     evidence: dict[str, float] = field(default_factory=dict)
     notice: str = ""
     highlights: list[str] = field(default_factory=list)  # the answer itself: number, date, name
+    # why the LLM's answer was replaced by the extractive one: "empty", "unsupported",
+    # "non_answer", "disagrees" (with the extractive answer), "unavailable"; "" otherwise
+    llm_check: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +75,7 @@ class Answer:
             "evidence": self.evidence,
             "notice": self.notice,
             "highlights": self.highlights,
+            "llm_check": self.llm_check,
         }
 
     def as_turn(self) -> Turn:
