@@ -286,7 +286,7 @@ class Answerer:
             refusal.llm = self.llm.name
             return refusal
         checked = self.checker.check(raw, passages, question=standalone)
-        if not checked.sentences:
+        if not checked.sentences and not checked.dropped_items:
             raise UnusableLLMAnswer(LLM_ANSWER_EMPTY, "empty")
         if not checked.usable:
             raise UnusableLLMAnswer(LLM_ANSWER_UNSUPPORTED, "unsupported")

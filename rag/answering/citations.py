@@ -54,6 +54,10 @@ if TYPE_CHECKING:
 _CITATION = re.compile(r"\s*\[(\d+)\]")
 _WORD = re.compile(r"\w")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d{1,2}[.)])\s+")
+# where one main clause of a sentence ends and another begins: "Die Koordination liegt
+# bei der Westfälischen Hochschule; zum Partnerverbund gehören ..." pairs the Hochschule
+# with the coordination, not with the Partnerverbund (enumerations, "A, B und C", stay one)
+_MAIN_CLAUSE = re.compile(r";|,\s+(?:und|aber|doch|jedoch|sondern|während|denn)\s", re.IGNORECASE)
 # a sentence that continues the one before it: its subject is a pronoun or points back
 _REFERS_BACK = re.compile(
     r"^(?:er|sie|es|ihr|ihre[mnrs]?|sein|seine[mnrs]?|dies|diese[mnrs]?|dort|damit|dabei|"
@@ -313,21 +317,30 @@ class CitationChecker:
         return _Needs(answers, repeated, new, asked.terms if answers else [])
 
     def _holds(self, window: _Window, needs: _Needs, asked: _Question | None) -> bool:
-        if needs.answers:
-            assert asked is not None
-            if not window.linked:
-                return False  # two unrelated sentences do not pair a name with a role
-            if not all(contains_span(window.text, a, asked.expected) for a in needs.answers):
-                return False
-        for terms, needed in ((needs.repeated, REPEATED_IN_SOURCE),
-                              (needs.key, PAIRED_WITH_QUESTION)):
-            if not terms:
-                continue
-            own = family_share(terms, window.stems)
-            with_context = family_share(terms, window.stems | window.context)
-            if own + CONTEXT_SHARE * (with_context - own) < needed:
+        if needs.repeated and self._share(needs.repeated, window.stems,
+                                          window.context) < REPEATED_IN_SOURCE:
+            return False
+        if not needs.answers:
+            return True
+        assert asked is not None
+        if not window.linked:
+            return False  # two unrelated sentences do not pair a name with a role
+        clauses = [c for c in _MAIN_CLAUSE.split(window.text) if c.strip()]
+        for answer in needs.answers:
+            beside = [c for c in clauses if contains_span(c, answer, asked.expected)]
+            if not any(self._share(needs.key, frozenset(self.weights.stems_of(c)),
+                                   window.context) >= PAIRED_WITH_QUESTION for c in beside):
                 return False
         return True
+
+    @staticmethod
+    def _share(terms: list[Term], stems: frozenset[str], context: frozenset[str]) -> float:
+        """Share of the terms' weight in ``stems``, words only in ``context`` (title and
+        section) counting ``CONTEXT_SHARE``."""
+        if not terms:
+            return 1.0
+        own = family_share(terms, stems)
+        return own + CONTEXT_SHARE * (family_share(terms, stems | context) - own)
 
 
 def _statements(text: str) -> list[tuple[str, bool]]:

@@ -91,8 +91,18 @@ def _eval_llm(args: argparse.Namespace, settings: Any) -> int:
         print_json(result)
         return EXIT_OK
     print(f"LLM: {result['llm']}")
+    questions = result["questions"]
+    print(f"answers with the fact: {result['answers_with_fact']}/{questions} "
+          f"(extractive on the same index: {result['extractive_answers_with_fact']}/{questions})")
+    print(f"confidently wrong: {result['confidently_wrong']}")
+    reasons = ", ".join(f"{k} {v}" for k, v in result["fallbacks_by_reason"].items())
+    print(f"fallbacks to the extractive answer: {result['fallbacks']}"
+          + (f" ({reasons})" if reasons else ""))
+    print(f"disagreements with the extractive answer: {result['disagreements']}")
+    shown = ("llm", "per_question", "answers_with_fact", "extractive_answers_with_fact",
+             "confidently_wrong", "fallbacks", "fallbacks_by_reason", "disagreements")
     for key, value in result.items():
-        if key not in ("llm", "per_question"):
+        if key not in shown:
             print(f"{key}: {value}")
     print("(key-fact recall and supported sentences mean something only with a real model)")
     return EXIT_OK
