@@ -463,11 +463,12 @@ def test_eval_llm_on_the_tiny_model(
     assert (first["key_fact_recall"], first["sentences"], first["supported"],
             first["repaired"]) == (1.0, 1, 1, 1)
     # to the other questions (who is the Träger, which research institutes are partners)
-    # its sentence is true but no answer: no source sentence pairs Ina Scharrenbach with
-    # the question's terms, so the extractive answer replaces it
+    # its sentence is true but no answer: it names someone else than the extractive
+    # answer's source sentence, or no sentence of the sources it was given holds it, so
+    # the extractive answer replaces it
     for row in others:
-        assert (row["mode"], row["replaced"], row["llm_check"]) == (
-            "extractive", True, "unsupported")
+        assert (row["mode"], row["replaced"]) == ("extractive", True)
+        assert row["llm_check"] in ("disagrees", "unsupported")
         assert row["supported"] == row["sentences"] == 0
     assert result["supported_sentence_share"] == 1.0 == result["repaired_sentence_share"]
     assert result["confidently_wrong"] == 0 and result["fallbacks"] == 2
