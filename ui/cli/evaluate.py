@@ -118,7 +118,9 @@ def add_eval(commands: Commands, common: argparse.ArgumentParser) -> None:
                           help="folder for report.md and charts (default eval-report/)")
     evaluate.add_argument("--llm", dest="llm_eval", action="store_true",
                           help="answer the golden set with the configured LLM (KORA_LLM) and "
-                               "report recall, supported sentences, citations, refusals, time")
+                               "report answers with the fact (and the extractive answer's), "
+                               "confidently wrong answers, fallbacks, disagreements, recall, "
+                               "supported sentences, citations, refusals, time")
     evaluate.add_argument("--limit", type=int,
                           help="with --llm: only the first N questions (a slow CPU model)")
     evaluate.add_argument("--json", action="store_true")
