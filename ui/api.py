@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import gc
 import json
 import logging
 import math
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -39,6 +41,7 @@ from rag.errors import (
     IndexUnavailableError,
     KoraError,
 )
+from rag.providers.llm import ChatModel, Message
 from rag.settings import Settings
 from ui import strings as S
 from ui.answer_slots import AnswerSlots, QueueFull, Slot, Ticket
@@ -193,20 +196,24 @@ class OpenAIApi:
             post(("token", piece))
 
         def work() -> None:
+            left = False
             try:
                 with self.shared.use() as assistant:
-                    answerer = assistant.answerer
-                    if chat.extractive:
-                        answerer = _extractive(answerer)
+                    answerer = _for_request(assistant.answerer, chat, gone)
                     answer = answerer.ask(chat.question, history=chat.history,
                                           filters=chat.filters, on_token=relay)
             except ClientGone:
-                pass
+                left = True
             except Exception as exc:  # handed to the request, which answers with it
                 post(("error", exc))
             else:
                 post(("done", answer))
             finally:
+                if left:
+                    # llama-index's stream objects sit in reference cycles: only the
+                    # collector closes their connection, and only then does the LLM
+                    # server stop writing the abandoned answer
+                    gc.collect()
                 slot.release()
 
         threading.Thread(target=work, name="kora-api-answer", daemon=True).start()
@@ -336,14 +343,45 @@ def mode_label_for(llm: Any) -> str:
     return S.MODE_LLM.format(name=llm.name, context=llm.context_window)
 
 
-def _extractive(answerer: Answerer) -> Answerer:
-    """The same answerer without its LLM: every stage shared, only the generator left
-    out (``kora-extraktiv``)."""
-    import copy
+def _for_request(answerer: Answerer, chat: ChatRequest, gone: threading.Event) -> Answerer:
+    """The process's answerer as this request uses it: a shallow copy (every stage
+    shared) whose LLM stops writing, and lets go of its server connection, as soon as
+    ``gone`` is set; without its LLM for ``kora-extraktiv``."""
+    own = copy.copy(answerer)
+    own.llm = None if chat.extractive or answerer.llm is None else _Stoppable(
+        answerer.llm, gone)
+    return own
 
-    plain = copy.copy(answerer)
-    plain.llm = None
-    return plain
+
+class _Stoppable:
+    """A ChatModel that ends its stream at the next piece once the client has gone,
+    closing the model's own stream there and then: the answering core leaves a stream it
+    stops reading to the garbage collector, which would keep the LLM writing (and its
+    slot taken) for a while."""
+
+    def __init__(self, model: ChatModel, gone: threading.Event) -> None:
+        self._model = model
+        self._gone = gone
+        self.name = model.name
+        self.context_window = model.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self._model.count_tokens(text)
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        inner = self._model.stream(messages)
+        try:
+            for piece in inner:
+                if self._gone.is_set():
+                    raise ClientGone
+                yield piece
+        finally:
+            close = getattr(inner, "close", None)
+            if close is not None:
+                close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
 
 
 async def _read_json(request: Request) -> Any:

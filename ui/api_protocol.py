@@ -34,9 +34,10 @@ MAX_BODY_BYTES = 2_000_000
 MAX_HISTORY_TURNS = 10
 _DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 _IGNORED_ROLES = ("system", "developer")
-_UNSUPPORTED_PARTS = {"image_url": "Bilder", "image": "Bilder", "input_image": "Bilder",
-                      "input_audio": "Audio", "audio": "Audio", "file": "Dateien",
-                      "input_file": "Dateien"}
+_IMAGES, _AUDIO, _FILES = "Bilder (images)", "Audio (audio)", "Dateien (files)"
+_UNSUPPORTED_PARTS = {"image_url": _IMAGES, "image": _IMAGES, "input_image": _IMAGES,
+                      "input_audio": _AUDIO, "audio": _AUDIO, "file": _FILES,
+                      "input_file": _FILES}
 # Markdown that a chat portal would turn into a request to an outside address (an image)
 # or into HTML: document text must not do that in somebody else's portal
 _ACTIVE_MARKDOWN = re.compile(r"!\[|<(?=[A-Za-z/!?])")
@@ -130,7 +131,7 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
                        "unsupported_parameter", name)
     modalities = body.get("modalities")
     if body.get("audio") or (isinstance(modalities, list) and "audio" in modalities):
-        raise _bad(S.API_UNSUPPORTED.format(what="Audio"), "unsupported_parameter", "audio")
+        raise _bad(S.API_UNSUPPORTED.format(what=_AUDIO), "unsupported_parameter", "audio")
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") not in (None, "text"):
         raise _bad(S.API_UNSUPPORTED.format(what="response_format (strukturierte Ausgabe)"),
