@@ -311,7 +311,7 @@ def _names(sentence: str) -> list[Found]:
     for first, second in pairwise(words):
         if sentence[first.end() : second.start()] != " ":
             continue
-        if first.start() == 0 and first.group(0).lower() in _function_words():
+        if first.start() == 0 and _common_word(first.group(0).lower()):
             continue
         before = sentence[max(0, first.start() - 4) : first.start()].lower()
         if re.search(r"\b(?:der|die|das|den|dem|des|ein|eine|einer|einem)\s$", before):
@@ -320,22 +320,15 @@ def _names(sentence: str) -> list[Found]:
     return found
 
 
-def _function_words() -> frozenset[str]:
-    global _FUNCTION_WORDS
-    if _FUNCTION_WORDS is None:
-        from bm25s.stopwords import STOPWORDS_GERMAN
-
-        _FUNCTION_WORDS = frozenset(STOPWORDS_GERMAN) | _SENTENCE_STARTERS
-    return _FUNCTION_WORDS
+# German words at least this common (wordfreq's Zipf scale) are no first names: "Drei",
+# "Stadt", "Zunächst" are above it; "Ina", "Tobias", "Alexander", "Julia" below
+COMMON_WORD_ZIPF = 5.0
 
 
-_FUNCTION_WORDS: frozenset[str] | None = None
-# adverbs and conjunctions that open German sentences and are no first names
-_SENTENCE_STARTERS = frozenset("""
-    zunächst danach dann außerdem zudem ebenso bereits bisher künftig heute damals
-    laut gemäß insgesamt anschließend daneben darüber dazu deshalb daher trotzdem
-    besonders vor nach neben unter über zwischen seit während rund etwa fast knapp
-""".split())
+def _common_word(word: str) -> bool:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "de") >= COMMON_WORD_ZIPF
 
 
 def _places(sentence: str) -> list[Found]:

@@ -70,7 +70,9 @@ class Evidence:
 def measure_evidence(weights: TermWeights, question: str, results: Sequence[Scored],
                      extract: Extract) -> Evidence:
     """What the refusal model sees, from the top passages and their ranked sentences."""
-    terms = weights.terms(question, corpus=False)
+    # a number the question names is checked as such (``number_missing``, year pins): it
+    # says nothing about whether the passage speaks of the question's topic
+    terms = [t for t in weights.terms(question, corpus=False) if not t.word.isdigit()]
     best_coverage, best_gap = 0.0, 1.0
     seen: set[str] = set()
     texts = []

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 VOCABULARY = "vocabulary.json"
-# bump when the analysis changes: stored indexes are then rebuilt (3: the word vocabulary)
-ANALYZER_VERSION = 3
+# bump when the analysis changes: stored indexes are then rebuilt (3: the word vocabulary,
+# 4: its sentence starts)
+ANALYZER_VERSION = 4
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # a word as written, for the vocabulary: letters (with hyphens inside), no digits
 _SURFACE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
@@ -256,8 +257,10 @@ READ_PAGE = 10_000
 
 
 def searchable_text(title: str, location: str, text: str) -> str:
-    """A chunk as the keyword index sees it: its title and section count as its words."""
-    return f"{title} {location} {text}"
+    """A chunk as the keyword index sees it: its title and section count as its words
+    (each on a line of its own, so the vocabulary sees where the text's first sentence
+    starts)."""
+    return f"{title}\n{location}\n{text}"
 
 
 def rebuild_keyword_index(index: Index, settings: Settings) -> None:
