@@ -21,14 +21,11 @@ from typing import Any
 
 import gradio as gr
 
+from people import DatabaseUnavailableError, FeedbackStore, Gate, People, env_password
 from rag.providers.vectorstore import DataDir
 from rag.settings import Settings
 from ui import strings as S
-from ui.accounts import AccountStore, env_password
 from ui.admin_actions import AdminActions
-from ui.audit import AuditLog
-from ui.auth import Gate
-from ui.feedback import FeedbackStore
 from ui.handlers import AdminHandlers, ChatHandlers
 from ui.render import escape_markdown, index_banner, llm_status, render_sources
 from ui.shared_assistant import AssistantFactory, SharedAssistant, open_assistant
@@ -96,18 +93,17 @@ class KoraApp:
 
 def build_app(settings: Settings, *,
               assistant_factory: AssistantFactory = open_assistant,
-              clock: Callable[[], float] = time.monotonic) -> KoraApp:
+              clock: Callable[[], float] = time.time) -> KoraApp:
     """The whole app. Opens the Assistant once (slow: loads the model and the index).
     ``clock`` drives login throttling and session expiry (tests pass their own)."""
     # the chat reads the index while the admin area may replace it: keep a replaced
     # generation until the chat's last question on it is answered
     data_dir = DataDir(settings, serving=True)
     shared = SharedAssistant(settings, data_dir, assistant_factory)
-    feedback = FeedbackStore.in_data_dir(settings.data_dir,
-                                         retention_days=settings.feedback_retention_days)
-    audit = AuditLog.in_data_dir(settings.data_dir)
-    accounts = AccountStore.in_data_dir(settings.data_dir)
-    gate = Gate(settings, accounts, audit, clock=clock)
+    # people's data: nothing is connected yet, the chat needs none of it
+    people = People.open(settings)
+    feedback, audit = people.feedback, people.audit
+    gate = Gate(settings, people.accounts, audit, clock=clock)
     export_dir = Path(tempfile.mkdtemp(prefix="kora-export-"))
     atexit.register(shutil.rmtree, export_dir, True)
     actions = AdminActions(settings=settings, data_dir=data_dir, gate=gate, audit=audit,
@@ -123,7 +119,8 @@ def build_app(settings: Settings, *,
         notice = gr.Markdown("", elem_id="kora-hinweis")
         blocks.load(lambda: index_banner(shared.problem), None, [notice],
                     api_visibility="private")
-        login_status = (_login_panel(admin, session, enabled=gate.enabled)
+        admin_enabled = _admin_enabled(gate)
+        login_status = (_login_panel(admin, session, enabled=admin_enabled)
                         if settings.chat_requires_login else None)
         with gr.Tab(S.TAB_CHAT):
             _chat_tab(chat, session, limit=settings.answer_concurrency)
@@ -131,11 +128,20 @@ def build_app(settings: Settings, *,
             gr.Markdown(escape_markdown(llm_status(shared.llm, settings)),
                         elem_id="kora-llm-status")
             if login_status is None:
-                login_status = _login_panel(admin, session, enabled=gate.enabled)
+                login_status = _login_panel(admin, session, enabled=admin_enabled)
             _admin_tab(admin, session, login_status)
             blocks.load(admin.greeting, [session], [login_status], api_visibility="private")
     return KoraApp(blocks=blocks, settings=settings, shared=shared, chat=chat, admin=admin,
                    feedback=feedback, gate=gate)
+
+
+def _admin_enabled(gate: Gate) -> bool:
+    """Whether to say that the admin area is off; with the database down at start, the
+    login stays on offer (it says what is wrong when used)."""
+    try:
+        return gate.enabled
+    except DatabaseUnavailableError:
+        return True
 
 
 # Gradio queues the events of one function together (limit 1 unless told otherwise),
@@ -281,19 +287,29 @@ def launch(app: KoraApp, settings: Settings, *, host: str, port: int) -> None:
 
 
 def start_checks(settings: Settings) -> list[str]:
-    """At `kora serve` start: purge feedback past its retention (audited), and say how the
-    admin area is reached. Returns the console lines."""
-    accounts = AccountStore.in_data_dir(settings.data_dir)
-    feedback = FeedbackStore.in_data_dir(settings.data_dir)
+    """At `kora serve` start: say where people's data lives, purge feedback past its
+    retention (audited), and say how the admin area is reached. Returns the console
+    lines. A database that is down is one line: the worker starts and answers anyway."""
+    people = People.open(settings)
+    lines = [S.CONSOLE_PEOPLE_DATA.format(location=people.database.location)]
+    try:
+        lines += _people_checks(settings, people)
+    except DatabaseUnavailableError as exc:
+        lines.append(S.CONSOLE_DATABASE_DOWN.format(error=str(exc).splitlines()[0]))
+    finally:
+        people.close()
+    return lines
+
+
+def _people_checks(settings: Settings, people: People) -> list[str]:
     days = settings.feedback_retention_days
-    removed = feedback.purge(older_than_days=days)
-    feedback.close()
+    removed = people.feedback.purge(older_than_days=days)
     lines = [S.CONSOLE_PURGED.format(days=days, count=removed)]
     if removed:
-        AuditLog.in_data_dir(settings.data_dir).append(
+        people.audit.append(
             action="feedback-purge", account="system", client="local",
             detail={"older_than_days": days, "removed": removed, "trigger": "serve-start"})
-    named = len(accounts.accounts())
+    named = len(people.accounts.accounts())
     env_set = env_password() is not None
     if named:
         lines.append(S.CONSOLE_ADMIN_ACCOUNTS.format(count=named))
@@ -303,8 +319,6 @@ def start_checks(settings: Settings) -> list[str]:
         lines.append(S.CONSOLE_ADMIN_ENV)
     elif not settings.trusted_user_header:
         lines.append(S.CONSOLE_ADMIN_OFF)
-    if accounts.loose_permissions():
-        lines.append(S.CONSOLE_ACCOUNTS_MODE_FIXED.format(path=accounts.path))
     return lines
 
 
