@@ -210,6 +210,24 @@ class Browser:
         index = self.event(output="kora-anmeldestatus", inputs=["kora-konto", "kora-passwort"])
         return str(self.run(index, [name, password])[1])  # (session, status, box)
 
+    def ask_and_rate(self, question: str, comment: str) -> str:
+        """Ask in the chat, then press thumbs-up with a comment: the status line."""
+        ask = self.event(output="kora-chat", inputs=["kora-frage"])
+        self.run(ask, [question, "alle", [], None, None])
+        candidates = [d.get("id", n) for n, d in enumerate(self.config["dependencies"])
+                      if self.ids["kora-rueckmeldung"] in d["outputs"]
+                      and self.ids["kora-kommentar"] in d["inputs"]]
+        rate = candidates[0]  # thumbs up (wired first)
+        return str(self.run(rate, [None, comment, None])[0])
+
+    def export_feedback(self) -> str:
+        export = self.event(output="kora-export-status")
+        file, _ = self.run(export, [None])
+        # the file's own URL names the host without nginx's port: ask by its path
+        downloaded = self.http.get(f"/gradio_api/file={file['path']}")
+        downloaded.raise_for_status()
+        return downloaded.text
+
     def close(self) -> None:
         self.http.close()
 
@@ -228,9 +246,16 @@ def browsers_on_both_workers(deployment: Deployment) -> list[Browser]:
     raise AssertionError("nginx sent every address to one worker")
 
 
-def test_an_account_added_once_is_accepted_by_both_workers(deployment: Deployment) -> None:
+@pytest.fixture(scope="module")
+def anna(deployment: Deployment) -> str:
+    """An admin account, added once with `kora admin add` on a third machine."""
     added = deployment.kora("admin", "add", "anna", stdin=ANNA_PASSWORD + "\n")
     assert added.returncode == 0, added.stderr
+    return "anna"
+
+
+def test_an_account_added_once_is_accepted_by_both_workers(deployment: Deployment,
+                                                           anna: str) -> None:
     browsers = browsers_on_both_workers(deployment)
     assert [b.login("anna", ANNA_PASSWORD) for b in browsers] == ["Angemeldet als anna."] * 2
 
@@ -245,7 +270,8 @@ def test_five_failures_over_both_workers_start_the_wait_on_both(
         assert re.search(r"\d+ Sekunden", browser.login("bert", "egal-was-auch-immer"))
 
 
-def test_actions_through_both_workers_are_one_chain(deployment: Deployment) -> None:
+def test_actions_through_both_workers_are_one_chain(deployment: Deployment,
+                                                   anna: str) -> None:
     browsers = browsers_on_both_workers(deployment)
     for browser in browsers:
         assert browser.login("anna", ANNA_PASSWORD) == "Angemeldet als anna."
@@ -259,7 +285,7 @@ def test_actions_through_both_workers_are_one_chain(deployment: Deployment) -> N
 
 
 def test_database_stopped_chat_answers_admin_says_one_line_then_recovers(
-        deployment: Deployment) -> None:
+        deployment: Deployment, anna: str) -> None:
     browser = browsers_on_both_workers(deployment)[0]
     deployment.postgres.stop()
     try:
@@ -278,3 +304,15 @@ def test_database_stopped_chat_answers_admin_says_one_line_then_recovers(
         deployment.postgres.start()
     assert browser.login("anna", ANNA_PASSWORD) == "Angemeldet als anna."
     assert json.loads(deployment.kora("audit", "--json").stdout)["intact"] is True
+
+
+def test_feedback_through_both_workers_is_in_one_export(deployment: Deployment,
+                                                       anna: str) -> None:
+    browsers = browsers_on_both_workers(deployment)
+    for browser in browsers:
+        assert browser.ask_and_rate(QUESTION, f"hilfreich über {browser.worker}") \
+            == "Danke für Ihre Rückmeldung."
+    assert browsers[0].login("anna", ANNA_PASSWORD) == "Angemeldet als anna."
+    exported = browsers[0].export_feedback()
+    for browser in browsers:
+        assert f"hilfreich über {browser.worker}" in exported

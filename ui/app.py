@@ -191,8 +191,8 @@ def _chat_tab(chat: ChatHandlers, session: gr.State, *, limit: int) -> None:
             with gr.Row():
                 thumbs_up = gr.Button(S.FEEDBACK_UP, size="sm")
                 thumbs_down = gr.Button(S.FEEDBACK_DOWN, size="sm")
-            comment = gr.Textbox(label=S.FEEDBACK_COMMENT, lines=1)
-            feedback_status = gr.Markdown("")
+            comment = gr.Textbox(label=S.FEEDBACK_COMMENT, lines=1, elem_id="kora-kommentar")
+            feedback_status = gr.Markdown("", elem_id="kora-rueckmeldung")
         with gr.Column(scale=2):
             sources = gr.HTML(render_sources(None), elem_id="kora-quellen")
     outputs = [chatbot, sources, badge, history, last, question]
@@ -240,8 +240,9 @@ def _admin_tab(admin: AdminHandlers, session: gr.State, login_status: gr.Markdow
         delete_button = gr.Button(S.ADMIN_DELETE_BUTTON, variant="stop")
     delete_status = gr.Textbox(label=S.STATUS, interactive=False)
     export_button = gr.Button(S.ADMIN_EXPORT)
-    export_file = gr.File(label=S.ADMIN_EXPORT_FILE, interactive=False)
-    export_status = gr.Markdown("")
+    export_file = gr.File(label=S.ADMIN_EXPORT_FILE, interactive=False,
+                          elem_id="kora-export-datei")
+    export_status = gr.Markdown("", elem_id="kora-export-status")
     gr.Markdown(f"### {S.AUDIT_HEADING}")
     audit_note = gr.Markdown("", elem_id="kora-protokoll-hinweis")
     audit_table = gr.Dataframe(headers=S.AUDIT_COLUMNS, interactive=False,
