@@ -3,6 +3,11 @@
     python benchmarks/load.py [--users 1,8,32,64] [--seconds 20] [--think 0]
                               [--setups embedded,server] [--out benchmarks/out/load.json]
                               [--keep]
+    python benchmarks/load.py --api [--users 1,8,32] [--seconds 20]
+
+``--api`` runs the API round instead (``benchmarks/load_api.py``): the OpenAI-compatible
+API against the same number of ``gradio_client`` users on one worker, p50/p95 of each,
+their ratio and the API's time to the first streamed chunk.
 
 Two set-ups, each started once and then run for every number of users N:
 
@@ -59,6 +64,7 @@ import time
 from typing import Any
 
 from benchmarks._start import REPO
+from benchmarks.load_api import run_api_rounds
 from benchmarks.load_processes import proc_status, run_worker
 from benchmarks.load_report import print_peaks, print_round, write_result
 from benchmarks.load_setups import EmbeddedSetUp, ServerSetUp, SetUp, prepare_corpus
@@ -66,6 +72,7 @@ from benchmarks.load_users import Pointer, golden_questions, make_clients, run_r
 from benchmarks.run_files import temporary_folder
 
 DEFAULT_USERS = (1, 8, 32, 64)
+API_USERS = (1, 8, 32)
 DEFAULT_SECONDS = 20.0
 DEFAULT_OUT = REPO / "benchmarks" / "out" / "load.json"
 
@@ -121,9 +128,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--setups", default="embedded,server")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    parser.add_argument("--api", action="store_true",
+                        help="the API round: /v1 clients against gradio_client users "
+                             "(default users 1,8,32)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.api and args.users == ",".join(map(str, DEFAULT_USERS)):
+        args.users = ",".join(map(str, API_USERS))
+    if args.api and args.out == DEFAULT_OUT:
+        args.out = DEFAULT_OUT.with_name("load-api.json")
     args.users = [int(n) for n in args.users.split(",")]
     return args
 
@@ -137,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(questions)} golden-set questions; {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.2f} at start (the machine may be shared)", flush=True)
     results = []
+    if args.api:
+        with temporary_folder("kora-load-api-", keep=args.keep) as base:
+            results.append({"setup": "api", "rounds": run_api_rounds(
+                base, args.users, args.seconds, questions)})
+        write_result(args, results)
+        return 0
     with temporary_folder("kora-load-", keep=args.keep) as base:
         for name in args.setups.split(","):
             (base / name).mkdir()

@@ -13,19 +13,24 @@ indexed into a temporary store so that results do not depend on the user's index
 all per question category. An LLM-judged faithfulness score is added only when an LLM
 is configured.
 
-``run_llm_eval`` (``kora eval --llm``) looks at the configured LLM alone: key-fact
-recall, the share of its answer sentences the citation check finds supported (and how
-many it had to give a citation), citations per answer, refusals, answers replaced by the
-extractive one, and seconds per answer and to the first streamed piece.
+``run_llm_eval`` (``kora eval --llm``) looks at the configured LLM alone: answers with
+the fact next to the extractive answer's on the same index (KORA's rule: with an LLM at
+least as often), confidently wrong answers (an answer shown as checked that states an
+answer of the asked kind, but not the golden key fact), answers replaced by the
+extractive one and why, disagreements with the extractive answer, key-fact recall, the
+share of its answer sentences the citation check finds supported (and how many it had
+to give a citation), citations per answer, refusals, and seconds per answer and to the
+first streamed piece.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import statistics
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -319,8 +324,9 @@ def run_llm_eval(
         questions = golden.questions[:limit] if limit else golden.questions
         out_of_scope = golden.out_of_scope[:limit] if limit else golden.out_of_scope
         rows = []
+        extractive = _without_llm(assistant.answerer)
         for number, q in enumerate(questions, start=1):
-            rows.append(_timed_answer(assistant.answerer, q))
+            rows.append(_timed_answer(assistant.answerer, q, extractive))
             if progress:
                 progress(number, len(questions), "answers")
         refused_out = 0
@@ -340,7 +346,34 @@ def _no_llm(description: str) -> NoReturn:
     )
 
 
-def _timed_answer(answerer: Any, q: Question) -> dict[str, Any]:
+def _without_llm(answerer: Any) -> Any:
+    """The same answerer on the same index, answering extractively."""
+    twin = copy.copy(answerer)
+    twin.llm = None
+    return twin
+
+
+def _with_fact(answer: Answer, q: Question) -> bool:
+    return not answer.refused and all(fact_found(f, answer.answer) for f in q.key_facts)
+
+
+def _confidently_wrong(answer: Answer, q: Question, weights: Any) -> bool:
+    """An LLM answer shown as checked that states an answer of the asked kind, none of
+    which is the golden key fact (for description questions a wrong answer cannot be
+    told from a paraphrase, so they never count)."""
+    from rag.answering import asked_expressions, expected_answer
+
+    if answer.mode != "llm" or answer.refused:
+        return False
+    if any(fact_found(f, answer.answer) for f in q.key_facts):
+        return False
+    expected = expected_answer(answer.standalone_question)
+    shown = [s.text for s in answer.sentences if s.supported]
+    return expected.is_typed and bool(
+        asked_expressions(shown, answer.standalone_question, expected, weights))
+
+
+def _timed_answer(answerer: Any, q: Question, extractive: Any) -> dict[str, Any]:
     started = time.perf_counter()
     first: list[float] = []
 
@@ -352,6 +385,7 @@ def _timed_answer(answerer: Any, q: Question) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     score = score_answer(answer, q.expected_docs, q.key_facts)
     by_llm = answer.mode == "llm"
+    plain = extractive.ask(q.question)
     return {
         "id": q.id,
         "category": q.category,
@@ -359,6 +393,10 @@ def _timed_answer(answerer: Any, q: Question) -> dict[str, Any]:
         "refused": answer.refused,
         # the LLM wrote nothing the check could keep, or failed: the extractive answer
         "replaced": answer.mode == "extractive",
+        "llm_check": answer.llm_check,
+        "with_fact": _with_fact(answer, q),
+        "extractive_with_fact": _with_fact(plain, q),
+        "confidently_wrong": _confidently_wrong(answer, q, answerer.weights),
         "seconds": round(seconds, 3),
         "first_piece_seconds": round(first[0], 3) if first else None,
         "key_fact_recall": round(score.key_fact_recall, 3),
@@ -383,6 +421,15 @@ def _llm_summary(rows: list[dict[str, Any]], description: str, refused_out: int,
     return {
         "llm": description,
         "questions": len(rows),
+        # the figures the rule is stated in: per backend, never fewer answers with the
+        # fact than extractive answers on the same index, and no confidently wrong one
+        "answers_with_fact": sum(r["with_fact"] for r in rows),
+        "extractive_answers_with_fact": sum(r["extractive_with_fact"] for r in rows),
+        "confidently_wrong": sum(r["confidently_wrong"] for r in rows),
+        "fallbacks": sum(r["replaced"] for r in rows),
+        "fallbacks_by_reason": dict(sorted(Counter(
+            r["llm_check"] for r in rows if r["replaced"]).items())),
+        "disagreements": sum(r["llm_check"] == "disagrees" for r in rows),
         "key_fact_recall": _mean([r["key_fact_recall"] for r in rows]),
         "key_fact_recall_by_category": {c: _mean(v) for c, v in sorted(by_category.items())},
         "llm_sentences": sentences,

@@ -25,6 +25,16 @@ from people.accounts import (
     hash_password,
     verify_password,
 )
+from people.api_keys import (
+    API_KEYS_FILE,
+    ApiKey,
+    ApiKeyError,
+    ApiKeyStore,
+    DatabaseApiKeyStore,
+    KeyCheck,
+    check_client_name,
+    key_hash,
+)
 from people.audit import AUDIT_FILE, AuditLog, ChainCheck, document_ref, entries_csv, entry_row
 from people.auth import (
     Caller,
@@ -54,6 +64,7 @@ class People:
 
     database: Database
     accounts: AccountStore
+    api_keys: DatabaseApiKeyStore
     audit: AuditLog
     feedback: FeedbackStore
 
@@ -64,30 +75,32 @@ class People:
         database = Database.for_settings(settings)
         retention = settings.feedback_retention_days if purge_feedback else None
         return cls(database=database, accounts=AccountStore(database),
-                   audit=AuditLog(database),
+                   api_keys=DatabaseApiKeyStore(database), audit=AuditLog(database),
                    feedback=FeedbackStore(database, retention_days=retention))
 
     def counts(self) -> dict[str, int]:
-        """How many accounts, audit entries and feedback rows the database holds."""
+        """How many accounts, API keys, audit entries and feedback rows the database
+        holds."""
         from sqlalchemy import func, select
 
-        from people.schema import accounts, audit, feedback
+        from people.schema import accounts, api_keys, audit, feedback
 
         with self.database.transaction() as connection:
             return {key: int(connection.execute(select(func.count()).select_from(table))
                              .scalar_one())
-                    for key, table in (("accounts", accounts), ("audit_entries", audit),
-                                       ("feedback", feedback))}
+                    for key, table in (("accounts", accounts), ("api_keys", api_keys),
+                                       ("audit_entries", audit), ("feedback", feedback))}
 
     def close(self) -> None:
         self.database.close()
 
 
-__all__ = ["ACCOUNTS_FILE", "AUDIT_FILE", "DATABASE_FILE", "ENV_ACCOUNT", "FEEDBACK_FILE",
-           "IMPORTED_SUFFIX", "PASSWORD_ENV", "ROLES", "Account", "AccountError",
-           "AccountStore", "AuditLog", "Caller", "ChainCheck", "Database",
-           "DatabaseSetupError", "DatabaseUnavailableError", "FeedbackStore", "Gate",
-           "LoginResult", "People", "Principal", "ProxyTrust", "Role", "Session", "Sessions",
-           "Throttle", "check_name", "document_ref", "entries_csv", "entry_row",
-           "env_account", "env_password", "hash_password", "import_legacy_files", "shown_url",
-           "verify_password"]
+__all__ = ["ACCOUNTS_FILE", "API_KEYS_FILE", "AUDIT_FILE", "DATABASE_FILE", "ENV_ACCOUNT",
+           "FEEDBACK_FILE", "IMPORTED_SUFFIX", "PASSWORD_ENV", "ROLES", "Account",
+           "AccountError", "AccountStore", "ApiKey", "ApiKeyError", "ApiKeyStore", "AuditLog",
+           "Caller", "ChainCheck", "Database", "DatabaseApiKeyStore", "DatabaseSetupError",
+           "DatabaseUnavailableError", "FeedbackStore", "Gate", "KeyCheck", "LoginResult",
+           "People", "Principal", "ProxyTrust", "Role", "Session", "Sessions", "Throttle",
+           "check_client_name", "check_name", "document_ref", "entries_csv", "entry_row",
+           "env_account", "env_password", "hash_password", "import_legacy_files", "key_hash",
+           "shown_url", "verify_password"]

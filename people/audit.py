@@ -62,15 +62,8 @@ class AuditLog:
     def append(self, *, action: str, account: str, client: str, outcome: str = "ok",
                documents: Iterable[dict[str, str]] = (),
                detail: dict[str, Any] | None = None) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "account": account,
-            "client": client,
-            "action": action,
-            "outcome": outcome,
-            "documents": list(documents),
-            "detail": detail or {},
-        }
+        record = new_record(action=action, account=account, client=client, outcome=outcome,
+                            documents=documents, detail=detail)
         with self.database.transaction(serialise="audit") as connection:
             return self.append_in(connection, record)
 
@@ -132,6 +125,21 @@ class AuditLog:
             after = rows[-1].seq
 
 
+def new_record(*, action: str, account: str, client: str, outcome: str = "ok",
+               documents: Iterable[dict[str, str]] = (),
+               detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An entry as it is chained, stamped now (``append_in`` adds its hash)."""
+    return {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "account": account,
+        "client": client,
+        "action": action,
+        "outcome": outcome,
+        "documents": list(documents),
+        "detail": detail or {},
+    }
+
+
 def verify_lines(lines: Iterable[str]) -> tuple[ChainCheck, list[dict[str, Any]]]:
     """An old ``audit.jsonl``'s chain, and its records when it is whole."""
     previous = GENESIS
@@ -186,4 +194,4 @@ def _chain_hash(previous: str, record: dict[str, Any]) -> str:
 
 
 __all__ = ["AUDIT_FILE", "AuditLog", "ChainCheck", "document_ref", "entries_csv", "entry_row",
-           "verify_lines"]
+           "new_record", "verify_lines"]

@@ -1,5 +1,6 @@
 """The one-time import of the files in which each worker kept people's data before:
-``accounts.json``, ``audit.jsonl`` and ``feedback.sqlite`` in its data directory.
+``accounts.json``, ``audit.jsonl``, ``api_keys.sqlite`` and ``feedback.sqlite`` in its
+data directory.
 
 Each file is imported in one transaction that also records the file's SHA-256, then
 renamed with the suffix ``.imported``. Running it again, after a crash between the commit
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select
 
 from people.accounts import ACCOUNTS_FILE, AccountStore
+from people.api_keys import API_KEYS_FILE, DatabaseApiKeyStore
+from people.api_keys import COLUMNS as API_KEY_COLUMNS
 from people.audit import AUDIT_FILE, AuditLog, verify_lines
 from people.database import DatabaseSetupError, lock
 from people.feedback import CSV_COLUMNS, FEEDBACK_FILE, FeedbackStore
@@ -44,11 +47,12 @@ def import_legacy_files(database: Database) -> dict[str, int]:
     # the audit log first: into an empty database its chain keeps its hashes
     for kind, name, read in (("audit", AUDIT_FILE, _read_audit),
                              ("accounts", ACCOUNTS_FILE, _read_accounts),
+                             ("api_keys", API_KEYS_FILE, _read_api_keys),
                              ("feedback", FEEDBACK_FILE, _read_feedback)):
         path = database.data_dir / name
         if not path.is_file():
             continue
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = _digest(path)
         content = read(path)
         with database.transaction(prepare=False) as connection:
             lock(connection, "import")
@@ -79,6 +83,11 @@ def _write(kind: str, connection: Connection, content: Any, path: Path,
         _audit_import(connection, database, path,
                       {"entries": len(content), "last_hash_in_file": last})
         return len(content)
+    if kind == "api_keys":
+        # only the keys' hashes travel (as they were stored); the audit entry counts them
+        added, skipped = DatabaseApiKeyStore.import_rows(connection, content)
+        _audit_import(connection, database, path, {"keys": added, "skipped": skipped})
+        return added
     rows = FeedbackStore.import_rows(connection, content)
     _audit_import(connection, database, path, {"rows": rows})
     return rows
@@ -116,6 +125,19 @@ def _read_audit(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _read_api_keys(path: Path) -> list[dict[str, Any]]:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            rows = db.execute(f"SELECT {', '.join(API_KEY_COLUMNS)} FROM api_keys "
+                              "ORDER BY created, id").fetchall()
+    except sqlite3.Error as exc:
+        raise DatabaseSetupError(
+            f"The old API key file {path} cannot be read ({exc}), so it was not imported: "
+            "move it away, start KORA again and make new keys with `kora admin token add`."
+            ) from exc
+    return [dict(zip(API_KEY_COLUMNS, row, strict=True)) for row in rows]
+
+
 def _read_feedback(path: Path) -> list[dict[str, Any]]:
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
@@ -128,6 +150,19 @@ def _read_feedback(path: Path) -> list[dict[str, Any]]:
     return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows]
 
 
+# an old SQLite file of a worker that was stopped without closing it still has part of
+# its content in its write-ahead log: it belongs to the file, in the hash and the renaming
+_SQLITE_COMPANIONS = ("-wal", "-shm")
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256(path.read_bytes())
+    wal = path.with_name(path.name + "-wal")
+    if wal.is_file():
+        digest.update(wal.read_bytes())
+    return digest.hexdigest()
+
+
 def _set_aside(path: Path) -> None:
     target = path.with_name(path.name + IMPORTED_SUFFIX)
     number = 1
@@ -135,6 +170,10 @@ def _set_aside(path: Path) -> None:
         number += 1
         target = path.with_name(f"{path.name}{IMPORTED_SUFFIX}.{number}")
     path.rename(target)
+    for suffix in _SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        if companion.is_file():  # still readable together with the renamed file
+            companion.rename(target.with_name(target.name + suffix))
 
 
 __all__ = ["IMPORTED_SUFFIX", "import_legacy_files"]

@@ -5,6 +5,7 @@ the tiny GGUF models, and a clock a test moves by hand."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -89,6 +90,68 @@ def openai_fake(
             chunks.append(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
         chunks.append(b"data: [DONE]\n\n")
         return 200, "text/event-stream", chunks
+
+    return respond
+
+
+def ollama_stream(pieces: list[str]) -> Reply:
+    """Ollama's streaming /api/chat reply of ``pieces``."""
+    lines = [{"model": OLLAMA_MODEL, "created_at": "2025-01-01T00:00:00Z",
+              "message": {"role": "assistant", "content": p}, "done": False} for p in pieces]
+    lines.append({"model": OLLAMA_MODEL, "created_at": "2025-01-01T00:00:01Z",
+                  "message": {"role": "assistant", "content": ""}, "done": True,
+                  "done_reason": "stop"})
+    return 200, "application/x-ndjson", [
+        (json.dumps(line, ensure_ascii=False) + "\n").encode() for line in lines]
+
+
+_SOURCE = re.compile(r'<quelle nr="(\d+)">.*?<text>\n(.*?)\n</text>', re.S)
+_ASKING = re.compile(r"^\s*(?:\w+\s+)?(?:wer|wen|wem|wann|wo|wie\s+viele?|wie\s+hoch|wie\s+lange|"
+                     r"was|welche[rmns]?(?:\s+\w+)?)\s+", re.IGNORECASE)
+
+
+def misattributing_answer(user: str) -> list[str]:
+    """What a small model that misattributes writes: for a question asking for a name,
+    date, number or place, the question's words with an expression of that kind from the
+    source sentence that speaks LEAST about the question, cited with that source (every
+    word of the claim is in the passage, the pairing is not); for other questions the
+    source sentence that speaks most about it, cited correctly."""
+    from rag.answering import expected_answer, find_expressions
+    from rag.text import sentence_spans
+
+    question = user.rsplit("Frage:", 1)[-1].strip()
+    asked = {w.lower() for w in re.findall(r"\w{4,}", question)}
+    expected = expected_answer(question)
+    sentences = [(int(n), " ".join(text[start:end].split()))
+                 for n, text in _SOURCE.findall(user) for start, end in sentence_spans(text)]
+    if not sentences:
+        return ["Dazu steht nichts in den Dokumenten."]
+
+    def overlap(item: tuple[int, str]) -> int:
+        return len(asked & {w.lower() for w in re.findall(r"\w{4,}", item[1])})
+
+    if expected.is_typed:
+        typed = [(n, sentence, found) for n, sentence in sentences
+                 for found in find_expressions(sentence, expected)
+                 if sentence[found.start : found.end].lower() not in question.lower()]
+        if typed:
+            n, sentence, found = min(typed, key=lambda t: overlap((t[0], t[1])))
+            span = sentence[found.start : found.end].strip(" ,.;:")
+            body = _ASKING.sub("", question).rstrip(" ?")
+            return [f"{span} – {body} ", f"[{n}]."]
+    n, sentence = max(sentences, key=overlap)
+    return [f"{sentence.rstrip('.')} ", f"[{n}]."]
+
+
+def misattributing_ollama() -> Callable[..., Reply]:
+    """An Ollama server whose model answers as ``misattributing_answer``."""
+
+    def respond(method: str, path: str, body: Any) -> Reply:
+        if method == "GET" and path == "/api/tags":
+            return json_reply(200, {"models": [{"name": OLLAMA_MODEL, "size": 1}]})
+        if method == "POST" and path == "/api/chat":
+            return ollama_stream(misattributing_answer(body["messages"][-1]["content"]))
+        return json_reply(404, {"error": "not found"})
 
     return respond
 

@@ -9,6 +9,7 @@ wait the server reports and on what it refuses, never on wall-clock time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import sqlite3
@@ -22,6 +23,7 @@ from sqlalchemy import delete, text, update
 
 from people import (
     AccountError,
+    AuditLog,
     Database,
     DatabaseSetupError,
     Gate,
@@ -84,6 +86,46 @@ def test_account_store_keeps_only_hashes(tmp_path: Path, database_url: str | Non
     assert store.authenticate("anna", PASSWORD) is None
     store.remove("paul")
     assert sorted(store.accounts()) == ["anna", "kai.sso@stadt.example"]
+
+
+def test_api_keys_keep_only_hashes_and_count_requests(tmp_path: Path,
+                                                      database_url: str | None) -> None:
+    from people import ApiKeyError
+
+    keys = people_in(tmp_path, database_url).api_keys
+    key, secret = keys.add("open-webui", actor="cli:anna", expires_days=30)
+    assert secret.startswith(f"kora-{key.id}-") and key.state() == "active" and key.expires
+    with keys.database.transaction() as connection:
+        raw = json.dumps([list(row) for row in
+                          connection.execute(text("SELECT * FROM api_keys")).all()])
+    assert secret not in raw and hashlib.sha256(secret.encode()).hexdigest() in raw
+    check = keys.check(secret)
+    assert check.key == key and check.refusal is None
+    assert keys.check(secret[:-1] + ("A" if secret[-1] != "A" else "B")).refusal == "unknown"
+    assert keys.check("sk-123") == type(check)(None, "malformed")
+    for _ in range(3):
+        keys.count_request(key.id)
+    [listed] = keys.entries()
+    assert listed.requests == 3 and listed.last_used
+    other, other_secret = keys.add("open-webui", actor="cli:anna")
+    assert {k.id for k in keys.revoke("open-webui", actor="cli:bert")} == {key.id, other.id}
+    assert keys.check(secret).refusal == keys.check(other_secret).refusal == "revoked"
+    with pytest.raises(ApiKeyError, match="No active key"):
+        keys.revoke(key.id, actor="cli:bert")
+    with pytest.raises(ApiKeyError, match="Invalid client name"):
+        keys.add("../etc", actor="cli:anna")
+    # made and revoked in the same transactions as their audit entries, never the key
+    audit = AuditLog(keys.database)
+    entries = [(e["action"], e["account"], e["detail"]["key_id"]) for e in audit.entries()]
+    assert sorted(entries) == sorted([("api-key-add", "cli:anna", key.id),
+                                      ("api-key-add", "cli:anna", other.id),
+                                      ("api-key-revoke", "cli:bert", key.id),
+                                      ("api-key-revoke", "cli:bert", other.id)])
+    assert secret not in json.dumps(audit.entries()) and audit.verify().intact
+    with keys.database.transaction() as connection:
+        connection.execute(text("UPDATE api_keys SET revoked = NULL, "
+                                "expires = '2020-01-01T00:00:00+00:00'"))
+    assert keys.check(secret).refusal == "expired"
 
 
 @pytest.mark.parametrize("name, password, message", [
@@ -368,14 +410,29 @@ def old_files(folder: Path, *, entries: int = 3) -> None:
                    "sources) VALUES ('2099-01-01T00:00:00+00:00', 1, 'gut', ?, 'Sie.', '[]')",
                    (f"Wer? ({entries})",))
     db.close()
+    # issue 18's key store, as it wrote its file (one key, used twice)
+    key_id = f"0000000{entries}"
+    with sqlite3.connect(folder / "api_keys.sqlite") as db:
+        db.execute("CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT "
+                   "NOT NULL, created TEXT NOT NULL, expires TEXT, revoked TEXT, requests "
+                   "INTEGER NOT NULL DEFAULT 0, last_used TEXT)")
+        db.execute("INSERT INTO api_keys VALUES (?, 'open-webui', ?, ?, NULL, NULL, 2, ?)",
+                   (key_id, hashlib.sha256(old_key(entries).encode()).hexdigest(), made, made))
+    db.close()
+
+
+def old_key(entries: int) -> str:
+    return f"kora-0000000{entries}-" + "k" * 43
 
 
 def test_old_files_are_imported_once(tmp_path: Path, database_url: str | None) -> None:
     old_files(tmp_path / "data")
     people = people_in(tmp_path / "data", database_url)
-    assert people.counts() == {"accounts": 1, "audit_entries": 3 + 3, "feedback": 1}
+    assert people.counts() == {"accounts": 1, "api_keys": 1, "audit_entries": 3 + 4,
+                               "feedback": 1}
     assert sorted(p.name for p in (tmp_path / "data").iterdir() if "imported" in p.name) == [
-        "accounts.json.imported", "audit.jsonl.imported", "feedback.sqlite.imported"]
+        "accounts.json.imported", "api_keys.sqlite.imported", "audit.jsonl.imported",
+        "feedback.sqlite.imported"]
     imported = people.audit.entries()
     assert [e["detail"].get("n") for e in imported[:4]] == [0, 1, 2, None]
     # into an empty database the old chain keeps its very hashes
@@ -384,12 +441,46 @@ def test_old_files_are_imported_once(tmp_path: Path, database_url: str | None) -
     assert [e["hash"] for e in imported[:3]] == [e["hash"] for e in old]
     assert people.audit.verify().intact
     assert people.feedback.rows()[0]["question"] == "Wer? (3)"
+    # an old key still opens the API, with its count and name; only its hash is stored
+    check = people.api_keys.check(old_key(3))
+    assert check.key is not None and (check.key.name, check.key.requests) == ("open-webui", 2)
+    assert [e["detail"]["keys"] for e in imported if "api_keys" in e["detail"].get("file", "")
+            ] == [1]
     # the same files again (a crash before the renaming): nothing twice
-    for name in ("accounts.json", "audit.jsonl", "feedback.sqlite"):
+    for name in ("accounts.json", "api_keys.sqlite", "audit.jsonl", "feedback.sqlite"):
         (tmp_path / "data" / f"{name}.imported").rename(tmp_path / "data" / name)
     again = people_in(tmp_path / "data", database_url)
-    assert again.counts() == {"accounts": 1, "audit_entries": 6, "feedback": 1}
+    assert again.counts() == {"accounts": 1, "api_keys": 1, "audit_entries": 7,
+                              "feedback": 1}
     assert not (tmp_path / "data" / "audit.jsonl").exists()
+
+
+def test_old_keys_still_in_a_killed_workers_write_ahead_log_are_imported(
+        tmp_path: Path) -> None:
+    import shutil
+
+    live = tmp_path / "live"
+    live.mkdir()
+    writer = sqlite3.connect(live / "api_keys.sqlite", isolation_level=None)
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT "
+                   "NOT NULL, created TEXT NOT NULL, expires TEXT, revoked TEXT, requests "
+                   "INTEGER NOT NULL DEFAULT 0, last_used TEXT)")
+    writer.execute("INSERT INTO api_keys VALUES ('00000009', 'portal', ?, "
+                   "'2025-05-01T08:00:00+00:00', NULL, NULL, 0, NULL)",
+                   (hashlib.sha256(old_key(9).encode()).hexdigest(),))
+    # what a worker killed now leaves behind: the key only in the write-ahead log
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("api_keys.sqlite", "api_keys.sqlite-wal", "api_keys.sqlite-shm"):
+        shutil.copyfile(live / name, data / name)
+    writer.close()
+    people = people_in(data, None)
+    assert people.api_keys.check(old_key(9)).key is not None
+    assert sorted(p.name for p in data.iterdir() if p.name.startswith("api_keys")) == [
+        "api_keys.sqlite.imported", "api_keys.sqlite.imported-shm",
+        "api_keys.sqlite.imported-wal"]
 
 
 def test_a_second_workers_old_files_join_the_one_chain(tmp_path: Path, postgres: Any) -> None:
@@ -401,8 +492,10 @@ def test_a_second_workers_old_files_join_the_one_chain(tmp_path: Path, postgres:
     second = people_in(tmp_path / "two", url)
     counts = second.counts()
     assert counts["accounts"] == 1 and counts["feedback"] == 2  # anna once: the first
+    assert counts["api_keys"] == 2  # each worker's key, both valid everywhere now
+    assert all(second.api_keys.check(old_key(n)).key is not None for n in (3, 4))
     check = second.audit.verify()
-    assert check.intact and check.entries == 3 + 4 + 6
+    assert check.intact and check.entries == 3 + 4 + 8
 
 
 def test_a_broken_old_audit_log_stops_the_import_with_one_line(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from rag.providers.vectorstore import DataDir
 from rag.settings import Settings
 from ui import strings as S
 from ui.admin_actions import AdminActions
+from ui.answer_slots import AnswerSlots
+from ui.api import ApiSettings, OpenAIApi
 from ui.handlers import AdminHandlers, ChatHandlers
 from ui.render import escape_markdown, index_banner, llm_status, render_sources
 from ui.shared_assistant import AssistantFactory, SharedAssistant, open_assistant
@@ -75,7 +77,8 @@ class KoraApp:
 
     ``blocks`` is the Gradio page (``launch`` serves it, ``close`` stops it); ``chat`` and
     ``admin`` hold every handler wired into it, for tests and benchmarks to call directly;
-    ``shared`` is the Assistant the questions use.
+    ``shared`` is the Assistant the questions use; ``api`` the OpenAI-compatible HTTP API
+    that ``launch`` serves beside the page.
     """
 
     blocks: gr.Blocks
@@ -85,6 +88,7 @@ class KoraApp:
     admin: AdminHandlers
     feedback: FeedbackStore
     gate: Gate
+    api: OpenAIApi
 
     def close(self) -> None:
         """Stop the web server; the Assistant and the stores stay open."""
@@ -93,13 +97,17 @@ class KoraApp:
 
 def build_app(settings: Settings, *,
               assistant_factory: AssistantFactory = open_assistant,
-              clock: Callable[[], float] = time.time) -> KoraApp:
+              clock: Callable[[], float] = time.time,
+              api_settings: ApiSettings | None = None) -> KoraApp:
     """The whole app. Opens the Assistant once (slow: loads the model and the index).
-    ``clock`` drives login throttling and session expiry (tests pass their own)."""
+    ``clock`` drives login throttling and session expiry (tests pass their own);
+    ``api_settings`` default to the ``KORA_API_*`` variables."""
+    api_settings = api_settings or ApiSettings()
     # the chat reads the index while the admin area may replace it: keep a replaced
     # generation until the chat's last question on it is answered
     data_dir = DataDir(settings, serving=True)
-    shared = SharedAssistant(settings, data_dir, assistant_factory)
+    slots = AnswerSlots(settings.answer_concurrency, max_waiting=api_settings.queue_size)
+    shared = SharedAssistant(settings, data_dir, assistant_factory, answer_slots=slots)
     # people's data: nothing is connected yet, the chat needs none of it
     people = People.open(settings)
     feedback, audit = people.feedback, people.audit
@@ -111,6 +119,8 @@ def build_app(settings: Settings, *,
                            embedder=lambda: shared.embedder, export_dir=export_dir)
     chat = ChatHandlers(settings=settings, shared=shared, gate=gate, feedback=feedback)
     admin = AdminHandlers(actions)
+    api = OpenAIApi(settings=settings, api_settings=api_settings, shared=shared, slots=slots,
+                    keys=people.api_keys, audit=audit, throttle=gate.throttle)
 
     with gr.Blocks(title=S.TITLE, analytics_enabled=False,
                    delete_cache=(3600, 3600)) as blocks:
@@ -132,7 +142,7 @@ def build_app(settings: Settings, *,
             _admin_tab(admin, session, login_status)
             blocks.load(admin.greeting, [session], [login_status], api_visibility="private")
     return KoraApp(blocks=blocks, settings=settings, shared=shared, chat=chat, admin=admin,
-                   feedback=feedback, gate=gate)
+                   feedback=feedback, gate=gate, api=api)
 
 
 def _admin_enabled(gate: Gate) -> bool:
@@ -276,14 +286,15 @@ def _admin_tab(admin: AdminHandlers, session: gr.State, login_status: gr.Markdow
 
 
 def launch(app: KoraApp, settings: Settings, *, host: str, port: int) -> None:
-    """Start the server without blocking (``app.close()`` stops it)."""
+    """Start the server without blocking (``app.close()`` stops it). The API's routes go
+    into Gradio's FastAPI app ahead of Gradio's own: one server, one port."""
     # uvicorn would otherwise rewrite the client address from X-Forwarded-For whenever
     # the peer is 127.0.0.1, so a local process could pose as any address and the real
     # peer (needed to decide whether to trust the proxy's user header) would be lost.
     # KORA reads X-Forwarded-For itself, from settings.trusted_proxies only.
     os.environ["FORWARDED_ALLOW_IPS"] = "kora-reads-x-forwarded-for-itself"
     app.blocks.launch(server_name=host, server_port=port, prevent_thread_lock=True,
-                      quiet=True, footer_links=[],
+                      quiet=True, footer_links=[], app_kwargs={"routes": app.api.routes()},
                       max_file_size=int(settings.max_file_mb * 1_000_000), **launch_options())
 
 
@@ -320,7 +331,16 @@ def _people_checks(settings: Settings, people: People) -> list[str]:
         lines.append(S.CONSOLE_ADMIN_ENV)
     elif not settings.trusted_user_header:
         lines.append(S.CONSOLE_ADMIN_OFF)
+    lines.append(api_console_line(people, ApiSettings()))
     return lines
+
+
+def api_console_line(people: People, api_settings: ApiSettings) -> str:
+    """How the API is reached: with keys (how many are active), or open (a warning)."""
+    if api_settings.open:
+        return S.CONSOLE_API_OPEN
+    active = sum(key.state() == "active" for key in people.api_keys.entries())
+    return S.CONSOLE_API_KEYS.format(count=active)
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
@@ -341,4 +361,5 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
         app.close()
 
 
-__all__ = ["KoraApp", "build_app", "launch", "launch_options", "serve", "start_checks"]
+__all__ = ["KoraApp", "api_console_line", "build_app", "launch", "launch_options", "serve",
+           "start_checks"]

@@ -48,8 +48,9 @@ def stream_answer(shared: SharedAssistant, question: str, history: list[Turn],
     def work() -> None:
         try:
             # held by the worker: a browser that goes away mid-answer must not let a
-            # re-index close the index under this thread
-            with shared.use() as assistant:
+            # re-index close the index under this thread; the answer slot is shared
+            # with the HTTP API's questions
+            with shared.answer_slots.hold(), shared.use() as assistant:
                 result = assistant.answerer.ask(
                     question, history=history, filters=filters,
                     on_token=lambda piece: pieces.put(("token", piece)))
@@ -145,7 +146,7 @@ class ChatHandlers:
         if refusal:
             raise gr.Error(refusal, print_exception=False)
         try:
-            with self.shared.use() as assistant:
+            with self.shared.answer_slots.hold(), self.shared.use() as assistant:
                 answer = assistant.answerer.ask(question, filters=filters_for(doc_type))
                 served_from = index_label(assistant)
         except EmptyQuestionError:

@@ -13,6 +13,7 @@ from rag.errors import EmptyIndexError, IndexModelMismatchError, KoraError
 from rag.providers.vectorstore import DataDir
 from rag.settings import Settings
 from ui import strings as S
+from ui.answer_slots import AnswerSlots
 
 AssistantFactory = Callable[[Settings, DataDir, Any], Assistant]
 log = logging.getLogger(__name__)
@@ -40,11 +41,15 @@ class SharedAssistant:
     """
 
     def __init__(self, settings: Settings, data_dir: DataDir,
-                 factory: AssistantFactory, *, watch: bool = True) -> None:
+                 factory: AssistantFactory, *, watch: bool = True,
+                 answer_slots: AnswerSlots | None = None) -> None:
         self.settings = settings
         self.data_dir = data_dir
         self.factory = factory
         self.llm_slots = LLMSlots(settings.llm_concurrency)
+        # the questions answered at once, chat and API together (ui/answer_slots.py)
+        self.answer_slots = answer_slots or AnswerSlots(settings.answer_concurrency,
+                                                        max_waiting=0)
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._in_use: dict[int, int] = {}

@@ -203,3 +203,77 @@ CONSOLE_RUNNING = "KORA läuft auf http://{host}:{port}"
 CLI_DOCUMENTS_UNIT = "Dok."
 CLI_CHECKED_ANSWER = "Geprüfte Antwort:"
 CLI_FIRST_INDEX = "Noch kein Index: indexiere {corpus} …"
+
+# the OpenAI-compatible HTTP API (/v1): one line each, German first, then English for the
+# portal's operator, who may not read German
+API_SOURCES_HEADING = "**Quellen**"
+API_CHECKED_ANSWER = "**Geprüfte Antwort:**"
+API_MODEL_CONFIGURED = "KORA im eingestellten Antwortmodus ({mode})"
+API_MODEL_EXTRACTIVE = "KORA, nur extraktive Antworten (wörtliche Sätze aus den Quellen)"
+API_KEY_MISSING = (
+    "Kein API-Schlüssel: Senden Sie „Authorization: Bearer <Schlüssel>“ (Schlüssel erstellt "
+    "die Administration mit `kora admin token add NAME`). / No API key: send "
+    "'Authorization: Bearer <key>'."
+)
+API_KEY_INVALID = (
+    "Ungültiger API-Schlüssel. / Invalid API key."
+)
+API_KEY_EXPIRED = "Der API-Schlüssel ist abgelaufen. / The API key has expired."
+API_KEY_REVOKED = "Der API-Schlüssel wurde widerrufen. / The API key has been revoked."
+API_KEY_THROTTLED = (
+    "Zu viele Anfragen mit falschem API-Schlüssel: Bitte warten Sie {seconds} Sekunden. / "
+    "Too many requests with a wrong API key: wait {seconds} seconds."
+)
+API_QUEUE_FULL = (
+    "KORA ist ausgelastet: Bitte in {seconds} Sekunden erneut versuchen. / KORA is busy: "
+    "retry in {seconds} seconds."
+)
+API_UNKNOWN_MODEL = (
+    "Unbekanntes Modell {model!r}: Verfügbar sind {models}. / Unknown model {model!r}: "
+    "use one of {models}."
+)
+API_UNKNOWN_PATH = (
+    "Unbekannter Pfad {path}: KORA bietet GET /v1/models und POST /v1/chat/completions. / "
+    "Unknown path {path}."
+)
+API_WRONG_METHOD = "Methode {method} ist für {path} nicht erlaubt. / Method not allowed."
+API_BAD_JSON = (
+    "Der Inhalt der Anfrage ist kein gültiges JSON-Objekt. / The request body is not a "
+    "valid JSON object."
+)
+API_BODY_TOO_LARGE = (
+    "Die Anfrage ist größer als {limit} MB. / The request body exceeds {limit} MB."
+)
+API_FIELD_MISSING = "Das Feld „{field}“ fehlt. / The field '{field}' is missing."
+API_FIELD_INVALID = "Das Feld „{field}“ ist ungültig: {why} / The field '{field}' is invalid."
+API_NO_USER_MESSAGE = (
+    "Die letzte Nachricht (außer Systemnachrichten) muss eine Frage mit der Rolle „user“ "
+    "sein. / The last non-system message must have the role 'user'."
+)
+API_EMPTY_QUESTION = (
+    "Die Frage ist leer: Bitte stellen Sie eine Frage in Worten. / The question is empty."
+)
+API_QUESTION_TOO_LONG = (
+    "Die Frage ist zu lang ({length} Zeichen); KORA beantwortet Fragen bis {limit} Zeichen. "
+    "/ The question is too long ({length} characters; at most {limit})."
+)
+API_UNSUPPORTED = (
+    "Nicht unterstützt: {what}. KORA beantwortet Textfragen mit einer Antwort. / "
+    "Not supported: {what}."
+)
+API_DATABASE_DOWN = (
+    "Der API-Schlüssel kann gerade nicht geprüft werden: Die Datenbank für Konten und "
+    "Schlüssel ist nicht erreichbar. Bitte später erneut versuchen; die Administration "
+    "prüft den Datenbankserver (KORA_DATABASE_URL). / The API key cannot be checked right "
+    "now (database unavailable): retry later."
+)
+API_INDEX_PROBLEM = "{problem} / KORA cannot answer right now."
+API_FAILED = "{error} / The question could not be answered."
+CONSOLE_API_KEYS = (
+    "API (/v1): nur mit API-Schlüssel; {count} aktive(r) Schlüssel (kora admin token list)."
+)
+CONSOLE_API_OPEN = (
+    "WARNUNG: Die API (/v1) ist ohne Schlüssel offen (KORA_API_OPEN=true): Jede Stelle, die "
+    "diesen Server erreicht, kann Fragen stellen. Nur in einem vertrauenswürdigen Netz "
+    "verwenden."
+)

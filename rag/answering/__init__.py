@@ -1,6 +1,8 @@
 """Answering: refusal on weak evidence, extractive and LLM answers, prompts, and the check
 of every citation; ``Assistant`` puts the stages together for one data directory."""
 
+from rag.answering.agreement import asked_expressions
+from rag.answering.answer_types import Expected, expected_answer, find_expressions
 from rag.answering.answerer import Answerer
 from rag.answering.assistant import Assistant, LLMSlots
 from rag.answering.evidence import TermWeights
@@ -28,6 +30,7 @@ __all__ = [
     "CheckedSentence",
     "Citation",
     "EmptyQuestionError",
+    "Expected",
     "LLMSlots",
     "LogisticModel",
     "Nearest",
@@ -35,7 +38,10 @@ __all__ = [
     "SentenceRanker",
     "TermWeights",
     "Turn",
+    "asked_expressions",
     "clean_question",
+    "expected_answer",
+    "find_expressions",
     "measure_evidence",
     "veto",
 ]

@@ -8,7 +8,10 @@ Flow for one question:
    naming the closest topics it does cover;
 4. an LLM answer with [n] citations (streamed), or an extractive answer made of the
    sentences that best cover the question;
-5. every LLM answer passes the citation check before it is returned.
+5. every LLM answer passes the citation check before it is returned, and is replaced
+   by the extractive answer when it holds nothing, answers nothing (only dates or
+   headings, the question restated, no expression of the asked kind) or names another
+   answer than strong extractive evidence does (``rag.answering.agreement``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from rag.answering.agreement import Reference, non_answer, reference
+from rag.answering.answer_types import Expected
 from rag.answering.citations import CitationChecker
 from rag.answering.evidence import TermWeights
 from rag.answering.extractive import (
@@ -30,7 +35,9 @@ from rag.answering.normalise import QuestionNormaliser
 from rag.answering.prompts import (
     CONDENSE_SYSTEM,
     EXTRACTIVE_PREFIX,
+    LLM_ANSWER_DISAGREES,
     LLM_ANSWER_EMPTY,
+    LLM_ANSWER_NON_ANSWER,
     LLM_ANSWER_UNSUPPORTED,
     NEAREST_HEADER,
     NOT_IN_DOCUMENTS,
@@ -72,11 +79,13 @@ TokenCallback = Callable[[str], None]
 
 
 class UnusableLLMAnswer(Exception):
-    """The LLM wrote nothing the citation check can keep; ``notice`` says so in one line."""
+    """The LLM wrote nothing KORA can show as checked; ``notice`` says so in one line,
+    ``reason`` names the check for the evaluation (``Answer.llm_check``)."""
 
-    def __init__(self, notice: str) -> None:
+    def __init__(self, notice: str, reason: str) -> None:
         super().__init__(notice)
         self.notice = notice
+        self.reason = reason
 
 
 class Answerer:
@@ -141,24 +150,30 @@ class Answerer:
             if on_token:
                 on_token(piece)
 
+        llm_check = ""
         if self.llm is not None:
             try:
-                answer = self._llm_answer(question, standalone, results, relay)
+                answer = self._llm_answer(question, standalone, results, relay,
+                                          expected=extract.expected,
+                                          agree_with=reference(extract, self.weights))
             except LLMUnavailableError as exc:
                 if self.llm_required:
                     raise
                 notice = " ".join(part for part in (
                     notice, f"LLM nicht erreichbar ({exc}); extraktive Antwort.") if part)
+                llm_check = "unavailable"
             except UnusableLLMAnswer as exc:
                 # for every backend, configured or automatic: an answer that says nothing
-                # the sources hold is worth less than the sentences of the sources
+                # the sources hold, or contradicts their plain answer, is worth less than
+                # the sentences of the sources
                 notice = " ".join(part for part in (notice, exc.notice) if part)
+                llm_check = exc.reason
             else:
                 answer.evidence = evidence
                 answer.notice = " ".join(part for part in (notice, answer.notice) if part)
                 return answer
         answer = self._extractive_answer(question, standalone, pool, extract)
-        answer.evidence, answer.notice = evidence, notice
+        answer.evidence, answer.notice, answer.llm_check = evidence, notice, llm_check
         if on_token and not streamed:
             on_token(answer.answer)
         return answer
@@ -280,7 +295,11 @@ class Answerer:
         return packed or [results[0].passage]
 
     def _llm_answer(self, question: str, standalone: str, results: list[Scored],
-                    on_token: TokenCallback | None) -> Answer:
+                    on_token: TokenCallback | None, *, expected: Expected,
+                    agree_with: Reference | None) -> Answer:
+        """The model's answer, checked: raises ``UnusableLLMAnswer`` when nothing of it
+        holds, when it answers nothing, or when it names another answer than
+        ``agree_with`` (the span of strong extractive evidence)."""
         assert self.llm is not None
         passages = self._pack_sources(standalone, results)
         messages = [
@@ -298,11 +317,17 @@ class Answerer:
             refusal = self._refusal(question, standalone, results, {}, "")
             refusal.llm = self.llm.name
             return refusal
-        checked = self.checker.check(raw, passages)
-        if not checked.sentences:
-            raise UnusableLLMAnswer(LLM_ANSWER_EMPTY)
+        checked = self.checker.check(raw, passages, question=standalone)
+        if not checked.sentences and not checked.dropped_items:
+            raise UnusableLLMAnswer(LLM_ANSWER_EMPTY, "empty")
         if not checked.usable:
-            raise UnusableLLMAnswer(LLM_ANSWER_UNSUPPORTED)
+            raise UnusableLLMAnswer(LLM_ANSWER_UNSUPPORTED, "unsupported")
+        supported = [s.text for s in checked.sentences if s.supported]
+        if non_answer(supported, standalone, expected, self.weights):
+            raise UnusableLLMAnswer(LLM_ANSWER_NON_ANSWER, "non_answer")
+        if agree_with is not None and not agree_with.found_in(" ".join(supported)):
+            raise UnusableLLMAnswer(LLM_ANSWER_DISAGREES.format(span=f"„{agree_with.span}“"),
+                                    "disagrees")
         used = sorted({n for sentence in checked.sentences for n in sentence.citations})
         renumber = {old: new for new, old in enumerate(used, start=1)}
         citations = [Citation(renumber[c.n], passages[c.n - 1]) for c in citations_all

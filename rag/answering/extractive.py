@@ -50,11 +50,11 @@ SOURCE_PASSAGES = 5  # candidates come from this many top passages
 # ... and for "wie viele X", sentences with a number right before X from this many: such a
 # sentence often ranks below passages that repeat the question's other words
 COUNT_SOURCE_PASSAGES = 8
-SEMANTIC_CANDIDATES = 4  # sentences embedded per question (8 measured no better)
+SEMANTIC_CANDIDATES = 8  # sentences embedded per question (8 measured no better)
 # a sentence the learned ranker did not embed keeps this share of its cheap score
 NOT_EMBEDDED = 0.5
 MAX_SENTENCES = 3
-RELATIVE_TO_BEST = 0.5  # further sentences must score at least this share of the best
+RELATIVE_TO_BEST = 0.15  # further sentences must score at least this share of the best
 CONTEXT_WEIGHT = 0.25  # title and section words count a quarter of the sentence's own
 WEIGHT_MEANING = 1.0  # per unit of cosine below the best sentence's
 WEIGHT_TYPE = 0.3  # the sentence contains what the question asks for
@@ -197,8 +197,11 @@ class Candidate:
     context: float = 0.0  # coverage by the passage's title and section
     dense: float = 0.0  # the passage's dense similarity minus the best passage's
     pinned: bool = True  # its passage is about the instance the question pins (year, unit)
+    gap: float = 0.0  # largest share of the question's weight one missing word carries
+    before: float = 0.0  # coverage of the sentence before it in its passage
 
-    def features(self, *, typed: bool, best_meaning: float, floor: float) -> SentenceFeatures:
+    def features(self, *, typed: bool, best_meaning: float, floor: float,
+                 best_coverage: float = 0.0) -> SentenceFeatures:
         meaning = self.semantic if self.semantic is not None else floor
         return SentenceFeatures(
             coverage=self.coverage, exact=self.exact, context=self.context,
@@ -206,6 +209,8 @@ class Candidate:
             rank=float(self.rank), first=float(self.position == 0),
             position=min(self.position, 10) / 10, words=math.log(1 + len(_WORD.findall(self.text))),
             dense=self.dense, caption=float(looks_like_caption(self.text)),
+            gap=self.gap, before=self.before, anaphor=float(bool(_ANAPHOR.match(self.text))),
+            best_coverage=self.coverage - best_coverage,
             semantic=meaning - best_meaning,
         )
 
@@ -273,12 +278,15 @@ class SentenceRanker:
             about = f"{passage.title} {passage.location} {passage.date} {passage.text}"
             pinned = all(pin.holds(about) for pin in pins)
             dense = (result.dense_score or 0.0) - best_dense
+            previous = 0.0
             for unit in sentence_units(passage.text):
                 if not stands_alone(unit.text):
+                    previous = self.weights.coverage(terms, self.weights.stems_of(unit.text))
                     continue
                 candidate = self._candidate(rank, unit, terms, context, expected, noun_stem,
                                             question_stems)
-                candidate = replace(candidate, pinned=pinned, dense=dense)
+                candidate = replace(candidate, pinned=pinned, dense=dense, before=previous)
+                previous = candidate.exact
                 # from the deeper passages only the number of the counted thing itself: a
                 # figure about something else there answers another question
                 if rank < SOURCE_PASSAGES or candidate.counted:
@@ -322,10 +330,12 @@ class SentenceRanker:
                        *, embed_all: bool) -> list[Candidate]:
         typed = expected.is_typed
         model = self.model
+        top = max((c.coverage for c in candidates), default=0.0)
         if embed_all or model is None:
             order = list(range(len(candidates)))
         else:
-            cheap = [model.cheap_score(c.features(typed=typed, best_meaning=0.0, floor=0.0))
+            cheap = [model.cheap_score(c.features(typed=typed, best_meaning=0.0, floor=0.0,
+                                                  best_coverage=top))
                      for c in candidates]
             order = sorted(range(len(candidates)), key=lambda i: -cheap[i])
             order = order[:SEMANTIC_CANDIDATES]
@@ -335,7 +345,8 @@ class SentenceRanker:
         floor = min(embedded, default=0.0)
         scored = []
         for candidate in candidates:
-            features = candidate.features(typed=typed, best_meaning=best_meaning, floor=floor)
+            features = candidate.features(typed=typed, best_meaning=best_meaning, floor=floor,
+                                          best_coverage=top)
             if model is None:
                 score = 0.0
             elif candidate.semantic is not None:
@@ -364,7 +375,8 @@ class SentenceRanker:
         return Candidate(rank, unit.first, unit.last, unit.start, unit.end, text, coverage,
                          found, counted, stems=frozenset(own),
                          exact=self.weights.coverage(terms, own),
-                         context=self.weights.coverage(terms, context))
+                         context=self.weights.coverage(terms, context),
+                         gap=self.weights.gap(terms, own | context))
 
     def _is_news(self, expression: str, question_stems: set[str]) -> bool:
         words = [w for w in _WORD.findall(expression) if w.lower() not in GENERIC_NAME_WORDS]

@@ -42,6 +42,15 @@ LLM_ANSWER_UNSUPPORTED = (
     "extraktive Antwort."
 )
 
+LLM_ANSWER_NON_ANSWER = (
+    "Die Antwort des Sprachmodells enthielt nicht, wonach gefragt war (nur Daten, "
+    "Überschriften oder die Frage selbst); stattdessen die extraktive Antwort."
+)
+LLM_ANSWER_DISAGREES = (
+    "Das Sprachmodell nannte nicht, was die Quellen nennen ({span}); stattdessen die "
+    "extraktive Antwort."
+)
+
 SYSTEM_PROMPT = """\
 Du bist KORA, ein Assistent für Beschäftigte in Kommunalverwaltungen. Du beantwortest \
 Fragen ausschließlich auf Grundlage der nummerierten Quellen, die dir mit der Frage \

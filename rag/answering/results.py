@@ -69,6 +69,9 @@ class Answer:
     notice: str = ""
     highlights: list[str] = field(default_factory=list)  # the answer itself: number, date, name
     nearest: list[Nearest] = field(default_factory=list)  # below a refusal, when on the topic
+    # why the LLM's answer was replaced by the extractive one: "empty", "unsupported",
+    # "non_answer", "disagrees" (with the extractive answer), "unavailable"; "" otherwise
+    llm_check: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +88,7 @@ class Answer:
             "notice": self.notice,
             "highlights": self.highlights,
             "nearest": [n.as_json() for n in self.nearest],
+            "llm_check": self.llm_check,
         }
 
     def as_turn(self) -> Turn:

@@ -50,6 +50,10 @@ class SentenceFeatures:
     words: float  # log of its length in words
     dense: float  # the passage's embedding similarity minus the best passage's
     caption: float  # reads like a caption, credit, byline or dateline
+    gap: float  # the largest share of the question's weight one word it lacks carries
+    before: float  # question weight the sentence before it covers (it may name the subject)
+    anaphor: float  # opens with a pronoun or pronominal adverb ("Sie ...", "Dafür ...")
+    best_coverage: float  # coverage minus the best candidate's coverage for this question
     semantic: float  # embedding similarity to the question minus the best sentence's
 
     def vector(self, *, with_semantic: bool) -> list[float]:

@@ -115,6 +115,50 @@ def _admin_list(args: argparse.Namespace, store: Any) -> int:
     return EXIT_OK
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    """`kora admin token add|list|revoke`: keys for the OpenAI-compatible API (/v1)."""
+    settings = load_settings(args)
+    people = People.open(settings, purge_feedback=False)
+    store = people.api_keys  # adding and revoking are audited with the change
+    if args.token_command == "list":
+        return _token_list(args, store.entries())
+    if args.token_command == "add":
+        key, secret = store.add(args.name, actor=_actor(), expires_days=args.expires)
+        if args.json:
+            print_json({"id": key.id, "name": key.name, "key": secret,
+                        "created": key.created, "expires": key.expires})
+            return EXIT_OK
+        until = f", valid until {key.expires}" if key.expires else ", no expiry"
+        print(f"API key {key.id} for {key.name!r}{until}. It is shown only this once; "
+              "KORA keeps only its hash:")
+        print(secret)
+        print("Use it as 'Authorization: Bearer <key>' (in Open WebUI: the connection's "
+              "API key).", file=sys.stderr)
+        return EXIT_OK
+    for key in store.revoke(args.key, actor=_actor()):
+        print(f"API key {key.id} of {key.name!r} revoked; requests with it are refused "
+              "from now on.")
+    return EXIT_OK
+
+
+def _token_list(args: argparse.Namespace, keys: list[Any]) -> int:
+    rows = [{"id": k.id, "name": k.name, "state": k.state(), "created": k.created,
+             "expires": k.expires, "revoked": k.revoked, "requests": k.requests,
+             "last_used": k.last_used} for k in keys]
+    if args.json:
+        print_json({"keys": rows})
+        return EXIT_OK
+    if not rows:
+        print("No API keys. Add one: kora admin token add NAME [--expires DAYS]")
+        return EXIT_OK
+    print(f"{'id':<10}{'name':<24}{'state':<9}{'requests':>9}  {'created':<27}"
+          f"{'expires':<27}last used")
+    for row in rows:
+        print(f"{row['id']:<10}{row['name']:<24}{row['state']:<9}{row['requests']:>9}  "
+              f"{row['created']:<27}{row['expires'] or '-':<27}{row['last_used'] or '-'}")
+    return EXIT_OK
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from people import entry_row
 
@@ -172,6 +216,21 @@ def add_admin(commands: Commands, common: argparse.ArgumentParser) -> None:
     action("passwd", "set a new password (asked for, or from stdin)").add_argument("name")
     action("remove", "remove an account").add_argument("name")
     action("list", "list the accounts").add_argument("--json", action="store_true")
+    token = action("token", "API keys for the OpenAI-compatible API (/v1)",
+                   shared_options=False)
+    token.set_defaults(handler=cmd_token)
+    tokens = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    token_add = tokens.add_parser("add", parents=[common],
+                                  help="make a key for a named client; printed once")
+    token_add.add_argument("name", help="who uses the key: a portal, a team or a person")
+    token_add.add_argument("--expires", type=_positive_int, metavar="DAYS",
+                           help="the key stops working after DAYS days (default: never)")
+    token_add.add_argument("--json", action="store_true")
+    tokens.add_parser("list", parents=[common], help="list the keys (never the keys "
+                      "themselves) with their request counts").add_argument(
+                          "--json", action="store_true")
+    tokens.add_parser("revoke", parents=[common], help="revoke a key by its id, or every "
+                      "key of a client name").add_argument("key", metavar="ID_OR_NAME")
 
 
 def add_audit(commands: Commands, common: argparse.ArgumentParser) -> None:

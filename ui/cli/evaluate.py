@@ -91,8 +91,18 @@ def _eval_llm(args: argparse.Namespace, settings: Any) -> int:
         print_json(result)
         return EXIT_OK
     print(f"LLM: {result['llm']}")
+    questions = result["questions"]
+    print(f"answers with the fact: {result['answers_with_fact']}/{questions} "
+          f"(extractive on the same index: {result['extractive_answers_with_fact']}/{questions})")
+    print(f"confidently wrong: {result['confidently_wrong']}")
+    reasons = ", ".join(f"{k} {v}" for k, v in result["fallbacks_by_reason"].items())
+    print(f"fallbacks to the extractive answer: {result['fallbacks']}"
+          + (f" ({reasons})" if reasons else ""))
+    print(f"disagreements with the extractive answer: {result['disagreements']}")
+    shown = ("llm", "per_question", "answers_with_fact", "extractive_answers_with_fact",
+             "confidently_wrong", "fallbacks", "fallbacks_by_reason", "disagreements")
     for key, value in result.items():
-        if key not in ("llm", "per_question"):
+        if key not in shown:
             print(f"{key}: {value}")
     print("(key-fact recall and supported sentences mean something only with a real model)")
     return EXIT_OK
@@ -108,7 +118,9 @@ def add_eval(commands: Commands, common: argparse.ArgumentParser) -> None:
                           help="folder for report.md and charts (default eval-report/)")
     evaluate.add_argument("--llm", dest="llm_eval", action="store_true",
                           help="answer the golden set with the configured LLM (KORA_LLM) and "
-                               "report recall, supported sentences, citations, refusals, time")
+                               "report answers with the fact (and the extractive answer's), "
+                               "confidently wrong answers, fallbacks, disagreements, recall, "
+                               "supported sentences, citations, refusals, time")
     evaluate.add_argument("--limit", type=int,
                           help="with --llm: only the first N questions (a slow CPU model)")
     evaluate.add_argument("--json", action="store_true")

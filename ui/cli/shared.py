@@ -6,11 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Handler = Callable[[argparse.Namespace], int]
 Commands = Any  # argparse's sub-parser registry (a private argparse class)
+
+
+class AddAction(Protocol):
+    def __call__(self, action: str, action_help: str, *,
+                 shared_options: bool = ...) -> argparse.ArgumentParser: ...
 
 
 def load_settings(args: argparse.Namespace) -> Any:
@@ -50,17 +55,20 @@ def filters_from(args: argparse.Namespace) -> Any:
 
 
 def action_group(commands: Commands, name: str, *, help: str, handler: Handler,
-                 common: argparse.ArgumentParser) -> Callable[[str, str], argparse.ArgumentParser]:
+                 common: argparse.ArgumentParser) -> AddAction:
     """A command whose actions are sub-commands (`kora admin add`); returns what adds an
     action (name, help). The shared options sit on the actions only: argparse lets a
-    sub-command's defaults overwrite what the parent parsed."""
+    sub-command's defaults overwrite what the parent parsed. An action that has actions
+    of its own (`kora admin token add`) takes ``shared_options=False``, and its own
+    actions take them."""
     group = commands.add_parser(name, help=help)
     group.set_defaults(handler=handler)
     actions = group.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
 
-    def add_action(action: str, action_help: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = actions.add_parser(action, parents=[common],
-                                                             help=action_help)
+    def add_action(action: str, action_help: str, *,
+                   shared_options: bool = True) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = actions.add_parser(
+            action, parents=[common] if shared_options else [], help=action_help)
         return parser
 
     return add_action
