@@ -93,9 +93,16 @@ class Throttle:
         return max(waits)
 
     def success(self, *keys: str) -> None:
+        keys = tuple(k[:200] for k in keys)
+        # every API request with a right key ends here: only a key with failures to
+        # forget takes the lock that all workers' failures wait for
+        with self.database.transaction() as connection:
+            counted = connection.execute(select(_failures.c.key).where(
+                _failures.c.key.in_(keys)).limit(1)).first()
+        if counted is None:
+            return
         with self.database.transaction(serialise="login-failures") as connection:
-            connection.execute(delete(_failures).where(
-                _failures.c.key.in_([k[:200] for k in keys])))
+            connection.execute(delete(_failures).where(_failures.c.key.in_(keys)))
 
 
 # --- sessions ---------------------------------------------------------------------------
