@@ -8,6 +8,8 @@ All 240 paragraphs of ../shared/data/xquad-de (CC BY-SA 4.0) are indexed as docu
 1. every question is asked (``--limit`` takes a fixed, evenly spread sample instead):
    the share whose answer contains a gold answer text (case- and whitespace-insensitive),
    the share where the cited passage contains it too, and the share refused;
+   With ``--lowercase`` every question is asked a second time all in lower case (as
+   staff type), and the same shares are reported for that pass;
 2. a fixed sample of ``--without-gold`` questions (default 300, evenly spread over the
    set) is asked again with its gold paragraph left out of retrieval; the other
    paragraphs of the same article stay, so these are hard near misses. Reported: the
@@ -88,6 +90,8 @@ def main() -> int:
                         help="questions asked without their paragraph (part 2)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--show", type=int, default=0, help="print this many misses")
+    parser.add_argument("--lowercase", action="store_true",
+                        help="ask every question again in lower case and report both")
     args = parser.parse_args()
     if not args.source.exists():
         print(f"XQuAD-de not found at {args.source}: pass --source PATH", file=sys.stderr)
@@ -126,6 +130,13 @@ def main() -> int:
                     misses.append({"question": item.question, "gold": item.answers[0],
                                    "refused": answer.refused, "answer": answer.answer[:400]})
             answer_seconds = (time.perf_counter() - started) / max(1, len(asked))
+            lowered_found = lowered_refused = 0
+            if args.lowercase:
+                for item in asked:
+                    answer = assistant.answerer.ask(item.question.lower())
+                    lowered_refused += answer.refused
+                    lowered_found += (not answer.refused
+                                      and contains(item.answers, answer.answer))
             gold_answered = gone_refused = 0
             for item in without:
                 gold_answered += not assistant.answerer.ask(item.question).refused
@@ -145,6 +156,10 @@ def main() -> int:
             "refused_without_gold_paragraph": round(gone_refused / len(without), 4),
             "answered_with_gold_paragraph": round(gold_answered / len(without), 4),
         },
+        **({"lowercase": {
+            "answer_contains_gold": round(lowered_found / len(asked), 4),
+            "refused": round(lowered_refused / len(asked), 4),
+        }} if args.lowercase else {}),
         "seconds_per_answer": round(answer_seconds, 3),
         "index_seconds": round(index_seconds, 1),
         "embedding_model": settings.embedding_model,

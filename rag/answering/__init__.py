@@ -6,8 +6,9 @@ from rag.answering.answer_types import Expected, expected_answer, find_expressio
 from rag.answering.answerer import Answerer
 from rag.answering.assistant import Assistant, LLMSlots
 from rag.answering.evidence import TermWeights
-from rag.answering.extractive import SentenceRanker
-from rag.answering.prompts import SYSTEM_PROMPT, UNSUPPORTED_MARK
+from rag.answering.extractive import COUNT_SOURCE_PASSAGES, SentenceRanker
+from rag.answering.normalise import QuestionNormaliser
+from rag.answering.prompts import NEAREST_HEADER, SYSTEM_PROMPT, UNSUPPORTED_MARK
 from rag.answering.questions import EmptyQuestionError, clean_question
 from rag.answering.refusal import (
     CALIBRATION_FILE,
@@ -18,10 +19,21 @@ from rag.answering.refusal import (
     veto,
 )
 from rag.answering.results import Answer, CheckedSentence, Citation, Nearest, Turn
+from rag.answering.sentence_model import (
+    CHEAP_FEATURES,
+    FEATURE_NAMES,
+    SENTENCE_MODEL_FILE,
+    SentenceModel,
+)
 
 __all__ = [
     "CALIBRATION_FILE",
+    "CHEAP_FEATURES",
+    "COUNT_SOURCE_PASSAGES",
     "FEATURES",
+    "FEATURE_NAMES",
+    "NEAREST_HEADER",
+    "SENTENCE_MODEL_FILE",
     "SYSTEM_PROMPT",
     "UNSUPPORTED_MARK",
     "Answer",
@@ -34,7 +46,9 @@ __all__ = [
     "LLMSlots",
     "LogisticModel",
     "Nearest",
+    "QuestionNormaliser",
     "RefusalModel",
+    "SentenceModel",
     "SentenceRanker",
     "TermWeights",
     "Turn",

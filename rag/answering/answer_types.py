@@ -71,7 +71,8 @@ _QUESTION_PATTERNS: list[tuple[re.Pattern[str], Expected]] = [
     (re.compile(r"\b(?:e-?mail|mail-?adresse|mailadresse|telefon\w*|tel\.?|handynummer|"
                 r"rufnummer|faxnummer|fax|anschrift|postanschrift|adresse|öffnungszeit\w*|"
                 r"oeffnungszeit\w*|sprechzeit\w*|sprechstunde\w*|erreichbar\w*|"
-                r"ansprechpart\w*|kontaktdaten|kontaktperson|internetadresse)\b", _I),
+                r"ansprechpart\w*|kontaktdaten|kontaktperson|internetadresse|mail|"
+                r"geöffnet|geoeffnet|aufhat|aufhaben)\b", _I),
      Expected.CONTACT),
     (re.compile(r"\b(?:bewertung\w*|bewertet|benotet|note|noten|sterne[n]?|zufriedenheit\w*|"
                 r"wie\s+zufrieden|rating|score|ranking|platzierung|auf\s+welchem\s+platz)\b",
@@ -301,20 +302,40 @@ _CAPITALISED = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöü
 
 
 def _names(sentence: str) -> list[Found]:
-    """Two or three capitalised words in a row inside the sentence ("Ina Scharrenbach",
-    "Tobias Urban"): German nouns are capitalised too, so the first word of the sentence
-    and pairs of common nouns ("Die Stadt") are left out by requiring the words not to be
-    at the very start and the pair to be followed or preceded by no article."""
+    """Two or three capitalised words in a row ("Ina Scharrenbach", "Tobias Urban"):
+    German nouns are capitalised too, so pairs after an article ("Die Stadt") are left
+    out, and at the very start of the sentence a pair whose first word is a common
+    function word ("Im Rahmen", "Auch Kommunen")."""
     found = []
     words = list(_CAPITALISED.finditer(sentence))
     for first, second in pairwise(words):
-        if first.start() == 0 or sentence[first.end() : second.start()] != " ":
+        if sentence[first.end() : second.start()] != " ":
+            continue
+        if first.start() == 0 and first.group(0).lower() in _function_words():
             continue
         before = sentence[max(0, first.start() - 4) : first.start()].lower()
         if re.search(r"\b(?:der|die|das|den|dem|des|ein|eine|einer|einem)\s$", before):
             continue
         found.append(Found(first.start(), second.end(), "name"))
     return found
+
+
+def _function_words() -> frozenset[str]:
+    global _FUNCTION_WORDS
+    if _FUNCTION_WORDS is None:
+        from bm25s.stopwords import STOPWORDS_GERMAN
+
+        _FUNCTION_WORDS = frozenset(STOPWORDS_GERMAN) | _SENTENCE_STARTERS
+    return _FUNCTION_WORDS
+
+
+_FUNCTION_WORDS: frozenset[str] | None = None
+# adverbs and conjunctions that open German sentences and are no first names
+_SENTENCE_STARTERS = frozenset("""
+    zunächst danach dann außerdem zudem ebenso bereits bisher künftig heute damals
+    laut gemäß insgesamt anschließend daneben darüber dazu deshalb daher trotzdem
+    besonders vor nach neben unter über zwischen seit während rund etwa fast knapp
+""".split())
 
 
 def _places(sentence: str) -> list[Found]:
