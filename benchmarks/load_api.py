@@ -27,7 +27,8 @@ from benchmarks.machine import system_busy_seconds
 def start_worker(base: Path) -> tuple[WorkerProcess, str]:
     """One worker over a fresh index of the shipped corpus (extractive answers), and an
     API key for it."""
-    from ui.api_keys import SqliteApiKeyStore
+    from people import People
+    from rag.settings import Settings
 
     corpus = base / "corpus"
     prepare_corpus(corpus)
@@ -37,9 +38,9 @@ def start_worker(base: Path) -> tuple[WorkerProcess, str]:
     code, _, err, _, _ = run_cli(["ingest", "--json"], env)
     if code != 0:
         raise RuntimeError(f"initial ingest failed: {err}")
-    store = SqliteApiKeyStore.in_data_dir(data)
-    _, key = store.add("load-benchmark")
-    store.close()
+    people = People.open(Settings.load(data_dir=data), purge_feedback=False)
+    _, key = people.api_keys.add("load-benchmark", actor="benchmark")
+    people.close()
     return WorkerProcess("worker-api", env, base / "worker-api.log"), key
 
 

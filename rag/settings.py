@@ -180,6 +180,12 @@ class Settings(BaseSettings):
     """With KORA_LLM=auto: how long to wait for a local Ollama to answer."""
 
     # --- administration, audit trail and retention ------------------------------------
+    database_url: str | None = None
+    """Where people's data lives (accounts, API keys, login throttling, admin sessions, the
+    audit trail, feedback). Unset: a SQLite file (people.sqlite) in the data directory,
+    for one worker. For several workers, one PostgreSQL database they share, e.g.
+    'postgresql+psycopg://kora:PASSWORD@db.stadt.example/kora' (pip install
+    'kora[postgres]'). `kora config` and `kora status` never print the password."""
     # Passwords are never settings: accounts live hashed in the data directory
     # (`kora admin add`), the legacy shared password only in KORA_ADMIN_PASSWORD.
     admin_session_idle_minutes: Seconds = 30.0

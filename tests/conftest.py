@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rag.providers.embedding import Embedder
     from rag.retrieval import Retriever
     from rag.settings import Settings
+    from tests.postgres import PostgresCluster
 
 enforce_offline()
 
@@ -44,6 +45,32 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if key.startswith("KORA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("KORA_CONFIG", str(tmp_path / "absent-kora.toml"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One real PostgreSQL for the whole session (Debian's package ``postgresql``)."""
+    from tests.postgres import PostgresCluster, server_binaries
+
+    binaries = server_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL tests need Debian's postgresql package "
+                    "(/usr/lib/postgresql/*/bin/initdb); .ci/run installs it")
+    cluster = PostgresCluster(binaries).create()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """People's database for a storage test, once per backend: None is the embedded
+    SQLite file in the data directory, else a fresh database in the session's cluster."""
+    if request.param == "sqlite":
+        return None
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.new_database()
 
 
 @pytest.fixture(scope="session")

@@ -34,14 +34,14 @@ PAUL_PASSWORD = "Paul-fragt-nur-nach"
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any,
         indexed_copy: IndexedCopy) -> Iterator[Any]:
-    from ui.accounts import AccountStore
+    from people import People
     from ui.app import build_app
 
     settings = indexed_copy(
         tmp_path_factory.mktemp("admin-web"), max_file_mb=1,
         chat_requires_login=True, trusted_user_header="X-Remote-User",
         trusted_proxies=[PROXY], admin_session_idle_minutes=30)
-    accounts = AccountStore.in_data_dir(settings.data_dir)
+    accounts = People.open(settings).accounts
     accounts.add("anna", role="admin", password=ANNA_PASSWORD)
     accounts.add("paul", role="chat", password=PAUL_PASSWORD)
     accounts.add("kai", role="admin", password=None)  # signs in through the proxy only

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -43,14 +42,21 @@ def client_for(url: str, key: str | None) -> Any:
                   timeout=120)
 
 
-def add_key(data_dir: Path, name: str) -> str:
-    from ui.api_keys import SqliteApiKeyStore
+def people_at(data_dir: Path) -> Any:
+    """People's database of a `kora serve` started by these tests (SQLite in its data
+    directory), as `kora admin token` opens it."""
+    from people import People
+    from rag.settings import Settings
 
-    store = SqliteApiKeyStore.in_data_dir(data_dir)
+    return People.open(Settings.load(data_dir=data_dir), purge_feedback=False)
+
+
+def add_key(data_dir: Path, name: str) -> str:
+    people = people_at(data_dir)
     try:
-        return store.add(name)[1]
+        return people.api_keys.add(name, actor="tests")[1]
     finally:
-        store.close()
+        people.close()
 
 
 def kora(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -255,8 +261,7 @@ def test_malformed_bodies_and_unknown_paths_are_json_errors(server: Any) -> None
 
 def test_keys_missing_wrong_revoked_or_expired_are_401(server: Any) -> None:
     import openai
-
-    from ui.api_keys import SqliteApiKeyStore
+    from sqlalchemy import text
 
     url = f"{server.url}v1/models"
     assert_error_shape(httpx.get(url), 401, "missing_api_key")
@@ -273,11 +278,11 @@ def test_keys_missing_wrong_revoked_or_expired_are_401(server: Any) -> None:
     revoked, expired = add_key(server.data_dir, "gone"), add_key(server.data_dir, "old")
     for key in (revoked, expired):
         assert httpx.get(url, headers={"Authorization": f"Bearer {key}"}).status_code == 200
-    store = SqliteApiKeyStore.in_data_dir(server.data_dir)
-    store.revoke("gone")
-    store.close()
-    with sqlite3.connect(server.data_dir / "api_keys.sqlite") as db:
-        db.execute("UPDATE api_keys SET expires = '2020-01-01T00:00:00+00:00' WHERE name = 'old'")
+    people = people_at(server.data_dir)
+    people.api_keys.revoke("gone", actor="tests")
+    with people.database.transaction() as connection:
+        connection.execute(text("UPDATE api_keys SET expires = '2020-01-01T00:00:00+00:00' "
+                                "WHERE name = 'old'"))
     gone = assert_error_shape(httpx.get(url, headers={"Authorization": f"Bearer {revoked}"}),
                               401, "invalid_api_key")
     assert "widerrufen" in gone["message"]
@@ -286,24 +291,23 @@ def test_keys_missing_wrong_revoked_or_expired_are_401(server: Any) -> None:
     assert "abgelaufen" in old["message"]
 
     # every refusal is audited with the key's id, never the key
-    audit = (server.data_dir / "audit.jsonl").read_text(encoding="utf-8")
-    refused = [json.loads(line) for line in audit.splitlines()
-               if json.loads(line)["action"] == "api-key"]
+    entries = people.audit.entries()
+    people.close()
+    audit = json.dumps(entries, ensure_ascii=False)
+    refused = [e for e in entries if e["action"] == "api-key"]
     assert {e["detail"]["reason"] for e in refused} >= {"unknown", "malformed", "revoked",
                                                          "expired"}
     assert wrong not in audit and revoked not in audit and SCHARRENBACH not in audit
 
 
 def test_requests_are_counted_per_key(server: Any) -> None:
-    from ui.api_keys import SqliteApiKeyStore
-
     key = add_key(server.data_dir, "zaehler")
     client = client_for(server.url, key)
     for _ in range(3):
         client.models.list()
-    store = SqliteApiKeyStore.in_data_dir(server.data_dir)
-    [entry] = [k for k in store.entries() if k.name == "zaehler"]
-    store.close()
+    people = people_at(server.data_dir)
+    [entry] = [k for k in people.api_keys.entries() if k.name == "zaehler"]
+    people.close()
     assert entry.requests == 3 and entry.last_used
 
 
@@ -319,8 +323,8 @@ def test_token_commands_print_the_key_once_and_audit(server: Any) -> None:
     assert made["key"] not in listed.stdout
     [row] = [k for k in json.loads(listed.stdout)["keys"] if k["id"] == made["id"]]
     assert (row["name"], row["state"], row["requests"]) == ("open-webui", "active", 1)
-    assert made["key"] not in (server.data_dir / "api_keys.sqlite").read_bytes().decode(
-        "latin-1")
+    assert all(made["key"] not in path.read_bytes().decode("latin-1")
+               for path in server.data_dir.glob("people.sqlite*"))  # the file and its log
     assert kora("admin", "token", "revoke", made["id"], env=env).returncode == 0
     assert httpx.get(f"{server.url}v1/models",
                      headers={"Authorization": f"Bearer {made['key']}"}).status_code == 401
@@ -554,8 +558,10 @@ def test_open_api_needs_no_key_and_is_warned_about(tmp_path: Path, embedder: Any
     from ui.app import api_console_line, build_app
 
     settings = indexed_copy(tmp_path)
-    assert api_console_line(settings, ApiSettings(open=True)) == S.CONSOLE_API_OPEN
-    assert "0 aktive" in api_console_line(settings, ApiSettings())
+    people = people_at(settings.data_dir)
+    assert api_console_line(people, ApiSettings(open=True)) == S.CONSOLE_API_OPEN
+    assert "0 aktive" in api_console_line(people, ApiSettings())
+    people.close()
     demo: Any = build_app(settings, assistant_factory=factory_with(embedder),
                           api_settings=ApiSettings(open=True))
     start_app(demo, settings)

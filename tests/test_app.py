@@ -255,18 +255,19 @@ def test_save_uploads_refuses_bad_files(tmp_path: Path) -> None:
 
 
 def test_feedback_round_trip_and_csv(tmp_path: Path) -> None:
-    from ui.feedback import FeedbackStore
+    from people import People
+    from rag.settings import Settings
 
-    store = FeedbackStore.in_data_dir(tmp_path / "data")
+    store = People.open(Settings.load(data_dir=tmp_path / "data")).feedback
     store.add(rating=1, question="Wer eröffnete?", answer="Ina Scharrenbach [1]",
               sources=[{"n": 1, "doc_id": "konferenzen/jahrestagung-2025.md"}],
               comment="sehr gut, \"genau\"")
     store.add(rating=-1, question="Hundesteuer?", answer="Dazu steht nichts", sources=[])
     with pytest.raises(ValueError):
         store.add(rating=5, question="q", answer="a", sources=[])
-    store.close()
-    reopened = FeedbackStore(tmp_path / "data" / "feedback.sqlite")
-    rows = list(csv.DictReader(io.StringIO(reopened.export_csv())))
+    store.database.close()
+    reopened = People.open(Settings.load(data_dir=tmp_path / "data")).feedback
+    rows = list(csv.DictReader(io.StringIO(reopened.export_csv()[0])))
     assert [row["rating"] for row in rows] == ["1", "-1"]
     assert rows[0]["comment"] == 'sehr gut, "genau"'
     assert rows[0]["question"] == "Wer eröffnete?"

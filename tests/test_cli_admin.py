@@ -43,9 +43,9 @@ def test_admin_accounts_from_the_command_line(env: dict[str, str], tmp_path: Pat
     assert kora("admin", "add", "kai", "--no-password", env=env).returncode == 0
     assert kora("admin", "add", "paul", "--role", "chat", env=env,
                 stdin="Paul-fragt-nur-nach\n").returncode == 0
-    stored = (data / "accounts.json").read_text(encoding="utf-8")
-    assert PASSWORD not in stored and "scrypt$" in stored
-    assert stat.S_IMODE((data / "accounts.json").stat().st_mode) == 0o600
+    stored = (data / "people.sqlite").read_bytes()
+    assert PASSWORD.encode() not in stored and b"scrypt$" in stored
+    assert stat.S_IMODE((data / "people.sqlite").stat().st_mode) == 0o600
 
     listed = json.loads(kora("admin", "list", "--json", env=env).stdout)
     assert [(a["name"], a["role"], a["sign_in"]) for a in listed["accounts"]] == [
@@ -65,7 +65,10 @@ def test_admin_accounts_from_the_command_line(env: dict[str, str], tmp_path: Pat
         ("account-passwd", "anna"), ("account-remove", "paul")]
     assert all(e["account"].startswith("cli:") and e["client"] == "local"
                for e in audit["entries"])
-    assert PASSWORD not in (data / "audit.jsonl").read_text(encoding="utf-8")
+    assert PASSWORD.encode() not in (data / "people.sqlite").read_bytes()
+    status = json.loads(kora("status", "--json", env=env).stdout)["people_data"]
+    assert status["database"] == f"sqlite:{(data / 'people.sqlite').resolve()}"
+    assert (status["accounts"], status["audit_entries"]) == (2, 5)
 
 
 @pytest.mark.parametrize("args, stdin, message", [
@@ -91,12 +94,13 @@ def test_passwords_are_never_taken_from_argv(env: dict[str, str]) -> None:
 def test_audit_reports_a_tampered_log(env: dict[str, str], tmp_path: Path) -> None:
     assert kora("admin", "add", "kai", "--no-password", env=env).returncode == 0
     assert kora("admin", "remove", "kai", env=env).returncode == 0
-    log = tmp_path / "data" / "audit.jsonl"
-    log.write_text(log.read_text(encoding="utf-8").replace('"kai"', '"bob"', 1),
-                   encoding="utf-8")
+    with sqlite3.connect(tmp_path / "data" / "people.sqlite") as connection:
+        connection.execute("UPDATE audit SET record = replace(record, '\"kai\"', '\"bob\"')"
+                           " WHERE seq = 1")
+    connection.close()
     result = kora("audit", env=env)
     assert result.returncode == 1
-    assert "changed outside KORA from line 1" in result.stderr
+    assert "changed outside KORA from entry 1" in result.stderr
     assert "account-remove" in result.stdout  # still shown
 
 
@@ -109,25 +113,26 @@ def age_feedback(database: Path, question: str, days: int) -> None:
 
 def test_feedback_purge_deletes_old_entries_for_good(env: dict[str, str],
                                                      tmp_path: Path) -> None:
-    from ui.feedback import FeedbackStore
+    from people import People
+    from rag.settings import Settings
 
     data = tmp_path / "data"
-    store = FeedbackStore.in_data_dir(data)
+    store = People.open(Settings.load(data_dir=data), purge_feedback=False).feedback
     for question in ("Frau Meier aus Zimmer 12 fragt nach Urlaub", "Wie alt bin ich?",
                      "Was ist URBAN.KI?"):
         store.add(rating=1, question=question, answer="-", sources=[])
-    store.close()
-    age_feedback(data / "feedback.sqlite", "Frau Meier aus Zimmer 12 fragt nach Urlaub", 120)
-    age_feedback(data / "feedback.sqlite", "Wie alt bin ich?", 40)
-    assert stat.S_IMODE((data / "feedback.sqlite").stat().st_mode) == 0o600
+    store.database.close()
+    age_feedback(data / "people.sqlite", "Frau Meier aus Zimmer 12 fragt nach Urlaub", 120)
+    age_feedback(data / "people.sqlite", "Wie alt bin ich?", 40)
+    assert stat.S_IMODE((data / "people.sqlite").stat().st_mode) == 0o600
 
     default = json.loads(kora("feedback", "purge", "--json", env=env).stdout)
     assert default == {"removed": 1, "older_than_days": 90}
-    raw = (data / "feedback.sqlite").read_bytes()
+    raw = b"".join(path.read_bytes() for path in data.glob("people.sqlite*"))
     assert b"Frau Meier" not in raw  # overwritten on disk, not just unlinked from the table
     shorter = kora("feedback", "purge", "--older-than", "30", env=env)
     assert shorter.returncode == 0 and "1 feedback entries older than 30 days" in shorter.stdout
-    remaining = [row["question"] for row in FeedbackStore.in_data_dir(data).rows()]
+    remaining = [row["question"] for row in store.rows()]
     assert remaining == ["Was ist URBAN.KI?"]
     bad = kora("feedback", "purge", "--older-than", "-3", env=env)
     assert bad.returncode == 2
@@ -138,34 +143,36 @@ def test_feedback_purge_deletes_old_entries_for_good(env: dict[str, str],
 
 def test_serve_start_purges_and_says_how_admins_sign_in(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from people import People
     from rag.settings import Settings
     from ui.app import start_checks
-    from ui.audit import AuditLog
-    from ui.feedback import FeedbackStore
 
     settings = Settings.load(data_dir=tmp_path / "data", feedback_retention_days=7)
-    store = FeedbackStore.in_data_dir(settings.data_dir)
-    store.add(rating=-1, question="alt", answer="-", sources=[])
-    store.add(rating=1, question="neu", answer="-", sources=[])
-    store.close()
-    age_feedback(settings.data_dir / "feedback.sqlite", "alt", 8)
+    people = People.open(settings, purge_feedback=False)
+    people.feedback.add(rating=-1, question="alt", answer="-", sources=[])
+    people.feedback.add(rating=1, question="neu", answer="-", sources=[])
+    age_feedback(settings.data_dir / "people.sqlite", "alt", 8)
     monkeypatch.setenv("KORA_ADMIN_PASSWORD", "gemeinsam-geheim")
     lines = start_checks(settings)
-    assert lines[0] == "Rückmeldungen älter als 7 Tage gelöscht: 1."
-    assert "gemeinsames Passwort aus KORA_ADMIN_PASSWORD" in lines[1]
-    assert [r["question"] for r in FeedbackStore.in_data_dir(settings.data_dir).rows()] == [
-        "neu"]
-    entry = AuditLog.in_data_dir(settings.data_dir).entries()[-1]
+    assert lines[0] == f"Konten, Protokoll und Rückmeldungen: {people.database.location}"
+    assert lines[1] == "Rückmeldungen älter als 7 Tage gelöscht: 1."
+    assert "gemeinsames Passwort aus KORA_ADMIN_PASSWORD" in lines[2]
+    assert [r["question"] for r in people.feedback.rows()] == ["neu"]
+    entry = people.audit.entries()[-1]
     assert (entry["action"], entry["account"], entry["detail"]["removed"]) == (
         "feedback-purge", "system", 1)
 
 
 def test_config_never_prints_secrets(env: dict[str, str]) -> None:
-    env = {**env, "KORA_OPENAI_API_KEY": "sk-geheim-123", "KORA_ADMIN_PASSWORD": "pw-geheim"}
+    env = {**env, "KORA_OPENAI_API_KEY": "sk-geheim-123", "KORA_ADMIN_PASSWORD": "pw-geheim",
+           "KORA_DATABASE_URL": "postgresql+psycopg://kora:db-geheim@10.0.0.40/kora"}
     for args in (["config"], ["config", "--json"]):
         result = kora(*args, env=env)
         assert result.returncode == 0
         assert "sk-geheim-123" not in result.stdout and "pw-geheim" not in result.stdout
+        assert "db-geheim" not in result.stdout
     assert json.loads(kora("config", "--json", env=env).stdout)["openai_api_key"] == "***"
+    assert json.loads(kora("config", "--json", env=env).stdout)["database_url"] == \
+        "postgresql+psycopg://kora:***@10.0.0.40/kora"
     shown = json.loads(kora("config", "--json", env=env).stdout)
     assert shown["feedback_retention_days"] == 90 and shown["chat_requires_login"] is False

@@ -7,25 +7,35 @@ writes what it did to the audit log.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gradio as gr
 
+from people import (
+    ENV_ACCOUNT,
+    AuditLog,
+    DatabaseUnavailableError,
+    FeedbackStore,
+    Gate,
+    Principal,
+    document_ref,
+    entries_csv,
+    entry_row,
+)
 from rag.errors import KoraError
 from rag.providers.vectorstore import DataDir
 from rag.settings import Settings
 from ui import admin
 from ui import strings as S
-from ui.accounts import ENV_ACCOUNT
-from ui.audit import AuditLog, document_ref, entries_csv, entry_row
-from ui.auth import Gate, Principal
 from ui.failures import failure_line
-from ui.feedback import FeedbackStore
 from ui.progress import web_progress
+
+Result = TypeVar("Result")
 
 AUDIT_SHOWN = 50
 # Gradio copies a returned file into its own cache (cleaned hourly) at once; KORA's copy
@@ -37,6 +47,37 @@ REFUSALS = {
     "not-admin": S.ADMIN_NOT_ADMIN,
     "not-logged-in": S.ADMIN_NOT_LOGGED_IN,
 }
+
+
+def database_down(when_down: Callable[[], Result]) -> Callable[
+        [Callable[..., Result]], Callable[..., Result]]:
+    """A database that is down becomes the German line (in the shape the event returns):
+    each action is one transaction, so nothing of it was written, and the next click
+    tries again."""
+
+    def wrap(action: Callable[..., Result]) -> Callable[..., Result]:
+        @functools.wraps(action)
+        def guarded(*args: Any, **kwargs: Any) -> Result:
+            try:
+                return action(*args, **kwargs)
+            except DatabaseUnavailableError:
+                return when_down()
+
+        return guarded
+
+    return wrap
+
+
+def _down_line() -> str:
+    return S.DATABASE_DOWN
+
+
+def _down_pair() -> tuple[Any, str]:
+    return None, S.DATABASE_DOWN
+
+
+def _down_rows() -> tuple[list[list[str]], str]:
+    return [], S.DATABASE_DOWN
 
 
 class AdminActions:
@@ -59,6 +100,7 @@ class AdminActions:
 
     # --- login and logout ---------------------------------------------------------------
 
+    @database_down(_down_pair)
     def login(self, name: str, password: str, request: Any) -> tuple[str | None, str]:
         result = self.gate.login(name, password, request)
         if result.refused_header:
@@ -71,6 +113,7 @@ class AdminActions:
             return None, S.ADMIN_LOGIN_THROTTLED.format(seconds=math.ceil(result.wait_seconds))
         return None, S.ADMIN_LOGIN_FAILED
 
+    @database_down(_down_pair)
     def logout(self, token: Any, request: Any) -> tuple[None, str]:
         self.gate.logout(token, request)
         return None, S.ADMIN_LOGGED_OUT
@@ -86,6 +129,7 @@ class AdminActions:
 
     # --- documents ----------------------------------------------------------------------
 
+    @database_down(_down_line)
     def upload(self, files: list[Any] | None, token: Any, request: Any) -> str:
         principal, refusal = self.allowed(token, request)
         if principal is None:
@@ -106,6 +150,7 @@ class AdminActions:
                         **({} if stored else {"reason": outcome.message})})
         return "\n".join(outcome.message for outcome in outcomes)
 
+    @database_down(_down_line)
     def reindex(self, token: Any, request: Any, progress: Any = None, *,
                 full: bool = False) -> str:
         """Index the corpus folder: the changes only, or with ``full`` a new index built
@@ -160,6 +205,7 @@ class AdminActions:
         finally:
             index.close()
 
+    @database_down(lambda: ([], gr.update(choices=[], value=None)))
     def documents(self, token: Any, request: Any) -> tuple[Any, Any]:
         principal, _ = self.allowed(token, request)
         if principal is None:
@@ -174,6 +220,7 @@ class AdminActions:
             index.close()
         return rows, gr.update(choices=[row[0] for row in rows], value=None)
 
+    @database_down(_down_line)
     def delete(self, doc_id: str | None, confirmed: bool, token: Any, request: Any,
                progress: Any = None) -> str:
         principal, refusal = self.allowed(token, request)
@@ -199,12 +246,12 @@ class AdminActions:
 
     # --- exports and the audit view -----------------------------------------------------
 
+    @database_down(_down_pair)
     def export_feedback(self, token: Any, request: Any) -> tuple[str | None, str]:
         principal, refusal = self.allowed(token, request)
         if principal is None:
             return None, refusal
-        text = self.feedback.export_csv()
-        rows = len(self.feedback.rows())
+        text, rows = self.feedback.export_csv()
         self.audit.append(action="feedback-export", account=principal.account,
                           client=principal.client, detail={"rows": rows})
         path = admin.export_file(self.export_dir, S.FEEDBACK_EXPORT_NAME, text)
@@ -212,6 +259,7 @@ class AdminActions:
         return path, S.ADMIN_EXPORT_DONE.format(rows=rows,
                                                 days=self.settings.feedback_retention_days)
 
+    @database_down(_down_rows)
     def audit_rows(self, token: Any, request: Any) -> tuple[list[list[str]], str]:
         principal, _ = self.allowed(token, request)
         if principal is None:
@@ -224,6 +272,7 @@ class AdminActions:
             note += "\n\n" + S.AUDIT_BROKEN.format(line=check.first_broken_line)
         return rows, note
 
+    @database_down(_down_pair)
     def export_audit(self, token: Any, request: Any) -> tuple[str | None, str]:
         principal, refusal = self.allowed(token, request)
         if principal is None:

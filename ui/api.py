@@ -4,9 +4,11 @@ port (its routes go into the same FastAPI app as Gradio's, ahead of them).
 - ``GET /v1/models``: KORA's answer modes as models (``ui/api_protocol.py``).
 - ``POST /v1/chat/completions``: one answer, whole or streamed as server-sent events.
 
-Every request needs ``Authorization: Bearer <key>`` (``ui/api_keys.py``) unless the
-admin opened the API (``KORA_API_OPEN=true``). A wrong key counts as a failed login of
-the client address (and of the key id it names), with the logins' waits. Answers take a
+Every request needs ``Authorization: Bearer <key>`` (keys in people's database,
+``people/api_keys.py``) unless the admin opened the API (``KORA_API_OPEN=true``). A
+wrong key counts as a failed login of the client address (and of the key id it names),
+with the logins' waits, in the database that every worker shares; with that database
+down, keyed requests get a 503 (an open API still answers). Answers take a
 slot from the worker's ``AnswerSlots``, which the chat shares; a full line is a 429 with
 ``Retry-After``. A streaming client that goes away stops its answer at the next piece
 the model writes and gives its slot back. Every failure is a JSON error in OpenAI's
@@ -34,6 +36,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from people import ApiKeyStore, AuditLog, DatabaseUnavailableError, ProxyTrust, Throttle
 from rag.answering import Answerer
 from rag.errors import (
     EmptyIndexError,
@@ -45,7 +48,6 @@ from rag.providers.llm import ChatModel, Message
 from rag.settings import Settings
 from ui import strings as S
 from ui.answer_slots import AnswerSlots, QueueFull, Slot, Ticket
-from ui.api_keys import ApiKeyStore
 from ui.api_protocol import (
     MAX_BODY_BYTES,
     ApiError,
@@ -61,8 +63,6 @@ from ui.api_protocol import (
     parse_chat_request,
     streamed_rest,
 )
-from ui.audit import AuditLog
-from ui.auth import ProxyTrust, Throttle
 from ui.failures import answer_failure
 from ui.shared_assistant import SharedAssistant
 
@@ -276,31 +276,41 @@ class OpenAIApi:
     async def _authenticate(self, request: Request) -> Caller:
         client = self.proxy.caller(request).client
         presented = _bearer(request)
+        # keys, their throttling and the audit live in people's database: off the event loop
+        try:
+            return await anyio.to_thread.run_sync(self._check_key, client, presented)
+        except DatabaseUnavailableError:
+            log.warning("API key not checked: people's database is unavailable")
+            raise ApiError(503, S.API_DATABASE_DOWN, code="database_unavailable",
+                           kind="server_error", headers={"Retry-After": "30"}) from None
+
+    def _check_key(self, client: str, presented: str | None) -> Caller:
         if self.api_settings.open:
-            key_id = None
-            if presented:
-                check = await anyio.to_thread.run_sync(self.keys.check, presented)
-                if check.key is not None:
-                    key_id = check.key.id
-                    await anyio.to_thread.run_sync(self.keys.count_request, key_id)
-            return Caller(client, key_id)
+            # an open API answers without a database; a valid key is only counted
+            with contextlib.suppress(DatabaseUnavailableError):
+                if presented and (check := self.keys.check(presented)).key is not None:
+                    self.keys.count_request(check.key.id)
+                    return Caller(client, check.key.id)
+            return Caller(client, None)
         throttle_keys = [f"api-client:{client}"]
         wait = self.throttle.wait_seconds(*throttle_keys)
         if wait > 0:
             self._refused(client, None, "throttled", wait)
         if not presented:
             raise ApiError(401, S.API_KEY_MISSING, code="missing_api_key")
-        check = await anyio.to_thread.run_sync(self.keys.check, presented)
+        check = self.keys.check(presented)
         if check.key_id:
             throttle_keys.append(f"api-key:{check.key_id}")
             wait = self.throttle.wait_seconds(*throttle_keys)
             if wait > 0:
                 self._refused(client, check.key_id, "throttled", wait)
         if check.key is None:
+            # counted in the database: five wrong keys spread over any number of workers
+            # start the wait on all of them, as failed logins do
             wait = self.throttle.failure(*throttle_keys)
             self._refused(client, check.key_id, check.refusal or "unknown", wait)
         self.throttle.success(*throttle_keys)
-        await anyio.to_thread.run_sync(self.keys.count_request, check.key.id)
+        self.keys.count_request(check.key.id)
         return Caller(client, check.key.id)
 
     def _refused(self, client: str, key_id: str | None, why: str, wait: float) -> NoReturn:

@@ -21,17 +21,13 @@ from typing import Any
 
 import gradio as gr
 
+from people import DatabaseUnavailableError, FeedbackStore, Gate, People, env_password
 from rag.providers.vectorstore import DataDir
 from rag.settings import Settings
 from ui import strings as S
-from ui.accounts import AccountStore, env_password
 from ui.admin_actions import AdminActions
 from ui.answer_slots import AnswerSlots
 from ui.api import ApiSettings, OpenAIApi
-from ui.api_keys import SqliteApiKeyStore
-from ui.audit import AuditLog
-from ui.auth import Gate
-from ui.feedback import FeedbackStore
 from ui.handlers import AdminHandlers, ChatHandlers
 from ui.render import escape_markdown, index_banner, llm_status, render_sources
 from ui.shared_assistant import AssistantFactory, SharedAssistant, open_assistant
@@ -101,7 +97,7 @@ class KoraApp:
 
 def build_app(settings: Settings, *,
               assistant_factory: AssistantFactory = open_assistant,
-              clock: Callable[[], float] = time.monotonic,
+              clock: Callable[[], float] = time.time,
               api_settings: ApiSettings | None = None) -> KoraApp:
     """The whole app. Opens the Assistant once (slow: loads the model and the index).
     ``clock`` drives login throttling and session expiry (tests pass their own);
@@ -112,11 +108,10 @@ def build_app(settings: Settings, *,
     data_dir = DataDir(settings, serving=True)
     slots = AnswerSlots(settings.answer_concurrency, max_waiting=api_settings.queue_size)
     shared = SharedAssistant(settings, data_dir, assistant_factory, answer_slots=slots)
-    feedback = FeedbackStore.in_data_dir(settings.data_dir,
-                                         retention_days=settings.feedback_retention_days)
-    audit = AuditLog.in_data_dir(settings.data_dir)
-    accounts = AccountStore.in_data_dir(settings.data_dir)
-    gate = Gate(settings, accounts, audit, clock=clock)
+    # people's data: nothing is connected yet, the chat needs none of it
+    people = People.open(settings)
+    feedback, audit = people.feedback, people.audit
+    gate = Gate(settings, people.accounts, audit, clock=clock)
     export_dir = Path(tempfile.mkdtemp(prefix="kora-export-"))
     atexit.register(shutil.rmtree, export_dir, True)
     actions = AdminActions(settings=settings, data_dir=data_dir, gate=gate, audit=audit,
@@ -125,8 +120,7 @@ def build_app(settings: Settings, *,
     chat = ChatHandlers(settings=settings, shared=shared, gate=gate, feedback=feedback)
     admin = AdminHandlers(actions)
     api = OpenAIApi(settings=settings, api_settings=api_settings, shared=shared, slots=slots,
-                    keys=SqliteApiKeyStore.in_data_dir(settings.data_dir), audit=audit,
-                    throttle=gate.throttle)
+                    keys=people.api_keys, audit=audit, throttle=gate.throttle)
 
     with gr.Blocks(title=S.TITLE, analytics_enabled=False,
                    delete_cache=(3600, 3600)) as blocks:
@@ -135,7 +129,8 @@ def build_app(settings: Settings, *,
         notice = gr.Markdown("", elem_id="kora-hinweis")
         blocks.load(lambda: index_banner(shared.problem), None, [notice],
                     api_visibility="private")
-        login_status = (_login_panel(admin, session, enabled=gate.enabled)
+        admin_enabled = _admin_enabled(gate)
+        login_status = (_login_panel(admin, session, enabled=admin_enabled)
                         if settings.chat_requires_login else None)
         with gr.Tab(S.TAB_CHAT):
             _chat_tab(chat, session, limit=settings.answer_concurrency)
@@ -143,11 +138,20 @@ def build_app(settings: Settings, *,
             gr.Markdown(escape_markdown(llm_status(shared.llm, settings)),
                         elem_id="kora-llm-status")
             if login_status is None:
-                login_status = _login_panel(admin, session, enabled=gate.enabled)
+                login_status = _login_panel(admin, session, enabled=admin_enabled)
             _admin_tab(admin, session, login_status)
             blocks.load(admin.greeting, [session], [login_status], api_visibility="private")
     return KoraApp(blocks=blocks, settings=settings, shared=shared, chat=chat, admin=admin,
                    feedback=feedback, gate=gate, api=api)
+
+
+def _admin_enabled(gate: Gate) -> bool:
+    """Whether to say that the admin area is off; with the database down at start, the
+    login stays on offer (it says what is wrong when used)."""
+    try:
+        return gate.enabled
+    except DatabaseUnavailableError:
+        return True
 
 
 # Gradio queues the events of one function together (limit 1 unless told otherwise),
@@ -197,8 +201,8 @@ def _chat_tab(chat: ChatHandlers, session: gr.State, *, limit: int) -> None:
             with gr.Row():
                 thumbs_up = gr.Button(S.FEEDBACK_UP, size="sm")
                 thumbs_down = gr.Button(S.FEEDBACK_DOWN, size="sm")
-            comment = gr.Textbox(label=S.FEEDBACK_COMMENT, lines=1)
-            feedback_status = gr.Markdown("")
+            comment = gr.Textbox(label=S.FEEDBACK_COMMENT, lines=1, elem_id="kora-kommentar")
+            feedback_status = gr.Markdown("", elem_id="kora-rueckmeldung")
         with gr.Column(scale=2):
             sources = gr.HTML(render_sources(None), elem_id="kora-quellen")
     outputs = [chatbot, sources, badge, history, last, question]
@@ -246,8 +250,9 @@ def _admin_tab(admin: AdminHandlers, session: gr.State, login_status: gr.Markdow
         delete_button = gr.Button(S.ADMIN_DELETE_BUTTON, variant="stop")
     delete_status = gr.Textbox(label=S.STATUS, interactive=False)
     export_button = gr.Button(S.ADMIN_EXPORT)
-    export_file = gr.File(label=S.ADMIN_EXPORT_FILE, interactive=False)
-    export_status = gr.Markdown("")
+    export_file = gr.File(label=S.ADMIN_EXPORT_FILE, interactive=False,
+                          elem_id="kora-export-datei")
+    export_status = gr.Markdown("", elem_id="kora-export-status")
     gr.Markdown(f"### {S.AUDIT_HEADING}")
     audit_note = gr.Markdown("", elem_id="kora-protokoll-hinweis")
     audit_table = gr.Dataframe(headers=S.AUDIT_COLUMNS, interactive=False,
@@ -294,19 +299,29 @@ def launch(app: KoraApp, settings: Settings, *, host: str, port: int) -> None:
 
 
 def start_checks(settings: Settings) -> list[str]:
-    """At `kora serve` start: purge feedback past its retention (audited), and say how the
-    admin area is reached. Returns the console lines."""
-    accounts = AccountStore.in_data_dir(settings.data_dir)
-    feedback = FeedbackStore.in_data_dir(settings.data_dir)
+    """At `kora serve` start: say where people's data lives, purge feedback past its
+    retention (audited), and say how the admin area is reached. Returns the console
+    lines. A database that is down is one line: the worker starts and answers anyway."""
+    people = People.open(settings)
+    lines = [S.CONSOLE_PEOPLE_DATA.format(location=people.database.location)]
+    try:
+        lines += _people_checks(settings, people)
+    except DatabaseUnavailableError as exc:
+        lines.append(S.CONSOLE_DATABASE_DOWN.format(error=str(exc).splitlines()[0]))
+    finally:
+        people.close()
+    return lines
+
+
+def _people_checks(settings: Settings, people: People) -> list[str]:
     days = settings.feedback_retention_days
-    removed = feedback.purge(older_than_days=days)
-    feedback.close()
+    removed = people.feedback.purge(older_than_days=days)
     lines = [S.CONSOLE_PURGED.format(days=days, count=removed)]
     if removed:
-        AuditLog.in_data_dir(settings.data_dir).append(
+        people.audit.append(
             action="feedback-purge", account="system", client="local",
             detail={"older_than_days": days, "removed": removed, "trigger": "serve-start"})
-    named = len(accounts.accounts())
+    named = len(people.accounts.accounts())
     env_set = env_password() is not None
     if named:
         lines.append(S.CONSOLE_ADMIN_ACCOUNTS.format(count=named))
@@ -316,21 +331,15 @@ def start_checks(settings: Settings) -> list[str]:
         lines.append(S.CONSOLE_ADMIN_ENV)
     elif not settings.trusted_user_header:
         lines.append(S.CONSOLE_ADMIN_OFF)
-    lines.append(api_console_line(settings, ApiSettings()))
-    if accounts.loose_permissions():
-        lines.append(S.CONSOLE_ACCOUNTS_MODE_FIXED.format(path=accounts.path))
+    lines.append(api_console_line(people, ApiSettings()))
     return lines
 
 
-def api_console_line(settings: Settings, api_settings: ApiSettings) -> str:
+def api_console_line(people: People, api_settings: ApiSettings) -> str:
     """How the API is reached: with keys (how many are active), or open (a warning)."""
     if api_settings.open:
         return S.CONSOLE_API_OPEN
-    store = SqliteApiKeyStore.in_data_dir(settings.data_dir)
-    try:
-        active = sum(key.state() == "active" for key in store.entries())
-    finally:
-        store.close()
+    active = sum(key.state() == "active" for key in people.api_keys.entries())
     return S.CONSOLE_API_KEYS.format(count=active)
 
 

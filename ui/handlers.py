@@ -8,6 +8,7 @@ name in them is therefore imported here at run time, never only for type checkin
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -15,14 +16,13 @@ from typing import Any
 
 import gradio as gr
 
+from people import DatabaseUnavailableError, FeedbackStore, Gate
 from rag.answering import Answer, EmptyQuestionError, Turn, clean_question
 from rag.retrieval import Filters
 from rag.settings import Settings
 from ui import strings as S
 from ui.admin_actions import AdminActions
-from ui.auth import Gate
 from ui.failures import answer_failure
-from ui.feedback import FeedbackStore
 from ui.render import (
     escape_markdown,
     index_label,
@@ -88,11 +88,16 @@ class ChatHandlers:
         """"" when this caller may chat, else the German line that says why not."""
         caller = self.gate.proxy.caller(request)
         if caller.refused:
-            self.gate.caller(request)  # audited
+            # audited when the database is up; refused either way
+            with contextlib.suppress(DatabaseUnavailableError):
+                self.gate.caller(request)
             return S.AUTH_HEADER_REFUSED
         if not self.settings.chat_requires_login:
-            return ""
-        principal, why = self.gate.principal(token, request, role="chat")
+            return ""  # the chat needs no database
+        try:
+            principal, why = self.gate.principal(token, request, role="chat")
+        except DatabaseUnavailableError:
+            return S.DATABASE_DOWN
         if principal is not None:
             return ""
         return S.ADMIN_SESSION_EXPIRED if why == "expired" else S.CHAT_LOGIN_REQUIRED
@@ -170,16 +175,20 @@ class ChatHandlers:
     def _rate(self, rating: int, last: Answer | None, comment: str, token: Any,
               request: Any) -> tuple[str, str]:
         """(status line, comment box): the comment stays when nothing was stored."""
-        refusal = self.refusal(token, request)
-        if refusal:
-            return refusal, comment
-        if last is None:
-            return S.FEEDBACK_NO_ANSWER, comment
-        self.feedback.add(rating=rating, question=last.question, answer=last.answer,
-                          comment=comment or "",
-                          sources=[{"n": c.n, "doc_id": c.passage.doc_id,
-                                    "title": c.passage.title, "location": c.passage.location}
-                                   for c in last.citations])
+        try:
+            refusal = self.refusal(token, request)
+            if refusal:
+                return refusal, comment
+            if last is None:
+                return S.FEEDBACK_NO_ANSWER, comment
+            self.feedback.add(rating=rating, question=last.question, answer=last.answer,
+                              comment=comment or "",
+                              sources=[{"n": c.n, "doc_id": c.passage.doc_id,
+                                        "title": c.passage.title,
+                                        "location": c.passage.location}
+                                       for c in last.citations])
+        except DatabaseUnavailableError:
+            return S.DATABASE_DOWN, comment  # the comment stays for the next try
         return S.FEEDBACK_THANKS, ""
 
 

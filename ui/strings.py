@@ -71,6 +71,11 @@ FEEDBACK_UP = "👍 Hilfreich"
 FEEDBACK_DOWN = "👎 Nicht hilfreich"
 FEEDBACK_COMMENT = "Kommentar zur letzten Antwort (optional)"
 FEEDBACK_THANKS = "Danke für Ihre Rückmeldung."
+DATABASE_DOWN = (
+    "Die Datenbank für Konten, Protokoll und Rückmeldungen ist gerade nicht erreichbar; "
+    "es wurde nichts gespeichert. Bitte prüfen Sie den Datenbankserver (KORA_DATABASE_URL) "
+    "oder versuchen Sie es in einigen Minuten erneut."
+)
 FEEDBACK_NO_ANSWER = "Es gibt noch keine Antwort, die Sie bewerten könnten."
 
 ADMIN_DISABLED = (
@@ -185,8 +190,11 @@ CONSOLE_ADMIN_ENV_IGNORED = (
 )
 CONSOLE_ADMIN_ACCOUNTS = "Verwaltung: {count} benannte(s) Konto/Konten (kora admin list)."
 CONSOLE_ADMIN_OFF = "Verwaltung ausgeschaltet: kein Konto (kora admin add NAME)."
-CONSOLE_ACCOUNTS_MODE_FIXED = (
-    "Hinweis: {path} war für andere lesbar; jetzt nur noch für den Eigentümer."
+CONSOLE_PEOPLE_DATA = "Konten, Protokoll und Rückmeldungen: {location}"
+CONSOLE_DATABASE_DOWN = (
+    "Warnung: Die Datenbank für Konten, Protokoll und Rückmeldungen ist nicht erreichbar "
+    "({error}). Der Chat antwortet trotzdem; Verwaltung und Rückmeldungen gehen wieder, "
+    "sobald sie erreichbar ist."
 )
 CONSOLE_PURGED = "Rückmeldungen älter als {days} Tage gelöscht: {count}."
 CONSOLE_RUNNING = "KORA läuft auf http://{host}:{port}"
@@ -252,6 +260,12 @@ API_QUESTION_TOO_LONG = (
 API_UNSUPPORTED = (
     "Nicht unterstützt: {what}. KORA beantwortet Textfragen mit einer Antwort. / "
     "Not supported: {what}."
+)
+API_DATABASE_DOWN = (
+    "Der API-Schlüssel kann gerade nicht geprüft werden: Die Datenbank für Konten und "
+    "Schlüssel ist nicht erreichbar. Bitte später erneut versuchen; die Administration "
+    "prüft den Datenbankserver (KORA_DATABASE_URL). / The API key cannot be checked right "
+    "now (database unavailable): retry later."
 )
 API_INDEX_PROBLEM = "{problem} / KORA cannot answer right now."
 API_FAILED = "{error} / The question could not be answered."

@@ -1,15 +1,14 @@
 """`kora admin`, `kora audit` and `kora feedback`: the web app's accounts, the audit
-log of admin actions, and the stored feedback."""
+log of admin actions, and the stored feedback, all in people's database (``people``)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from contextlib import closing
 from typing import Any
 
-from ui.accounts import env_password
+from people import People, env_password
 from ui.cli.shared import (
     EXIT_FAILED,
     EXIT_OK,
@@ -35,7 +34,7 @@ def _read_new_password(name: str) -> str:
     stdin; never from the command line, where `ps` and the shell history would show it."""
     import getpass
 
-    from ui.accounts import AccountError
+    from people import AccountError
 
     if sys.stdin.isatty():
         first = getpass.getpass(f"New password for {name}: ")
@@ -50,12 +49,11 @@ def _read_new_password(name: str) -> str:
 
 
 def cmd_admin(args: argparse.Namespace) -> int:
-    from ui.accounts import AccountStore, check_name
-    from ui.audit import AuditLog
+    from people import check_name
 
     settings = load_settings(args)
-    store = AccountStore.in_data_dir(settings.data_dir)
-    audit = AuditLog.in_data_dir(settings.data_dir)
+    people = People.open(settings, purge_feedback=False)
+    store, audit = people.accounts, people.audit
     if args.admin_command == "list":
         return _admin_list(args, store)
     name = check_name(args.name)
@@ -67,7 +65,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
               f"{'' if password is not None else ', sign-in through the trusted proxy only'}).")
     elif args.admin_command == "passwd":
         if store.get(name) is None:
-            from ui.accounts import AccountError
+            from people import AccountError
 
             raise AccountError(f"No account {name!r}: see `kora admin list`.")
         store.set_password(name, _read_new_password(name))
@@ -87,12 +85,11 @@ def cmd_admin(args: argparse.Namespace) -> int:
 
 def _admin_list(args: argparse.Namespace, store: Any) -> int:
     accounts = store.accounts()
-    loose = store.loose_permissions()
     env_set = env_password() is not None
     env_state = "unset" if not env_set else "ignored" if accounts else "active"
     if args.json:
         print_json({
-            "file": str(store.path),
+            "database": store.location,
             "accounts": [{"name": a.name, "role": a.role,
                           "sign_in": "password" if a.password_hash else "proxy",
                           "created": a.created, "password_changed": a.password_changed}
@@ -106,7 +103,7 @@ def _admin_list(args: argparse.Namespace, store: Any) -> int:
         sign_in = "password" if a.password_hash else "proxy"
         print(f"{a.name:<24}{a.role:<8}{sign_in:<10}{a.created:<27}{a.password_changed}")
     if not accounts:
-        print(f"No named accounts ({store.path}). Add one: kora admin add NAME")
+        print(f"No named accounts ({store.location}). Add one: kora admin add NAME")
     messages = {
         "active": "KORA_ADMIN_PASSWORD is set and in use: one shared admin password without "
                   "a name (single-admin set-up; the audit log cannot tell people apart).",
@@ -115,48 +112,33 @@ def _admin_list(args: argparse.Namespace, store: Any) -> int:
         "unset": "KORA_ADMIN_PASSWORD is not set.",
     }
     print(messages[env_state])
-    if loose:
-        print(f"Warning: {store.path} was readable by others; its mode is now 0600.",
-              file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_token(args: argparse.Namespace) -> int:
     """`kora admin token add|list|revoke`: keys for the OpenAI-compatible API (/v1)."""
-    from ui.api_keys import SqliteApiKeyStore
-    from ui.audit import AuditLog
-
     settings = load_settings(args)
-    store = SqliteApiKeyStore.in_data_dir(settings.data_dir)
-    audit = AuditLog.in_data_dir(settings.data_dir)
-    try:
-        if args.token_command == "list":
-            return _token_list(args, store.entries())
-        if args.token_command == "add":
-            key, secret = store.add(args.name, expires_days=args.expires)
-            audit.append(action="api-key-add", account=_actor(), client="local",
-                         detail={"target": key.name, "key_id": key.id,
-                                 "expires": key.expires})
-            if args.json:
-                print_json({"id": key.id, "name": key.name, "key": secret,
-                            "created": key.created, "expires": key.expires})
-                return EXIT_OK
-            until = f", valid until {key.expires}" if key.expires else ", no expiry"
-            print(f"API key {key.id} for {key.name!r}{until}. It is shown only this once; "
-                  "KORA keeps only its hash:")
-            print(secret)
-            print("Use it as 'Authorization: Bearer <key>' (in Open WebUI: the connection's "
-                  "API key).", file=sys.stderr)
+    people = People.open(settings, purge_feedback=False)
+    store = people.api_keys  # adding and revoking are audited with the change
+    if args.token_command == "list":
+        return _token_list(args, store.entries())
+    if args.token_command == "add":
+        key, secret = store.add(args.name, actor=_actor(), expires_days=args.expires)
+        if args.json:
+            print_json({"id": key.id, "name": key.name, "key": secret,
+                        "created": key.created, "expires": key.expires})
             return EXIT_OK
-        revoked = store.revoke(args.key)
-        for key in revoked:
-            audit.append(action="api-key-revoke", account=_actor(), client="local",
-                         detail={"target": key.name, "key_id": key.id})
-            print(f"API key {key.id} of {key.name!r} revoked; requests with it are refused "
-                  "from now on.")
+        until = f", valid until {key.expires}" if key.expires else ", no expiry"
+        print(f"API key {key.id} for {key.name!r}{until}. It is shown only this once; "
+              "KORA keeps only its hash:")
+        print(secret)
+        print("Use it as 'Authorization: Bearer <key>' (in Open WebUI: the connection's "
+              "API key).", file=sys.stderr)
         return EXIT_OK
-    finally:
-        store.close()
+    for key in store.revoke(args.key, actor=_actor()):
+        print(f"API key {key.id} of {key.name!r} revoked; requests with it are refused "
+              "from now on.")
+    return EXIT_OK
 
 
 def _token_list(args: argparse.Namespace, keys: list[Any]) -> int:
@@ -178,15 +160,16 @@ def _token_list(args: argparse.Namespace, keys: list[Any]) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from ui.audit import AuditLog, entry_row
+    from people import entry_row
 
     settings = load_settings(args)
-    audit = AuditLog.in_data_dir(settings.data_dir)
+    audit = People.open(settings, purge_feedback=False).audit
     entries = audit.entries(limit=args.limit)
     check = audit.verify()
     if args.json:
-        print_json({"file": str(audit.path), "intact": check.intact,
-                     "first_broken_line": check.first_broken_line, "entries": entries})
+        print_json({"database": audit.location, "intact": check.intact,
+                     "entries_checked": check.entries,
+                     "first_broken_entry": check.first_broken_line, "entries": entries})
     else:
         for entry in entries:
             row = entry_row(entry)
@@ -198,26 +181,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 line += f"  {row['detail']}"
             print(line)
         if not entries:
-            print(f"The audit log is empty ({audit.path}).")
+            print(f"The audit log is empty ({audit.location}).")
     if not check.intact:
-        print(f"kora: warning: the audit log was changed outside KORA from line "
-              f"{check.first_broken_line} on ({audit.path}).", file=sys.stderr)
+        print(f"kora: warning: the audit log was changed outside KORA from entry "
+              f"{check.first_broken_line} on ({audit.location}).", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from ui.audit import AuditLog
-    from ui.feedback import FEEDBACK_FILE, FeedbackStore
-
     settings = load_settings(args)
     days = args.older_than if args.older_than is not None else settings.feedback_retention_days
-    if not (settings.data_dir / FEEDBACK_FILE).exists():
-        removed = 0
-    else:
-        with closing(FeedbackStore.in_data_dir(settings.data_dir)) as store:
-            removed = store.purge(older_than_days=days)
-    AuditLog.in_data_dir(settings.data_dir).append(
+    people = People.open(settings, purge_feedback=False)
+    removed = people.feedback.purge(older_than_days=days)
+    people.audit.append(
         action="feedback-purge", account=_actor(), client="local",
         detail={"older_than_days": days, "removed": removed})
     if args.json:

@@ -26,6 +26,10 @@ def _masked(name: str, value: Any) -> Any:
     """Secrets are never printed: `kora config` output ends up in tickets and chats."""
     if name.endswith(_SECRET_SUFFIXES) and value:
         return "***"
+    if name == "database_url" and value:
+        from people import shown_url
+
+        return shown_url(value)  # the password in the URL becomes ***
     return value
 
 
@@ -63,6 +67,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "chroma": settings.chroma_url or "embedded",
         "keyword_index_chunks": 0,
         "llm": _llm_status(settings),
+        "people_data": _people_status(settings),
     }
     try:
         index = data_dir.open_current(verify_model=False)
@@ -77,6 +82,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     for key, value in status.items():
         if key == "llm":
             value = value["description"]
+        if key == "people_data":
+            value = (f"accounts, audit and feedback in {value['database']}"
+                     + (f" ({value['error']})" if "error" in value else
+                        f" ({value['accounts']} accounts, {value['audit_entries']} audit "
+                        f"entries, {value['feedback']} feedback)"))
         if key == "last_ingest" and value:
             value = (f"{value['finished_at']}: {value['added']} added, {value['updated']} "
                      f"updated, {value['unchanged']} unchanged, {value['removed']} removed, "
@@ -107,6 +117,22 @@ def _index_status(data_dir: DataDir, index: Index) -> dict[str, Any]:
         "keyword_index_chunks": manifest["count"] if manifest else 0,
         "keyword_analyzer": manifest.get("analyzer") if manifest else None,
     }
+
+
+def _people_status(settings: Any) -> dict[str, Any]:
+    """Where accounts, API keys, the audit trail and feedback live, and how many; a
+    database that is down is reported, not raised (the index may still be fine)."""
+    from people import DatabaseUnavailableError, People
+
+    people = People.open(settings, purge_feedback=False)
+    status: dict[str, Any] = {"database": people.database.location}
+    try:
+        status.update(people.counts())
+    except DatabaseUnavailableError as exc:
+        status["error"] = str(exc).splitlines()[0]
+    finally:
+        people.close()
+    return status
 
 
 def _llm_status(settings: Any) -> dict[str, Any]:

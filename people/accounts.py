@@ -1,10 +1,9 @@
 """Named accounts for the web app: who may administer KORA (and, optionally, who may chat).
 
-Passwords are kept only as scrypt hashes (memory-hard, from the standard library) in
-``accounts.json`` in the data directory, readable by its owner only (0600). The file is
-read on every login and every admin action, so `kora admin add|passwd|remove` take
-effect in a running server at once: a removed account or a changed password ends the
-sessions that depended on it.
+Passwords are kept only as scrypt hashes (memory-hard, from the standard library) in the
+accounts table of people's database (``people.database``). It is read on every login and
+every admin action, so `kora admin add|passwd|remove` take effect in every running worker
+at once: a removed account or a changed password ends the sessions that depended on it.
 
 The older single password from ``KORA_ADMIN_PASSWORD`` still opens the admin area, but
 only while no named account exists: once there are names, a shared password would make
@@ -14,22 +13,25 @@ the audit trail say "somebody".
 from __future__ import annotations
 
 import base64
-import contextlib
-import fcntl
 import hashlib
 import hmac
-import json
 import os
 import re
 import secrets
-import stat
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from rag.errors import KoraError, UsageError
+from sqlalchemy import delete, insert, select, update
+
+from people.schema import accounts as _accounts
+from people.schema import sessions as _sessions
+from rag.errors import UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from people.database import Database
 
 ACCOUNTS_FILE = "accounts.json"
 PASSWORD_ENV = "KORA_ADMIN_PASSWORD"
@@ -116,49 +118,33 @@ def env_password() -> str | None:
 
 
 class AccountStore:
-    """``accounts.json`` in the data directory; every call reads the file afresh."""
+    """The accounts table; every call reads the database afresh, so `kora admin` on any
+    machine takes effect in every running worker at the next login or action."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, database: Database) -> None:
+        self.database = database
         self._dummy_hash: str | None = None
 
-    @classmethod
-    def in_data_dir(cls, data_dir: Path) -> AccountStore:
-        return cls(data_dir / ACCOUNTS_FILE)
+    @property
+    def location(self) -> str:
+        return self.database.location
 
     # --- reading ----------------------------------------------------------------------
 
     def accounts(self) -> dict[str, Account]:
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise KoraError(f"The account file {self.path} cannot be read ({type(exc).__name__}):"
-                            " restore it from a backup or remove it and add the accounts "
-                            "again with `kora admin add`.") from exc
-        return {name: Account(name=name, role=entry["role"],
-                              password_hash=entry.get("password_hash"),
-                              created=entry["created"],
-                              password_changed=entry["password_changed"])
-                for name, entry in raw.get("accounts", {}).items()}
+        with self.database.transaction() as connection:
+            rows = connection.execute(select(_accounts).order_by(_accounts.c.name)).all()
+        return {row.name: _account(row) for row in rows}
 
     def get(self, name: str) -> Account | None:
-        return self.accounts().get(name)
+        with self.database.transaction() as connection:
+            row = connection.execute(
+                select(_accounts).where(_accounts.c.name == name)).first()
+        return _account(row) if row is not None else None
 
     def has_accounts(self) -> bool:
-        return bool(self.accounts())
-
-    def loose_permissions(self) -> bool:
-        """True when others than the owner could read the file (it is then fixed)."""
-        try:
-            mode = stat.S_IMODE(self.path.stat().st_mode)
-        except FileNotFoundError:
-            return False
-        if mode & 0o077:
-            self.path.chmod(0o600)
-            return True
-        return False
+        with self.database.transaction() as connection:
+            return connection.execute(select(_accounts.c.name).limit(1)).first() is not None
 
     def authenticate(self, name: str, password: str) -> Account | None:
         """The account when ``name`` and ``password`` match, else None (same cost)."""
@@ -181,70 +167,68 @@ class AccountStore:
             raise AccountError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
         if password is not None:
             check_new_password(name, password)
-        with self._locked() as data:
-            if name in data["accounts"]:
+        # hashed before the transaction: half a second that holds no lock
+        encoded = hash_password(password) if password is not None else None
+        now = _now()
+        account = Account(name=name, role=role, password_hash=encoded, created=now,
+                          password_changed=now)
+        with self.database.transaction(serialise="accounts") as connection:
+            if connection.execute(select(_accounts.c.name)
+                                  .where(_accounts.c.name == name)).first():
                 raise AccountError(f"The account {name!r} exists already: change its "
                                    f"password with `kora admin passwd {name}`.")
-            now = _now()
-            data["accounts"][name] = {
-                "role": role,
-                "password_hash": hash_password(password) if password is not None else None,
-                "created": now, "password_changed": now,
-            }
-        account = self.get(name)
-        assert account is not None
+            connection.execute(insert(_accounts).values(**asdict(account)))
         return account
 
     def set_password(self, name: str, password: str) -> Account:
         check_new_password(name, password)
-        with self._locked() as data:
-            entry = data["accounts"].get(name)
-            if entry is None:
+        encoded = hash_password(password)
+        with self.database.transaction(serialise="accounts") as connection:
+            changed = connection.execute(
+                update(_accounts).where(_accounts.c.name == name)
+                .values(password_hash=encoded, password_changed=_now())).rowcount
+            if not changed:
                 raise AccountError(f"No account {name!r}: see `kora admin list`.")
-            entry["password_hash"] = hash_password(password)
-            entry["password_changed"] = _now()
+            # the sessions that depended on the old password end with it
+            connection.execute(delete(_sessions).where(_sessions.c.account == name))
         account = self.get(name)
         assert account is not None
         return account
 
     def remove(self, name: str) -> Account:
-        with self._locked() as data:
-            entry = data["accounts"].pop(name, None)
-            if entry is None:
+        with self.database.transaction(serialise="accounts") as connection:
+            row = connection.execute(
+                select(_accounts).where(_accounts.c.name == name)).first()
+            if row is None:
                 raise AccountError(f"No account {name!r}: see `kora admin list`.")
-        return Account(name=name, role=entry["role"], password_hash=None,
-                       created=entry["created"], password_changed=entry["password_changed"])
+            connection.execute(delete(_accounts).where(_accounts.c.name == name))
+            connection.execute(delete(_sessions).where(_sessions.c.account == name))
+        return replace(_account(row), password_hash=None)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[dict[str, Any]]:
-        """Read, change and write the file under a lock (two `kora admin` at once)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(f".{self.path.name}.lock")
-        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        with open(descriptor, "r+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                raw = json.loads(self.path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raw = {"version": 1, "accounts": {}}
-            yield raw
-            self._write(raw)
+    def import_rows(self, connection: Connection, entries: dict[str, dict[str, Any]]
+                    ) -> tuple[int, list[str]]:
+        """Accounts from an old ``accounts.json`` inside the importing transaction: (added,
+        names skipped because the database has them already)."""
+        present = set(connection.execute(select(_accounts.c.name)).scalars())
+        skipped = sorted(name for name in entries if name in present)
+        rows = [{"name": name, "role": entry["role"],
+                 "password_hash": entry.get("password_hash"), "created": entry["created"],
+                 "password_changed": entry["password_changed"]}
+                for name, entry in entries.items() if name not in present]
+        if rows:
+            connection.execute(insert(_accounts), rows)
+        return len(rows), skipped
 
-    def _write(self, data: dict[str, Any]) -> None:
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        temporary.unlink(missing_ok=True)
-        # created 0600 from the first byte: no moment in which others could read hashes
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with open(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+
+def _account(row: Any) -> Account:
+    return Account(name=row.name, role=row.role, password_hash=row.password_hash,
+                   created=row.created, password_changed=row.password_changed)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-__all__ = ["ACCOUNTS_FILE", "ENV_ACCOUNT", "PASSWORD_ENV", "Account", "AccountError",
-           "AccountStore", "check_name", "env_password", "hash_password", "verify_password"]
+__all__ = ["ACCOUNTS_FILE", "ENV_ACCOUNT", "PASSWORD_ENV", "ROLES", "Account", "AccountError",
+           "AccountStore", "Role", "check_name", "env_password", "hash_password",
+           "verify_password"]

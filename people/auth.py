@@ -1,98 +1,108 @@
 """Who is asking: logins, their throttling, idle sessions, and the trusted proxy header.
 
 All of it lives on the server. A browser session holds only an opaque random token in
-``gr.State`` (which Gradio keeps server-side); each admin action looks the token up
-here, so hiding a button is never the protection. Throttling and sessions are kept in
-memory per process: a restart logs everybody out and forgets failed attempts (which the
-audit log still lists).
+Gradio's server-side state; each admin action looks the token up here, so hiding a
+button is never the protection. Failed logins and sessions live in people's database:
+five failures spread over any number of workers start the wait on all of them, and a
+restart neither forgets them nor logs anybody out. Their clock is the wall clock (epoch
+seconds), the only one that workers on several machines share.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import delete, func, insert, select, update
+
+from people.accounts import ENV_ACCOUNT, Account, AccountStore, env_password
+from people.audit import AuditLog
+from people.schema import login_failures as _failures
+from people.schema import sessions as _sessions
 from rag.settings import Settings
-from ui.accounts import ENV_ACCOUNT, Account, AccountStore, env_password
-from ui.audit import AuditLog
+
+if TYPE_CHECKING:
+    from people.database import Database
 
 Clock = Callable[[], float]
 UNKNOWN_CLIENT = "unbekannt"
 # failures older than this are forgotten, and so is the table entry that held them
 FORGET_AFTER_SECONDS = 24 * 3600
-MAX_TRACKED = 10_000
 MAX_LOGGED_NAME = 64
 
 
 # --- throttling -------------------------------------------------------------------------
 
 
-@dataclass
-class _Failures:
-    count: int = 0
-    last: float = 0.0
-    locked_until: float = 0.0
-
-
 class Throttle:
-    """Failed logins counted per key ("account:NAME", "client:ADDRESS"); after
-    ``max_failures`` of them every attempt waits ``delay`` seconds, doubling with each
-    further failure up to ``max_delay``. Attempts during a wait are refused unchecked."""
+    """Failed logins counted per key ("account:NAME", "client:ADDRESS") in the database,
+    so the count is the same on every worker; after ``max_failures`` of them every
+    attempt waits ``delay`` seconds, doubling with each further failure up to
+    ``max_delay``. Attempts during a wait are refused unchecked."""
 
-    def __init__(self, *, max_failures: int, delay: float, max_delay: float,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(self, database: Database, *, max_failures: int, delay: float,
+                 max_delay: float, clock: Clock = time.time) -> None:
+        self.database = database
         self.max_failures = max_failures
         self.delay = delay
         self.max_delay = max_delay
         self.clock = clock
-        self._lock = threading.Lock()
-        self._failures: dict[str, _Failures] = {}
 
     def wait_seconds(self, *keys: str) -> float:
         """How long the longest lock among ``keys`` still lasts (0: none)."""
         now = self.clock()
-        with self._lock:
-            waits = [self._failures[k].locked_until - now for k in keys if k in self._failures]
-        return max([0.0, *waits])
+        with self.database.transaction() as connection:
+            until = connection.execute(
+                select(func.max(_failures.c.locked_until))
+                .where(_failures.c.key.in_([k[:200] for k in keys]))).scalar()
+        return max(0.0, (until or 0.0) - now)
 
     def failure(self, *keys: str) -> float:
         """Count a failure against every key; the wait it imposes now."""
         now = self.clock()
-        with self._lock:
-            self._forget_old(now)
-            for key in keys:
-                entry = self._failures.setdefault(key, _Failures())
-                if now - entry.last > FORGET_AFTER_SECONDS:
-                    entry.count = 0
-                entry.count += 1
-                entry.last = now
-                if entry.count >= self.max_failures:
-                    steps = entry.count - self.max_failures
+        waits = [0.0]
+        # serialised: two workers counting the same key at once must both count
+        with self.database.transaction(serialise="login-failures") as connection:
+            connection.execute(delete(_failures).where(
+                _failures.c.last < now - FORGET_AFTER_SECONDS,
+                _failures.c.locked_until <= now))
+            for key in (k[:200] for k in keys):
+                row = connection.execute(
+                    select(_failures).where(_failures.c.key == key)).first()
+                count = 1 if row is None or now - row.last > FORGET_AFTER_SECONDS \
+                    else int(row._mapping["count"]) + 1
+                locked_until = row.locked_until if row is not None else 0.0
+                if count >= self.max_failures:
+                    steps = count - self.max_failures
                     wait = self.max_delay if steps > 30 else min(self.delay * 2**steps,
                                                                  self.max_delay)
-                    entry.locked_until = now + wait
-        return self.wait_seconds(*keys)
+                    locked_until = now + wait
+                values = {"count": count, "last": now, "locked_until": locked_until}
+                if row is None:
+                    connection.execute(insert(_failures).values(key=key, **values))
+                else:
+                    connection.execute(update(_failures).where(_failures.c.key == key)
+                                       .values(**values))
+                waits.append(locked_until - now)
+        return max(waits)
 
     def success(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
-
-    def _forget_old(self, now: float) -> None:
-        if len(self._failures) < MAX_TRACKED:
+        keys = tuple(k[:200] for k in keys)
+        # every API request with a right key ends here: only a key with failures to
+        # forget takes the lock that all workers' failures wait for
+        with self.database.transaction() as connection:
+            counted = connection.execute(select(_failures.c.key).where(
+                _failures.c.key.in_(keys)).limit(1)).first()
+        if counted is None:
             return
-        for key in [k for k, v in self._failures.items()
-                    if now - v.last > FORGET_AFTER_SECONDS and v.locked_until <= now]:
-            del self._failures[key]
-        while len(self._failures) >= MAX_TRACKED:  # a flood of addresses: oldest out
-            oldest = min(self._failures, key=lambda k: self._failures[k].last)
-            del self._failures[oldest]
+        with self.database.transaction(serialise="login-failures") as connection:
+            connection.execute(delete(_failures).where(_failures.c.key.in_(keys)))
 
 
 # --- sessions ---------------------------------------------------------------------------
@@ -108,17 +118,24 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, *, idle_seconds: float, clock: Clock = time.monotonic) -> None:
+    """Admin web sessions in the database. The browser holds the token (in Gradio's
+    server-side state); the table holds only its SHA-256."""
+
+    def __init__(self, database: Database, *, idle_seconds: float,
+                 clock: Clock = time.time) -> None:
+        self.database = database
         self.idle_seconds = idle_seconds
         self.clock = clock
-        self._lock = threading.Lock()
-        self._sessions: dict[str, Session] = {}
 
     def open(self, *, account: str, role: str, fingerprint: str, client: str) -> str:
         token = secrets.token_urlsafe(32)
-        with self._lock:
-            self._drop_idle()
-            self._sessions[token] = Session(account, role, fingerprint, client, self.clock())
+        now = self.clock()
+        with self.database.transaction() as connection:
+            connection.execute(delete(_sessions).where(
+                _sessions.c.last_seen < now - self.idle_seconds))
+            connection.execute(insert(_sessions).values(
+                token_hash=_token_hash(token), account=account[:200], role=role,
+                fingerprint=fingerprint, client=client[:200], last_seen=now))
         return token
 
     def check(self, token: Any) -> tuple[Session | None, bool]:
@@ -127,32 +144,38 @@ class Sessions:
         if not isinstance(token, str):
             return None, False
         now = self.clock()
-        with self._lock:
-            session = self._sessions.get(token)
-            if session is None:
+        key = _token_hash(token)
+        with self.database.transaction() as connection:
+            row = connection.execute(
+                select(_sessions).where(_sessions.c.token_hash == key)).first()
+            if row is None:
                 return None, False
-            if now - session.last_seen > self.idle_seconds:
-                del self._sessions[token]
+            if now - row.last_seen > self.idle_seconds:
+                connection.execute(delete(_sessions).where(_sessions.c.token_hash == key))
                 return None, True
-            session.last_seen = now
-            return session, False
+            connection.execute(update(_sessions).where(_sessions.c.token_hash == key)
+                               .values(last_seen=now))
+        return Session(row.account, row.role, row.fingerprint, row.client, now), False
 
     def close(self, token: Any) -> Session | None:
         if not isinstance(token, str):
             return None
-        with self._lock:
-            return self._sessions.pop(token, None)
+        key = _token_hash(token)
+        with self.database.transaction() as connection:
+            row = connection.execute(
+                select(_sessions).where(_sessions.c.token_hash == key)).first()
+            if row is None:
+                return None
+            connection.execute(delete(_sessions).where(_sessions.c.token_hash == key))
+        return Session(row.account, row.role, row.fingerprint, row.client, row.last_seen)
 
     def close_account(self, account: str) -> None:
-        with self._lock:
-            for token in [t for t, s in self._sessions.items() if s.account == account]:
-                del self._sessions[token]
+        with self.database.transaction() as connection:
+            connection.execute(delete(_sessions).where(_sessions.c.account == account))
 
-    def _drop_idle(self) -> None:
-        now = self.clock()
-        for token in [t for t, s in self._sessions.items()
-                      if now - s.last_seen > self.idle_seconds]:
-            del self._sessions[token]
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 # --- where a request comes from ---------------------------------------------------------
@@ -243,7 +266,7 @@ class Gate:
     settings: Settings
     accounts: AccountStore
     audit: AuditLog
-    clock: Clock = time.monotonic
+    clock: Clock = time.time
     throttle: Throttle = field(init=False)
     sessions: Sessions = field(init=False)
     proxy: ProxyTrust = field(init=False)
@@ -253,9 +276,11 @@ class Gate:
         # read once, like every setting: a changed KORA_ADMIN_PASSWORD takes a restart
         self.shared_password = env_password()
         s = self.settings
-        self.throttle = Throttle(max_failures=s.login_max_failures, delay=s.login_delay_seconds,
+        database = self.accounts.database
+        self.throttle = Throttle(database, max_failures=s.login_max_failures,
+                                 delay=s.login_delay_seconds,
                                  max_delay=s.login_delay_max_seconds, clock=self.clock)
-        self.sessions = Sessions(idle_seconds=s.admin_session_idle_minutes * 60,
+        self.sessions = Sessions(database, idle_seconds=s.admin_session_idle_minutes * 60,
                                  clock=self.clock)
         self.proxy = ProxyTrust(s)
 

@@ -1,0 +1,106 @@
+"""People's data and administration: accounts, authentication, API keys, login
+throttling, admin sessions, the audit trail and feedback, in one SQL database
+(``people.database``), plus the document administration the admin area runs.
+
+Functions and classes that return data; no Gradio, no German UI text (``ui`` renders).
+Sits below ``ui`` and above ``evaluation``, ``ingest`` and ``rag``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from people.accounts import (
+    ACCOUNTS_FILE,
+    ENV_ACCOUNT,
+    PASSWORD_ENV,
+    ROLES,
+    Account,
+    AccountError,
+    AccountStore,
+    Role,
+    check_name,
+    env_password,
+    hash_password,
+    verify_password,
+)
+from people.api_keys import (
+    API_KEYS_FILE,
+    ApiKey,
+    ApiKeyError,
+    ApiKeyStore,
+    DatabaseApiKeyStore,
+    KeyCheck,
+    check_client_name,
+    key_hash,
+)
+from people.audit import AUDIT_FILE, AuditLog, ChainCheck, document_ref, entries_csv, entry_row
+from people.auth import (
+    Caller,
+    Gate,
+    LoginResult,
+    Principal,
+    ProxyTrust,
+    Session,
+    Sessions,
+    Throttle,
+    env_account,
+)
+from people.database import (
+    DATABASE_FILE,
+    Database,
+    DatabaseSetupError,
+    DatabaseUnavailableError,
+    shown_url,
+)
+from people.feedback import FEEDBACK_FILE, FeedbackStore
+from people.legacy import IMPORTED_SUFFIX, import_legacy_files
+
+
+@dataclass(frozen=True, eq=False)
+class People:
+    """The stores over one database, as a worker or a command opens them."""
+
+    database: Database
+    accounts: AccountStore
+    api_keys: DatabaseApiKeyStore
+    audit: AuditLog
+    feedback: FeedbackStore
+
+    @classmethod
+    def open(cls, settings: Any, *, purge_feedback: bool = True) -> People:
+        """Nothing is connected yet: the first use migrates and imports (a database that
+        is down must not stop a worker from answering)."""
+        database = Database.for_settings(settings)
+        retention = settings.feedback_retention_days if purge_feedback else None
+        return cls(database=database, accounts=AccountStore(database),
+                   api_keys=DatabaseApiKeyStore(database), audit=AuditLog(database),
+                   feedback=FeedbackStore(database, retention_days=retention))
+
+    def counts(self) -> dict[str, int]:
+        """How many accounts, API keys, audit entries and feedback rows the database
+        holds."""
+        from sqlalchemy import func, select
+
+        from people.schema import accounts, api_keys, audit, feedback
+
+        with self.database.transaction() as connection:
+            return {key: int(connection.execute(select(func.count()).select_from(table))
+                             .scalar_one())
+                    for key, table in (("accounts", accounts), ("api_keys", api_keys),
+                                       ("audit_entries", audit), ("feedback", feedback))}
+
+    def close(self) -> None:
+        self.database.close()
+
+
+__all__ = ["ACCOUNTS_FILE", "API_KEYS_FILE", "AUDIT_FILE", "DATABASE_FILE", "ENV_ACCOUNT",
+           "FEEDBACK_FILE", "IMPORTED_SUFFIX", "PASSWORD_ENV", "ROLES", "Account",
+           "AccountError", "AccountStore", "ApiKey", "ApiKeyError", "ApiKeyStore", "AuditLog",
+           "Caller", "ChainCheck", "Database", "DatabaseApiKeyStore", "DatabaseSetupError",
+           "DatabaseUnavailableError", "FeedbackStore", "Gate", "KeyCheck", "LoginResult",
+           "People", "Principal", "ProxyTrust", "Role", "Session", "Sessions", "Throttle",
+           "check_client_name", "check_name", "document_ref", "entries_csv", "entry_row",
+           "env_account", "env_password", "hash_password", "import_legacy_files", "key_hash",
+           "shown_url", "verify_password"]

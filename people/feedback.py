@@ -1,0 +1,112 @@
+"""Staff feedback on answers: thumbs up or down and a comment, in people's database.
+
+Feedback holds what staff typed (questions may name people), so it is kept only for
+``feedback_retention_days``: older rows are deleted when `kora serve` starts, at most
+hourly while feedback is written, before every export, and by `kora feedback purge`. In
+SQLite, ``secure_delete`` overwrites deleted rows in the file instead of leaving them in
+free pages, and the write-ahead log that still held them is emptied.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, insert, select
+
+from people.schema import feedback as _feedback
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from people.database import Database
+
+FEEDBACK_FILE = "feedback.sqlite"  # where feedback lived before people's database
+CSV_COLUMNS = ["created_at", "rating", "comment", "question", "answer", "sources"]
+PURGE_INTERVAL_SECONDS = 3600
+
+
+class FeedbackStore:
+    """The feedback table; safe to share between request threads."""
+
+    def __init__(self, database: Database, *, retention_days: float | None = None) -> None:
+        """``retention_days``: delete older rows now and then (None: keep everything,
+        for tools that only read)."""
+        self.database = database
+        self.retention_days = retention_days
+        self._last_purge = 0.0
+
+    @property
+    def location(self) -> str:
+        return self.database.location
+
+    def purge(self, *, older_than_days: float) -> int:
+        """Delete rows created more than ``older_than_days`` ago; the number deleted."""
+        cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+        with self.database.transaction() as connection:
+            removed = connection.execute(delete(_feedback).where(
+                _feedback.c.created_at < cutoff.isoformat(timespec="seconds"))).rowcount
+        if removed:
+            self.database.flush_to_file()  # the write-ahead log held the deleted rows
+        self._last_purge = time.monotonic()
+        return int(removed or 0)
+
+    def _purge_if_due(self) -> int:
+        if self.retention_days is None:
+            return 0
+        if self._last_purge and time.monotonic() - self._last_purge < PURGE_INTERVAL_SECONDS:
+            return 0
+        return self.purge(older_than_days=self.retention_days)
+
+    def add(self, *, rating: int, question: str, answer: str,
+            sources: list[dict[str, Any]], comment: str = "") -> None:
+        """``rating`` is +1 (helpful) or -1 (not helpful)."""
+        if rating not in (1, -1):
+            raise ValueError(f"rating must be 1 or -1, not {rating!r}")
+        self._purge_if_due()
+        with self.database.transaction() as connection:
+            connection.execute(insert(_feedback).values(
+                created_at=datetime.now(UTC).isoformat(timespec="seconds"), rating=rating,
+                comment=comment.strip(), question=question, answer=answer,
+                sources=json.dumps(sources, ensure_ascii=False)))
+
+    def rows(self) -> list[dict[str, Any]]:
+        columns = [_feedback.c[name] for name in CSV_COLUMNS]
+        with self.database.transaction() as connection:
+            result = connection.execute(select(*columns).order_by(_feedback.c.id)).all()
+        return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in result]
+
+    def count(self) -> int:
+        with self.database.transaction() as connection:
+            return int(connection.execute(select(func.count()).select_from(_feedback))
+                       .scalar_one())
+
+    def export_csv(self) -> tuple[str, int]:
+        """The CSV after purging what is past retention, and its number of rows."""
+        if self.retention_days is not None:
+            self.purge(older_than_days=self.retention_days)
+        rows = self.rows()
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+        return buffer.getvalue(), len(rows)
+
+    @staticmethod
+    def import_rows(connection: Connection, rows: list[dict[str, Any]]) -> int:
+        """Rows of an old ``feedback.sqlite``, inside the importing transaction."""
+        if rows:
+            connection.execute(insert(_feedback), [
+                {name: row[name] for name in CSV_COLUMNS} for row in rows])
+        return len(rows)
+
+    def close(self) -> None:
+        """Nothing to release: the database's engine is shared."""
+
+
+__all__ = ["CSV_COLUMNS", "FEEDBACK_FILE", "FeedbackStore"]

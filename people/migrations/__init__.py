@@ -1,0 +1,1 @@
+"""Alembic migrations of people's data; ``people.database`` runs them at first use."""
