@@ -20,7 +20,7 @@ from ui.cli.shared import (
 )
 
 
-def _actor() -> str:
+def actor() -> str:
     """Who ran a command-line change, as the audit log names them."""
     import getpass
 
@@ -77,7 +77,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
         removed = store.remove(name)
         detail = {"role": removed.role}
         print(f"Account {name!r} removed; its open web sessions have ended.")
-    audit.append(action=f"account-{args.admin_command}", account=_actor(), client="local",
+    audit.append(action=f"account-{args.admin_command}", account=actor(), client="local",
                  detail={"target": name, **detail})
     if store.has_accounts() and env_password() is not None:
         print("Note: KORA_ADMIN_PASSWORD is now ignored because named accounts exist; "
@@ -162,7 +162,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         with closing(FeedbackStore.in_data_dir(settings.data_dir)) as store:
             removed = store.purge(older_than_days=days)
     AuditLog.in_data_dir(settings.data_dir).append(
-        action="feedback-purge", account=_actor(), client="local",
+        action="feedback-purge", account=actor(), client="local",
         detail={"older_than_days": days, "removed": removed})
     if args.json:
         print_json({"removed": removed, "older_than_days": days})
