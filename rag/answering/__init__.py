@@ -3,6 +3,7 @@ of every citation; ``Assistant`` puts the stages together for one data directory
 
 from rag.answering.answerer import Answerer
 from rag.answering.assistant import Assistant, LLMSlots
+from rag.answering.dated import OLDER_LABEL, UNDATED, as_of, asks_for_latest, german_date
 from rag.answering.evidence import TermWeights
 from rag.answering.extractive import SentenceRanker
 from rag.answering.prompts import SYSTEM_PROMPT, UNSUPPORTED_MARK
@@ -20,7 +21,9 @@ from rag.answering.results import Answer, CheckedSentence, Citation, Nearest, Tu
 __all__ = [
     "CALIBRATION_FILE",
     "FEATURES",
+    "OLDER_LABEL",
     "SYSTEM_PROMPT",
+    "UNDATED",
     "UNSUPPORTED_MARK",
     "Answer",
     "Answerer",
@@ -35,7 +38,10 @@ __all__ = [
     "SentenceRanker",
     "TermWeights",
     "Turn",
+    "as_of",
+    "asks_for_latest",
     "clean_question",
+    "german_date",
     "measure_evidence",
     "veto",
 ]
