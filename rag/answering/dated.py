@@ -270,7 +270,9 @@ def _date_generated(answer: Answer, pool: Sequence[Scored], extract: Extract) ->
                 text=resolution.lead.text, citations=[n], supported=True, lexical=1.0,
                 semantic=None))
             return
-    if not passage.date.strip() or (resolution is None and not extract.expected.is_typed):
+    if not passage.date.strip() or resolution is None:
+        # a generated answer is the model's wording: dated where sources of different
+        # dates were weighed (or the latest was asked for); its sources show their dates
         return
     marker = f"[{first.citations[0]}]"
     at = answer.answer.find(first.text)
