@@ -6,12 +6,12 @@ they are.
 
 - **As of when.** An answer that states a value (a number, an amount, a date, a name, a
   place: facts that change) is followed by the date of the document it comes from: "…
-  185 Beschäftigte teil. [1] (Stand: 14.11.2024)". So is every lead sentence where
+  185 Beschäftigte teil. [1] (Stand: 16.11.2023)". So is every lead sentence where
   sources of different dates were weighed. Descriptions are left as they are.
 - **Newer wins.** When the top sentences give different values of the asked kind (a
   number, amount, date, name) for the same subject from documents of different dates,
   the answer leads with the newest document's value and names each older one as older
-  ("Ältere Angabe (Stand: 15.11.2023): …"), instead of mixing them. Questions with
+  ("Ältere Angabe (Stand: 17.11.2022): …"), instead of mixing them. Questions with
   "aktuell", "derzeit", "zuletzt", "neueste", "dieses Jahr" … lead with the newest
   document among the close candidates even without a conflict. Otherwise the ranking
   stays as it is: older facts are still facts. A question that names a year has chosen
