@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, get_args
 import yaml
 
 from evaluation.metrics import ndcg_at, reciprocal_rank, unique_in_order
-from rag.answering import Answer
+from rag.answering import OLDER_LABEL, Answer
 from rag.choices import RetrieverMode
 
 if TYPE_CHECKING:
@@ -58,6 +58,18 @@ class Question:
     question: str
     expected_docs: list[str]
     key_facts: list[list[str]]
+    dated: Dated | None = None  # questions over documents in versions and years
+
+
+@dataclass(frozen=True)
+class Dated:
+    """What a question over dated versions expects: the newest source's value (variants)
+    leading the answer with its date, and the older values, which may appear only in a
+    line that names them as older."""
+
+    newest: list[str]
+    as_of: str
+    older: list[str]
 
 
 @dataclass
@@ -71,7 +83,9 @@ class GoldenSet:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         questions = [
             Question(q["id"], q["category"], q["question"], list(q["expected_docs"]),
-                     [list(f) for f in q["key_facts"]])
+                     [list(f) for f in q["key_facts"]],
+                     Dated(list(q["newest"]), str(q["as_of"]), list(q.get("older") or []))
+                     if "newest" in q else None)
             for q in data["questions"]
         ]
         return cls(questions, list(data["out_of_scope"]), list(data["conversations"]))
@@ -111,6 +125,20 @@ def score_answer(answer: Answer, expected_docs: Sequence[str],
     docs = [c.passage.doc_id for c in answer.citations]
     doc_precision = sum(d in expected_docs for d in docs) / len(docs) if docs else None
     return AnswerScore(recall, correct / checked if checked else None, doc_precision, False)
+
+
+def dated_score(answer: Answer, dated: Dated) -> tuple[bool, bool]:
+    """(answered with the newest value and its date, mixes versions). The lead is the
+    answer's first sentence line; an older value outside a line labelled as older mixes."""
+    if answer.refused:
+        return False, False
+    lines = [line for line in answer.answer.split("\n") if line.strip()]
+    sentences = [line for line in lines if re.search(r"\[\d+\]", line)] or lines
+    lead = sentences[0] if sentences else ""
+    newest = fact_found(dated.newest, lead) and dated.as_of in lead
+    unlabelled = "\n".join(line for line in lines if not line.startswith(OLDER_LABEL))
+    mixed = bool(dated.older) and fact_found(dated.older, unlabelled)
+    return newest, mixed
 
 
 def retrieval_row(ranked_docs: Sequence[str], expected: Sequence[str]) -> dict[str, float]:
@@ -207,9 +235,18 @@ def _evaluate(assistant: Any, golden: GoldenSet, progress: Progress | None) -> E
 
     scores: dict[str, list[AnswerScore]] = defaultdict(list)
     judged: list[bool] = []
+    dated: list[tuple[bool, bool]] = []
     for number, q in enumerate(golden.questions, start=1):
         answer = answerer.ask(q.question)
         score = score_answer(answer, q.expected_docs, q.key_facts)
+        if q.dated is not None:
+            newest, mixed = dated_score(answer, q.dated)
+            dated.append((newest, mixed))
+            if not newest or mixed:
+                result.failures.append({"id": q.id, "question": q.question, "dated": True,
+                                        "refused": answer.refused,
+                                        "newest_with_date": newest, "mixed": mixed,
+                                        "answer": answer.answer[:400]})
         scores[q.category].append(score)
         scores["all"].append(score)
         if score.key_fact_recall < 1.0:
@@ -221,6 +258,11 @@ def _evaluate(assistant: Any, golden: GoldenSet, progress: Progress | None) -> E
         if progress:
             progress(number, len(golden.questions), "answers")
     result.answers = _answer_summary(scores["all"])
+    if dated:
+        result.answers["dated"] = {
+            "questions": len(dated),
+            "newest_with_date": round(sum(n for n, _ in dated) / len(dated), 4),
+            "mixed_versions": round(sum(m for _, m in dated) / len(dated), 4)}
     result.answers_by_category = {c: _answer_summary(s) for c, s in scores.items() if c != "all"}
 
     refused_out = 0

@@ -10,11 +10,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ingest.readers import ParsedDocument, Section
+from ingest.versions import declare_replacement
 
 if TYPE_CHECKING:
-    from ingest.pipeline import Ingestor, IngestReport, ProgressCallback
+    from ingest.pipeline import (
+        Ingestor,
+        IngestReport,
+        ProgressCallback,
+        needs_confirmation,
+        plan_ingest,
+        removal_check,
+    )
 
-_FROM_PIPELINE = frozenset({"Ingestor", "IngestReport", "ProgressCallback"})
+_FROM_PIPELINE = frozenset({"Ingestor", "IngestReport", "ProgressCallback",
+                            "needs_confirmation", "plan_ingest", "removal_check"})
 
 __all__ = [
     "IngestReport",
@@ -22,6 +31,10 @@ __all__ = [
     "ParsedDocument",
     "ProgressCallback",
     "Section",
+    "declare_replacement",
+    "needs_confirmation",
+    "plan_ingest",
+    "removal_check",
 ]
 
 

@@ -29,6 +29,7 @@ from ingest.llama_embedding import LlamaEmbedding
 from ingest.nodes import GermanChunker, to_llama_document
 from ingest.readers import VANISHED, ParsedDocument, read_file
 from ingest.sources import SourceFile, collect_files, sha256_of, source_problem
+from ingest.versions import declared_in_folders, replacements
 from rag.errors import IndexUnavailableError, KoraError, ReaderError, causes
 from rag.providers.embedding import Embedder
 from rag.providers.keyword import keyword_index_current, rebuild_keyword_index
@@ -46,6 +47,12 @@ class Failure:
 
 
 @dataclass
+class Replacement:
+    doc_id: str  # the replaced document: kept and listed, but no longer answering
+    by: str  # the document that replaces it
+
+
+@dataclass
 class IngestReport:
     added: int = 0
     updated: int = 0
@@ -54,11 +61,40 @@ class IngestReport:
     failed: list[Failure] = field(default_factory=list)
     chunks: int = 0
     seconds: float = 0.0
+    undated: int = 0  # documents read in this run that state no date ("ohne Datum")
+    replaced: list[Replacement] = field(default_factory=list)  # new in this run
+    restored: list[str] = field(default_factory=list)  # replaced before, answering again
+    # which documents: kept for the audit and the dry run's list (``as_dict`` shows them
+    # only for a dry run, where they are the point)
+    added_ids: list[str] = field(default_factory=list)
+    updated_ids: list[str] = field(default_factory=list)
+    removed_ids: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 3)
+        for key in ("added_ids", "updated_ids", "removed_ids", "dry_run"):
+            data.pop(key)
+        if self.dry_run:
+            data["dry_run"] = True
+            data["documents"] = {"add": self.added_ids, "update": self.updated_ids,
+                                 "remove": self.removed_ids}
         return data
+
+    def removal_share(self, indexed: int) -> float:
+        """The share of the ``indexed`` documents this run removes."""
+        return self.removed / indexed if indexed else 0.0
+
+
+@dataclass
+class _Read:
+    """A new or changed file, parsed and ready to be written."""
+
+    source: SourceFile
+    sha256: str
+    parsed: ParsedDocument
+    is_update: bool
 
 
 class ProgressCallback(Protocol):
@@ -99,10 +135,16 @@ class Ingestor:
             changed = self._ingest_files(index, files, report, progress)
             if prune:
                 changed |= self._prune(index, report)
+            changed |= self._update_replacements(index, report)
             return changed
 
         return self._ingest(write, rebuild=rebuild, wait_for_lock=wait_for_lock,
                             first_index_at_once=True, record=True)
+
+    def plan(self, paths: Sequence[Path] | None = None, *, rebuild: bool = False,
+             prune: bool = False) -> IngestReport:
+        """What ``run`` with the same arguments would do (see ``plan_ingest``)."""
+        return plan_ingest(self.settings, self.data_dir, paths, rebuild=rebuild, prune=prune)
 
     def index_parsed(
         self,
@@ -226,27 +268,86 @@ class Ingestor:
         states = index.file_states()
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
         for done, batch in self._batches(index, files, states, report, max_bytes, progress):
-            documents = [document for document, _ in batch]
+            documents = [to_llama_document(read.source.doc_id, str(read.source.path),
+                                           read.parsed, read.sha256) for read in batch]
             # journal first: if this process dies before the batch is recorded, the next
             # run removes whatever of these documents reached Chroma and redoes them
             index.mark_pending([document.id_ for document in documents])
             nodes = pipeline.run(documents=documents)
             report.chunks += len(nodes)
             now = datetime.now(UTC).isoformat(timespec="seconds")
-            for document, is_update in batch:
-                index.set_file_state(
-                    document.id_,
-                    {"sha256": document.metadata["content_sha256"],
-                     "path": document.metadata["file_path"], "indexed_at": now},
-                )
-                if is_update:
-                    report.updated += 1
-                else:
-                    report.added += 1
+            for read in batch:
+                state = self._state(read, now)
+                index.set_file_state(read.source.doc_id, state)
+                states[read.source.doc_id] = state
+                self._count_read(read, report)
             index.clear_pending([document.id_ for document in documents])
             changed = True
             if progress:
                 progress(done, len(files), documents[-1].id_)
+        self._note_declarations(files, states, write=index)
+        return changed
+
+    @staticmethod
+    def _state(read: _Read, indexed_at: str) -> dict[str, Any]:
+        """What the file table keeps of an indexed file."""
+        state = {"sha256": read.sha256, "path": str(read.source.path), "indexed_at": indexed_at}
+        if read.parsed.replaces:
+            state["replaces"] = read.parsed.replaces
+        return state
+
+    @staticmethod
+    def _count_read(read: _Read, report: IngestReport) -> None:
+        if read.is_update:
+            report.updated += 1
+            report.updated_ids.append(read.source.doc_id)
+        else:
+            report.added += 1
+            report.added_ids.append(read.source.doc_id)
+        if not read.parsed.date:
+            report.undated += 1
+
+    @staticmethod
+    def _note_declarations(files: list[SourceFile], states: dict[str, dict[str, Any]], *,
+                           write: Index | None) -> None:
+        """Bring the admin's upload choices ("ersetzt Dokument …") into the file table:
+        they live beside the files, and change without the file changing."""
+        declared = declared_in_folders(files)
+        for source in files:
+            doc_id = source.doc_id
+            state = states.get(doc_id)
+            if state is None or state.get("declared") == declared.get(doc_id):
+                continue
+            state = {key: value for key, value in state.items() if key != "declared"}
+            if declared.get(doc_id):
+                state["declared"] = declared[doc_id]
+            states[doc_id] = state
+            if write is not None:
+                write.set_file_state(doc_id, state)
+
+    @staticmethod
+    def _replacements(states: dict[str, dict[str, Any]]) -> dict[str, str]:
+        declared = {doc_id: str(state.get("declared") or state.get("replaces") or "")
+                    for doc_id, state in states.items()
+                    if state.get("declared") or state.get("replaces")}
+        return replacements(declared, states)
+
+    @staticmethod
+    def _compare_replacements(before: dict[str, str], after: dict[str, str],
+                              report: IngestReport) -> bool:
+        report.replaced = [Replacement(old, new) for old, new in sorted(after.items())
+                           if before.get(old) != new]
+        report.restored = sorted(set(before) - set(after))
+        return before != after
+
+    def _update_replacements(self, index: Index, report: IngestReport) -> bool:
+        """Recompute which documents are replaced, from the whole file table (a
+        replacing document may have been indexed in an earlier run)."""
+        before = index.replaced()
+        after = self._replacements(index.file_states())
+        changed = self._compare_replacements(before, after, report)
+        if changed:
+            index.set_replaced(after)
         return changed
 
     @staticmethod
@@ -266,10 +367,37 @@ class Ingestor:
         report: IngestReport,
         max_bytes: int,
         progress: ProgressCallback | None,
-    ) -> Iterator[tuple[int, list[tuple[Any, bool]]]]:
+    ) -> Iterator[tuple[int, list[_Read]]]:
         """Parse the new and changed files and yield them in embedding batches."""
-        batch: list[tuple[Any, bool]] = []
+        batch: list[_Read] = []
         size = 0
+        done = 0
+
+        def step(number: int, doc_id: str) -> None:
+            nonlocal done
+            done = number
+            if progress:
+                progress(number, len(files), doc_id)
+
+        for read in self._classify(files, states, report, max_bytes, record_moves=index,
+                                   on_step=step):
+            batch.append(read)
+            size += len(read.parsed.text)
+            if size >= self.settings.ingest_batch_characters or len(batch) >= BATCH_DOCUMENTS:
+                yield done, batch
+                batch, size = [], 0
+        if batch:
+            yield len(files), batch
+        elif progress and files:
+            progress(len(files), len(files), "")
+
+    @staticmethod
+    def _classify(files: list[SourceFile], states: dict[str, dict[str, Any]],
+                  report: IngestReport, max_bytes: int, *, record_moves: Index | None,
+                  on_step: Callable[[int, str], None] | None = None) -> Iterator[_Read]:
+        """The files to write, parsed; unchanged and failed ones counted in ``report``.
+        One walk for the ingest and its dry run, so that the dry run predicts it.
+        ``record_moves``: the index in which to note that an unchanged file moved."""
         seen: set[str] = set()
         for done, source in enumerate(files, start=1):
             doc_id = source.doc_id
@@ -301,35 +429,89 @@ class Ingestor:
                 if state.get("path") != str(source.path):
                     # the folder moved: remember where the file is now, or --prune would
                     # take it for deleted
-                    index.set_file_state(doc_id, {**state, "path": str(source.path)})
+                    states[doc_id] = {**state, "path": str(source.path)}
+                    if record_moves is not None:
+                        record_moves.set_file_state(doc_id, states[doc_id])
+                if on_step:
+                    on_step(done, doc_id)
                 continue
             try:
                 parsed = read_file(source.path, max_bytes=max_bytes)
             except ReaderError as exc:
                 report.failed.append(Failure(str(source.path), str(exc)))
                 continue
-            document = to_llama_document(doc_id, str(source.path), parsed, sha256)
-            batch.append((document, state is not None))
-            size += len(parsed.text)
-            if size >= self.settings.ingest_batch_characters or len(batch) >= BATCH_DOCUMENTS:
-                yield done, batch
-                batch, size = [], 0
-            elif progress:
-                progress(done, len(files), doc_id)
-        if batch:
-            yield len(files), batch
-        elif progress and files:
-            progress(len(files), len(files), "")
+            if on_step:
+                on_step(done, doc_id)
+            yield _Read(source, sha256, parsed, state is not None)
+
+    @staticmethod
+    def _gone(states: dict[str, dict[str, Any]]) -> list[str]:
+        """The indexed documents whose files no longer exist (what --prune removes)."""
+        return [doc_id for doc_id, state in sorted(states.items())
+                if not Path(state["path"]).exists()]
 
     def _prune(self, index: Index, report: IngestReport) -> bool:
         removed = False
-        for doc_id, state in sorted(index.file_states().items()):
-            if Path(state["path"]).exists():
-                continue
+        for doc_id in self._gone(index.file_states()):
             index.delete_document(doc_id)
             report.removed += 1
+            report.removed_ids.append(doc_id)
             removed = True
         return removed
+
+
+def plan_ingest(settings: Settings, data_dir: DataDir, paths: Sequence[Path] | None = None, *,
+                rebuild: bool = False, prune: bool = False) -> IngestReport:
+    """What ``Ingestor.run`` with the same arguments would do, without writing anything:
+    no chunk, docstore entry, file hash or pointer changes (the dry run). New and changed
+    files are read, so that failures are found; nothing is embedded, and no model loads."""
+    started = time.perf_counter()
+    files = collect_files(paths or [settings.corpus_dir])
+    report = IngestReport(dry_run=True)
+    states, before = {}, {}
+    with data_dir.guarded():
+        if not rebuild and data_dir.current() is not None:
+            live = data_dir.open_current(verify_model=False)
+            try:
+                states, before = live.file_states(), live.replaced()
+            finally:
+                live.close()
+    states = {doc_id: dict(state) for doc_id, state in states.items()}
+    max_bytes = int(settings.max_file_mb * 1_000_000)
+    for read in Ingestor._classify(files, states, report, max_bytes, record_moves=None):
+        Ingestor._count_read(read, report)
+        states[read.source.doc_id] = Ingestor._state(read, "")
+    Ingestor._note_declarations(files, states, write=None)
+    if prune:
+        for doc_id in Ingestor._gone(states):
+            report.removed += 1
+            report.removed_ids.append(doc_id)
+            del states[doc_id]
+    Ingestor._compare_replacements(before, Ingestor._replacements(states), report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def removal_check(settings: Settings, data_dir: DataDir,
+                  paths: Sequence[Path] | None = None) -> tuple[int, int]:
+    """(documents a pruning run would remove, documents in the index): cheap, it reads only
+    the file table, for the confirmation a large removal needs."""
+    collect_files(paths or [settings.corpus_dir])  # a missing path fails as in the run
+    with data_dir.guarded():
+        if data_dir.current() is None:
+            return 0, 0
+        live = data_dir.open_current(verify_model=False)
+        try:
+            states = live.file_states()
+        finally:
+            live.close()
+    return len(Ingestor._gone(states)), len(states)
+
+
+def needs_confirmation(settings: Settings, removing: int, indexed: int) -> bool:
+    """Whether removing ``removing`` of ``indexed`` documents is a large removal, which
+    the admin confirms a second time (``--yes``) and the audit log records."""
+    return indexed > 0 and removing / indexed > settings.max_removal_share
 
 
 _OUT_OF_SPACE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     progress and crash recovery finer-grained."""
     max_file_mb: Annotated[float, Field(gt=0)] = 50.0
     """Files larger than this are reported and skipped."""
+    max_removal_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+    """A pruning re-index that would remove more than this share of the indexed documents
+    needs a confirmation (`kora ingest --prune --yes`, a second click in the admin area)."""
 
     # --- retrieval --------------------------------------------------------------------
     top_k: Annotated[int, Field(ge=1, le=100)] = 5

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.answering import UNDATED
 from ui import strings as S
 
 UPLOAD_FOLDER = "uploads"
@@ -154,10 +155,12 @@ def file_sha256(path: Path) -> str | None:
 
 
 def document_rows(index: Any) -> list[list[Any]]:
-    """One row per indexed document: id, title, type, date, chunks, last indexed."""
+    """One row per indexed document: id, title, type, date ("ohne Datum"), chunks, last
+    indexed, and the document that replaces it (a replaced one stays listed)."""
     from rag.providers.keyword import READ_PAGE
 
     states = index.file_states()
+    replaced = index.replaced()
     counts: dict[str, int] = {}
     first: dict[str, dict[str, Any]] = {}
     for _, _, metas in index.chunk_pages(READ_PAGE, texts=False):
@@ -169,8 +172,8 @@ def document_rows(index: Any) -> list[list[Any]]:
     for doc_id in sorted(states):
         meta = first.get(doc_id, {})
         rows.append([doc_id, str(meta.get("title", "")), str(meta.get("type", "")),
-                     str(meta.get("date", "")), counts.get(doc_id, 0),
-                     str(states[doc_id].get("indexed_at", ""))])
+                     str(meta.get("date", "")) or UNDATED, counts.get(doc_id, 0),
+                     str(states[doc_id].get("indexed_at", "")), replaced.get(doc_id, "")])
     return rows
 
 
@@ -180,6 +183,28 @@ def format_report(report: Any) -> str:
                                    failed=len(report.failed), chunks=report.chunks)]
     lines += [S.ADMIN_REPORT_FAILURE.format(path=f.path, reason=f.reason)
               for f in report.failed]
+    lines += _versions(report)
+    if report.undated:
+        lines.append(S.ADMIN_REPORT_UNDATED.format(count=report.undated))
+    return "\n".join(lines)
+
+
+def _versions(report: Any) -> list[str]:
+    return ([S.ADMIN_REPORT_REPLACED.format(doc_id=r.doc_id, by=r.by) for r in report.replaced]
+            + [S.ADMIN_REPORT_RESTORED.format(doc_id=doc_id) for doc_id in report.restored])
+
+
+def format_preview(plan: Any) -> str:
+    """The dry run in the admin area: what "Neu indexieren" would do, document by document."""
+    lines = [S.ADMIN_PREVIEW_HEADING.format(
+        added=plan.added, updated=plan.updated, unchanged=plan.unchanged,
+        removed=plan.removed, failed=len(plan.failed), undated=plan.undated)]
+    for kind, ids in (("add", plan.added_ids), ("update", plan.updated_ids),
+                      ("remove", plan.removed_ids)):
+        lines += [S.ADMIN_PREVIEW_LINE[kind].format(doc_id=doc_id) for doc_id in ids]
+    lines += [S.ADMIN_PREVIEW_REPLACE.format(doc_id=r.doc_id, by=r.by) for r in plan.replaced]
+    lines += [S.ADMIN_PREVIEW_RESTORE.format(doc_id=doc_id) for doc_id in plan.restored]
+    lines += [S.ADMIN_PREVIEW_FAILURE.format(path=f.path, reason=f.reason) for f in plan.failed]
     return "\n".join(lines)
 
 

@@ -151,17 +151,84 @@ class AdminActions:
         return "\n".join(outcome.message for outcome in outcomes)
 
     @database_down(_down_line)
-    def reindex(self, token: Any, request: Any, progress: Any = None, *,
-                full: bool = False) -> str:
-        """Index the corpus folder: the changes only, or with ``full`` a new index built
-        beside the live one that replaces it when complete."""
+    def declare_replacement(self, files: list[Any] | None, replaces: str | None,
+                            status: str, token: Any, request: Any) -> str:
+        """After an upload: record that the uploaded file replaces ``replaces`` (the
+        "ersetzt Dokument …" choice); effective with the next re-index."""
+        from ingest import declare_replacement
+
+        principal, refusal = self.allowed(token, request)
+        if principal is None or not replaces:
+            return status if principal is not None else refusal
+        if not files or len(files) != 1:
+            return "\n".join(part for part in (status, S.ADMIN_REPLACES_ONE_FILE) if part)
+        given = files[0] if isinstance(files[0], str) else str(getattr(files[0], "name", ""))
+        try:
+            name = admin.safe_file_name(Path(given).name)
+        except admin.UnsafeNameError:
+            return status  # refused by the upload already, with its reason
+        folder = self.settings.corpus_dir / admin.UPLOAD_FOLDER
+        if not (folder / name).is_file():
+            return status
+        declare_replacement(folder, name, replaces)
+        doc_id = f"{admin.UPLOAD_FOLDER}/{name}"
+        self.audit.append(action="replace-declared", account=principal.account,
+                          client=principal.client,
+                          documents=[document_ref(doc_id, admin.file_sha256(folder / name))],
+                          detail={"replaces": replaces})
+        return "\n".join(part for part in (
+            status, S.ADMIN_REPLACES_DONE.format(name=admin.shown_name(name), doc_id=replaces))
+            if part)
+
+    @database_down(_down_line)
+    def preview(self, token: Any, request: Any, *, full: bool = False) -> str:
+        """What "Neu indexieren" would do now, without changing anything (the dry run)."""
+        from ingest import plan_ingest
+
         principal, refusal = self.allowed(token, request)
         if principal is None:
             return refusal
-        return self._reindex(principal, progress, full=full)
+        try:
+            plan = plan_ingest(self.settings, self.data_dir, [self.settings.corpus_dir],
+                               rebuild=full, prune=not full)
+        except Exception as exc:
+            return failure_line(S.ADMIN_REINDEX_FAILED, exc)
+        return admin.format_preview(plan)
 
-    def _reindex(self, principal: Principal, progress: Any, *, full: bool = False) -> str:
+    @database_down(_down_line)
+    def reindex(self, token: Any, request: Any, progress: Any = None, *,
+                full: bool = False, confirmed: bool = True) -> str:
+        """Index the corpus folder: the changes only, or with ``full`` a new index built
+        beside the live one that replaces it when complete. Without ``confirmed``, a run
+        that would remove more than ``max_removal_share`` of the documents is refused."""
+        principal, refusal = self.allowed(token, request)
+        if principal is None:
+            return refusal
+        return self._reindex(principal, progress, full=full, confirmed=confirmed)
+
+    def _large_removal(self) -> tuple[int, int] | None:
+        """(removing, indexed) when a pruning run would be a large removal, else None."""
+        from ingest import needs_confirmation, removal_check
+
+        removing, indexed = removal_check(self.settings, self.data_dir,
+                                          [self.settings.corpus_dir])
+        return (removing, indexed) if needs_confirmation(self.settings, removing,
+                                                         indexed) else None
+
+    def _reindex(self, principal: Principal, progress: Any, *, full: bool = False,
+                 confirmed: bool = True) -> str:
         from ingest import Ingestor
+
+        large = None if full else self._large_removal()
+        if large is not None and not confirmed:
+            removing, indexed = large
+            self.audit.append(action="reindex", account=principal.account,
+                              client=principal.client, outcome="refused",
+                              detail={"reason": "large-removal", "removing": removing,
+                                      "indexed": indexed})
+            return S.ADMIN_LARGE_REMOVAL.format(
+                removing=removing, indexed=indexed, share=removing / indexed,
+                limit=self.settings.max_removal_share, confirm=S.ADMIN_LARGE_REMOVAL_CONFIRM)
 
         report_progress = None if progress is None else web_progress(progress)
 
@@ -191,7 +258,8 @@ class AdminActions:
         ]
         self.audit.append(action="reindex", account=principal.account, client=principal.client,
                           outcome="ok" if not report.failed else "partial",
-                          documents=changes, detail={**report.as_dict(), "full": rebuild})
+                          documents=changes, detail={**report.as_dict(), "full": rebuild,
+                                                     "large_removal": large is not None})
         return admin.format_report(report)
 
     def _file_hashes(self) -> dict[str, str]:

@@ -227,18 +227,29 @@ def _admin_tab(admin: AdminHandlers, session: gr.State, login_status: gr.Markdow
     gr.Markdown(f"### {S.ADMIN_UPLOAD}")
     files = gr.File(file_count="multiple", type="filepath",
                     label=S.ADMIN_UPLOAD, elem_id="kora-dateien")
+    replaces = gr.Dropdown([], label=S.ADMIN_REPLACES, value=None, elem_id="kora-ersetzt")
     upload_button = gr.Button(S.ADMIN_UPLOAD_BUTTON, elem_id="kora-hochladen")
     upload_status = gr.Textbox(label=S.STATUS, interactive=False,
                                elem_id="kora-upload-status")
-    upload_button.click(admin.upload, [files, session], [upload_status], api_name="hochladen")
-    reindex_button = gr.Button(S.ADMIN_REINDEX, variant="primary",
-                               elem_id="kora-neu-indexieren")
+    upload_button.click(admin.upload, [files, session], [upload_status], api_name="hochladen",
+                        ).then(admin.declare_replacement,
+                               [files, replaces, upload_status, session], [upload_status],
+                               api_visibility="private")
+    with gr.Row():
+        reindex_button = gr.Button(S.ADMIN_REINDEX, variant="primary",
+                                   elem_id="kora-neu-indexieren")
+        preview_button = gr.Button(S.ADMIN_PREVIEW, elem_id="kora-vorschau")
     reindex_status = gr.Textbox(label=S.STATUS, interactive=False, lines=3,
                                 elem_id="kora-index-status")
     reindex_full = gr.Checkbox(label=S.ADMIN_REINDEX_FULL, value=False,
                                elem_id="kora-neu-aufbauen")
-    reindex_done = reindex_button.click(admin.reindex_clicked, [reindex_full, session],
+    reindex_confirm = gr.Checkbox(label=S.ADMIN_LARGE_REMOVAL_CONFIRM, value=False,
+                                  elem_id="kora-entfernen-bestaetigen")
+    reindex_done = reindex_button.click(admin.reindex_confirmed,
+                                        [reindex_full, reindex_confirm, session],
                                         [reindex_status], api_visibility="private")
+    preview_button.click(admin.preview, [reindex_full, session], [reindex_status],
+                         api_visibility="private")
     gr.Markdown(f"### {S.ADMIN_DOCUMENTS}")
     refresh = gr.Button(S.ADMIN_REFRESH)
     table = gr.Dataframe(headers=S.ADMIN_COLUMNS, interactive=False,
@@ -269,6 +280,8 @@ def _admin_tab(admin: AdminHandlers, session: gr.State, login_status: gr.Markdow
     hidden = "private"
     documents, audit_rows = admin.documents, admin.audit_rows
     refresh.click(documents, [session], [table, doc_choice], api_visibility=hidden)
+    for event in (refresh.click, login_status.change, reindex_done.then):
+        event(admin.replace_choices, [session], [replaces], api_visibility=hidden)
     login_status.change(documents, [session], [table, doc_choice], api_visibility=hidden)
     login_status.change(audit_rows, [session], [audit_table, audit_note],
                         api_visibility=hidden)

@@ -224,8 +224,26 @@ class AdminHandlers:
         """The button, with the "rebuild" checkbox as its first input."""
         return self.actions.reindex(token, request, progress, full=bool(full))
 
+    def reindex_confirmed(self, full: bool, confirmed: bool, token: Any, request: gr.Request,
+                          progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
+        """The button, with the "rebuild" and the large-removal checkboxes."""
+        return self.actions.reindex(token, request, progress, full=bool(full),
+                                    confirmed=bool(confirmed))
+
+    def preview(self, full: bool, token: Any, request: gr.Request) -> str:
+        return self.actions.preview(token, request, full=bool(full))
+
+    def declare_replacement(self, files: list[str] | None, replaces: str | None, status: str,
+                            token: Any, request: gr.Request) -> str:
+        return self.actions.declare_replacement(files, replaces, status, token, request)
+
     def documents(self, token: Any, request: gr.Request) -> tuple[Any, Any]:
         return self.actions.documents(token, request)
+
+    def replace_choices(self, token: Any, request: gr.Request) -> Any:
+        """The documents an upload may replace ("ersetzt Dokument …")."""
+        _, choice = self.actions.documents(token, request)
+        return choice
 
     def delete(self, doc_id: str | None, confirmed: bool, token: Any, request: gr.Request,
                progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008

@@ -144,10 +144,33 @@ ADMIN_REPORT = (
     "{chunks} Abschnitte geschrieben."
 )
 ADMIN_REPORT_FAILURE = "- fehlgeschlagen: {path} – {reason}"
+ADMIN_REPORT_UNDATED = "{count} Dokument(e) ohne Datum."
+ADMIN_REPORT_REPLACED = "- {doc_id} ersetzt durch {by}"
+ADMIN_REPORT_RESTORED = "- {doc_id} antwortet wieder (die neuere Fassung ist entfernt)"
+ADMIN_REPLACES = "ersetzt Dokument … (optional, bei einer einzelnen Datei)"
+ADMIN_REPLACES_DONE = (
+    "{name} ersetzt {doc_id}: die ältere Fassung bleibt gelistet, antwortet nach "
+    "„Neu indexieren“ aber nicht mehr.")
+ADMIN_REPLACES_ONE_FILE = "„ersetzt Dokument“ gilt nur für eine einzelne hochgeladene Datei."
+ADMIN_PREVIEW = "Vorschau"
+ADMIN_PREVIEW_HEADING = (
+    "Vorschau (nichts wurde geändert): {added} hinzufügen, {updated} aktualisieren, "
+    "{unchanged} unverändert, {removed} entfernen, {failed} fehlerhaft, {undated} ohne Datum.")
+ADMIN_PREVIEW_LINE = {"add": "- hinzufügen: {doc_id}", "update": "- aktualisieren: {doc_id}",
+                      "remove": "- entfernen: {doc_id}"}
+ADMIN_PREVIEW_REPLACE = "- ersetzen: {doc_id} durch {by}"
+ADMIN_PREVIEW_RESTORE = "- antwortet wieder: {doc_id}"
+ADMIN_PREVIEW_FAILURE = "- würde fehlschlagen: {path} – {reason}"
+ADMIN_LARGE_REMOVAL_CONFIRM = "Ja, auch eine große Entfernung von Dokumenten ausführen"
+ADMIN_LARGE_REMOVAL = (
+    "Nicht ausgeführt: Die Indexierung würde {removing} von {indexed} Dokumenten entfernen "
+    "({share:.0%}, mehr als {limit:.0%}). Prüfen Sie die Liste mit „Vorschau“ und bestätigen "
+    "Sie dann mit dem Häkchen „{confirm}“.")
 ADMIN_REINDEX_FAILED = "Indexierung fehlgeschlagen: {error}"
 ADMIN_DOCUMENTS = "Indexierte Dokumente"
 ADMIN_REFRESH = "Liste aktualisieren"
-ADMIN_COLUMNS = ["Dokument", "Titel", "Typ", "Datum", "Abschnitte", "zuletzt indexiert"]
+ADMIN_COLUMNS = ["Dokument", "Titel", "Typ", "Datum", "Abschnitte", "zuletzt indexiert",
+                 "ersetzt durch"]
 ADMIN_DELETE = "Dokument löschen"
 ADMIN_DELETE_CHOICE = "Dokument"
 ADMIN_DELETE_CONFIRM = "Ja, Datei löschen und Index bereinigen"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -26,11 +25,8 @@ class ParsedDocument:
     source: str
     tags: list[str] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
-
-
-def file_date(path: Path) -> str:
-    """The file's modification date, for documents that carry no date of their own."""
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).date().isoformat()
+    # the document this one replaces (front matter ``ersetzt:``): a doc_id or file name
+    replaces: str = ""
 
 
 def title_from_filename(path: Path) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
-from ingest.readers.base import ParsedDocument, SectionBuilder, file_date, title_from_filename
+from ingest.readers.base import ParsedDocument, SectionBuilder, title_from_filename
+from ingest.readers.dates import date_in_text
 from rag.errors import ReaderError
 
 EXTENSIONS = (".docx",)
@@ -18,6 +20,10 @@ EXTENSIONS = (".docx",)
 MAX_UNPACKED_BYTES = 256_000_000
 MAX_XML_PART_BYTES = 64_000_000
 _MISSING_PART = re.compile(r"named '([^']+)'")
+
+# python-docx's own template carries this creation and change time: a document written
+# with it that never set its own says nothing by it about its date
+TEMPLATE_STAMP = datetime(2013, 12, 23, 23, 15)
 
 # English and German names of Word's built-in heading styles
 _HEADING_PREFIXES = ("heading", "überschrift", "title", "titel")
@@ -60,7 +66,9 @@ def read(path: Path) -> ParsedDocument:
     if not text.strip():
         raise ReaderError("DOCX contains no text")
     properties = document.core_properties
-    date = properties.created.date().isoformat() if properties.created else file_date(path)
+    stamps = [stamp.date() for stamp in (properties.created, properties.modified)
+              if stamp is not None and stamp.replace(tzinfo=None) != TEMPLATE_STAMP]
+    date = max(stamps).isoformat() if stamps else date_in_text(text) or ""
     return ParsedDocument(
         text=text,
         title=(properties.title or "").strip() or first_heading or title_from_filename(path),

@@ -9,11 +9,11 @@ from typing import Any
 from ingest.readers.base import (
     ParsedDocument,
     SectionBuilder,
-    file_date,
     reads_like_title,
     source_line,
     title_from_filename,
 )
+from ingest.readers.dates import date_in_text, parse_date
 from ingest.readers.encoding import decode_text
 from rag.errors import ReaderError
 
@@ -47,7 +47,7 @@ def read(path: Path) -> ParsedDocument:
     soup = BeautifulSoup(markup, "lxml")
     page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
     canonical = _canonical_address(soup)
-    date_meta = soup.find("meta", attrs={"name": ["date", "dcterms.date", "DC.date"]})
+    date = _metadata_date(soup)
     for element in soup.find_all(_DROP):
         element.decompose()
     for element in soup.find_all(role=["navigation", "banner", "contentinfo"]):
@@ -72,15 +72,29 @@ def read(path: Path) -> ParsedDocument:
     text, sections = builder.build()
     if not text.strip():
         raise ReaderError("HTML page contains no visible text")
-    date = str(date_meta.get("content", "")).strip()[:10] if date_meta else ""
     return ParsedDocument(
         text=text,
         title=readable_title(page_title, first_heading) or title_from_filename(path),
-        date=date or file_date(path),
+        date=date or date_in_text(text) or "",
         type="dokument",
         source=canonical or path.name,
         sections=sections,
     )
+
+
+def _metadata_date(soup: Any) -> str | None:
+    """The page's date as its markup declares it: a date ``<meta>`` (also
+    ``article:published_time``), else the first ``<time datetime>``; read before the page
+    chrome (where ``<time>`` often stands) is dropped."""
+    meta = (soup.find("meta", attrs={"name": ["date", "dcterms.date", "DC.date"]})
+            or soup.find("meta", attrs={"property": ["article:published_time",
+                                                     "article:modified_time"]}))
+    if meta is not None:
+        found = parse_date(str(meta.get("content", "")))
+        if found:
+            return found
+    stamp = soup.find("time", attrs={"datetime": True})
+    return parse_date(str(stamp["datetime"])) if stamp is not None else None
 
 
 _SEPARATORS = re.compile(r"\s+(?:\||–|—|-|::|·|»)\s+")

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from ingest.readers.base import ParsedDocument, SectionBuilder, file_date, title_from_filename
+from ingest.readers.base import ParsedDocument, SectionBuilder, title_from_filename
+from ingest.readers.dates import date_in_text
 from ingest.readers.encoding import decode_text
 from rag.errors import ReaderError
 
@@ -84,9 +85,10 @@ def read(path: Path) -> ParsedDocument:
     return ParsedDocument(
         text=text,
         title=str(meta.get("title") or first_heading or title_from_filename(path)),
-        date=_as_date(meta.get("date")) or file_date(path),
+        date=_as_date(meta.get("date")) or date_in_text(text) or "",
         type=str(meta.get("type") or "dokument"),
         source=str(meta.get("source") or path.name),
         tags=_as_tags(meta.get("tags")),
         sections=sections,
+        replaces=str(meta.get("ersetzt") or meta.get("replaces") or "").strip(),
     )

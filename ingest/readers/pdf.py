@@ -6,7 +6,8 @@ import logging
 import re
 from pathlib import Path
 
-from ingest.readers.base import ParsedDocument, SectionBuilder, file_date, title_from_filename
+from ingest.readers.base import ParsedDocument, SectionBuilder, title_from_filename
+from ingest.readers.dates import date_in_text
 from rag.errors import ReaderError
 
 EXTENSIONS = (".pdf",)
@@ -58,7 +59,7 @@ def read(path: Path) -> ParsedDocument:
     return ParsedDocument(
         text=text,
         title=title or title_from_filename(path),
-        date=date or file_date(path),
+        date=date or date_in_text(text) or "",
         type="dokument",
         source=path.name,
         sections=sections,

@@ -7,12 +7,12 @@ from pathlib import Path
 from ingest.readers.base import (
     ParsedDocument,
     SectionBuilder,
-    file_date,
     is_dateline,
     reads_like_title,
     source_line,
     title_from_filename,
 )
+from ingest.readers.dates import date_in_text
 from ingest.readers.encoding import decode_text
 
 EXTENSIONS = (".txt", ".text")
@@ -51,7 +51,7 @@ def read(path: Path) -> ParsedDocument:
     return ParsedDocument(
         text=body,
         title=title or title_from_filename(path),
-        date=file_date(path),
+        date=date_in_text(body) or "",
         type="dokument",
         source=source,
         sections=sections,

@@ -5,6 +5,7 @@ from rag.answering.agreement import asked_expressions
 from rag.answering.answer_types import Expected, expected_answer, find_expressions
 from rag.answering.answerer import Answerer
 from rag.answering.assistant import Assistant, LLMSlots
+from rag.answering.dated import OLDER_LABEL, UNDATED, as_of, asks_for_latest, german_date
 from rag.answering.evidence import TermWeights
 from rag.answering.extractive import COUNT_SOURCE_PASSAGES, SentenceRanker
 from rag.answering.normalise import QuestionNormaliser
@@ -33,8 +34,10 @@ __all__ = [
     "FEATURES",
     "FEATURE_NAMES",
     "NEAREST_HEADER",
+    "OLDER_LABEL",
     "SENTENCE_MODEL_FILE",
     "SYSTEM_PROMPT",
+    "UNDATED",
     "UNSUPPORTED_MARK",
     "Answer",
     "Answerer",
@@ -52,10 +55,13 @@ __all__ = [
     "SentenceRanker",
     "TermWeights",
     "Turn",
+    "as_of",
     "asked_expressions",
+    "asks_for_latest",
     "clean_question",
     "expected_answer",
     "find_expressions",
+    "german_date",
     "measure_evidence",
     "veto",
 ]

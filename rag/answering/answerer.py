@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from rag.answering.agreement import Reference, non_answer, reference
 from rag.answering.answer_types import Expected
 from rag.answering.citations import CitationChecker
+from rag.answering.dated import date_answer
 from rag.answering.evidence import TermWeights
 from rag.answering.extractive import (
     COUNT_SOURCE_PASSAGES,
@@ -139,6 +140,7 @@ class Answerer:
             refusal = self._refusal(question, standalone, results, evidence, notice)
             if measured.values["coverage"] >= NEAREST_MIN_COVERAGE:
                 self._add_nearest(refusal, pool, extract)
+            date_answer(refusal, pool, extract)  # time: see rag.answering.dated
             return refusal
         if not decision.sure:
             notice = " ".join(part for part in (notice, NOT_SURE) if part)
@@ -171,9 +173,11 @@ class Answerer:
             else:
                 answer.evidence = evidence
                 answer.notice = " ".join(part for part in (notice, answer.notice) if part)
+                date_answer(answer, pool, extract)  # time: see rag.answering.dated
                 return answer
         answer = self._extractive_answer(question, standalone, pool, extract)
         answer.evidence, answer.notice, answer.llm_check = evidence, notice, llm_check
+        date_answer(answer, pool, extract)  # time: see rag.answering.dated
         if on_token and not streamed:
             on_token(answer.answer)
         return answer

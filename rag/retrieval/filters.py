@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
@@ -31,6 +32,10 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.types or self.date_from or self.date_to or self.exclude_docs)
+
+    def excluding(self, doc_ids: Iterable[str]) -> Filters:
+        """These filters, leaving out ``doc_ids`` too (replaced documents)."""
+        return replace(self, exclude_docs=(*self.exclude_docs, *doc_ids))
 
     def _bounds(self) -> tuple[int | None, int | None]:
         low = date_sort_key(self.date_from) if self.date_from else None

@@ -59,6 +59,9 @@ class Retriever:
         # counted once: a Chroma count costs milliseconds per query at 100k chunks, and a
         # retriever serves one state of the index (it is reopened after an ingest)
         self.chunk_count = index.chunk_count()
+        # replaced documents stay in the index but answer nothing (read once per state of
+        # the index, like the count)
+        self.replaced = index.replaced()
 
     @classmethod
     def open(cls, settings: Settings, data_dir: DataDir, embedder: Embedder) -> Retriever:
@@ -123,6 +126,8 @@ class Retriever:
         top_k = top_k or self.settings.top_k
         mode = mode or self.settings.retriever
         filters = filters or Filters()
+        if self.replaced:
+            filters = filters.excluding(self.replaced)
         limit = max(CANDIDATES, top_k * 4)
         dense = self.dense(query, limit=limit, filters=filters) if mode != "bm25" else []
         keyword = self.bm25(query, limit=limit, filters=filters) if mode != "dense" else []

@@ -19,7 +19,7 @@ from ui.cli.shared import (
 )
 
 
-def _actor() -> str:
+def actor() -> str:
     """Who ran a command-line change, as the audit log names them."""
     import getpass
 
@@ -75,7 +75,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
         removed = store.remove(name)
         detail = {"role": removed.role}
         print(f"Account {name!r} removed; its open web sessions have ended.")
-    audit.append(action=f"account-{args.admin_command}", account=_actor(), client="local",
+    audit.append(action=f"account-{args.admin_command}", account=actor(), client="local",
                  detail={"target": name, **detail})
     if store.has_accounts() and env_password() is not None:
         print("Note: KORA_ADMIN_PASSWORD is now ignored because named accounts exist; "
@@ -123,7 +123,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.token_command == "list":
         return _token_list(args, store.entries())
     if args.token_command == "add":
-        key, secret = store.add(args.name, actor=_actor(), expires_days=args.expires)
+        key, secret = store.add(args.name, actor=actor(), expires_days=args.expires)
         if args.json:
             print_json({"id": key.id, "name": key.name, "key": secret,
                         "created": key.created, "expires": key.expires})
@@ -135,7 +135,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         print("Use it as 'Authorization: Bearer <key>' (in Open WebUI: the connection's "
               "API key).", file=sys.stderr)
         return EXIT_OK
-    for key in store.revoke(args.key, actor=_actor()):
+    for key in store.revoke(args.key, actor=actor()):
         print(f"API key {key.id} of {key.name!r} revoked; requests with it are refused "
               "from now on.")
     return EXIT_OK
@@ -195,7 +195,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     people = People.open(settings, purge_feedback=False)
     removed = people.feedback.purge(older_than_days=days)
     people.audit.append(
-        action="feedback-purge", account=_actor(), client="local",
+        action="feedback-purge", account=actor(), client="local",
         detail={"older_than_days": days, "removed": removed})
     if args.json:
         print_json({"removed": removed, "older_than_days": days})

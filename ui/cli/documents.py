@@ -7,7 +7,7 @@ import sys
 import textwrap
 from contextlib import closing
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 from rag.choices import LLMKind, RetrieverMode
 from ui import strings as S
@@ -23,7 +23,8 @@ from ui.cli.shared import (
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest import Ingestor
+    from ingest import Ingestor, needs_confirmation, plan_ingest, removal_check
+    from rag.errors import UsageError
     from rag.providers.embedding import Embedder
     from rag.providers.vectorstore import DataDir
     from ui.progress import document_bar
@@ -31,27 +32,72 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     data_dir = DataDir(settings)
     data_dir.current()  # an unreachable Chroma server fails here, before the model loads
+    paths = [Path(p) for p in args.paths] or None
+    if args.dry_run:
+        report = plan_ingest(settings, data_dir, paths, rebuild=args.rebuild, prune=args.prune)
+        _print_ingest_report(report, args, settings)
+        return EXIT_FAILED if report.failed else EXIT_OK
+    removing, indexed = removal_check(settings, data_dir, paths) if args.prune else (0, 0)
+    large = needs_confirmation(settings, removing, indexed)
+    if large and not args.yes:
+        raise UsageError(
+            f"--prune would remove {removing} of {indexed} indexed documents "
+            f"({removing / indexed:.0%}, more than {settings.max_removal_share:.0%}): see "
+            "which with `kora ingest --prune --dry-run`, then confirm with --yes.")
     embedder = Embedder.load(settings)
     ingestor = Ingestor(settings, embedder, data_dir)
-    paths = [Path(p) for p in args.paths] or None
     report = ingestor.run(
         paths,
         rebuild=args.rebuild,
         prune=args.prune,
         progress=None if args.json else document_bar(),
     )
+    if large:
+        _audit_large_removal(settings, report, indexed)
+    _print_ingest_report(report, args, settings)
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _audit_large_removal(settings: Any, report: Any, indexed: int) -> None:
+    """A confirmed large removal is recorded, as an admin's deletion is."""
+    from people import People, document_ref
+    from ui.cli.accounts import actor
+
+    People.open(settings, purge_feedback=False).audit.append(
+        action="ingest-large-removal", account=actor(), client="local",
+        documents=[document_ref(doc_id, None) for doc_id in report.removed_ids],
+        detail={"removed": report.removed, "indexed": indexed})
+
+
+def _print_ingest_report(report: Any, args: argparse.Namespace, settings: Any) -> None:
     if args.json:
         print_json(report.as_dict())
-    else:
-        for failure in report.failed:
-            print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
+        return
+    for failure in report.failed:
+        prefix = "WOULD FAIL" if report.dry_run else "FAILED"
+        print(f"{prefix} {failure.path}: {failure.reason}", file=sys.stderr)
+    if report.dry_run:
+        for label, ids in (("add", report.added_ids), ("update", report.updated_ids),
+                           ("remove", report.removed_ids)):
+            for doc_id in ids:
+                print(f"would {label} {doc_id}")
+    verb = "would replace" if report.dry_run else "replaced"
+    for replacement in report.replaced:
+        print(f"{verb} {replacement.doc_id} by {replacement.by}")
+    for doc_id in report.restored:
+        print(f"{'would answer' if report.dry_run else 'answers'} again: {doc_id}")
+    if report.dry_run:
         print(
-            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.removed} removed, {len(report.failed)} failed; "
-            f"{report.chunks} chunks written in {report.seconds:.1f} s "
-            f"(data directory: {settings.data_dir})"
-        )
-    return EXIT_FAILED if report.failed else EXIT_OK
+            f"dry run: {report.added} to add, {report.updated} to update, {report.unchanged} "
+            f"unchanged, {report.removed} to remove, {len(report.failed)} would fail, "
+            f"{report.undated} without a date; nothing was changed ({report.seconds:.1f} s)")
+        return
+    print(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.removed} removed, {len(report.failed)} failed, {report.undated} without "
+        f"a date; {report.chunks} chunks written in {report.seconds:.1f} s "
+        f"(data directory: {settings.data_dir})"
+    )
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -132,6 +178,12 @@ def add_ingest(commands: Commands, common: argparse.ArgumentParser) -> None:
     ingest.add_argument("--prune", action="store_true",
                         help="remove documents whose files are gone")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument("--dry-run", action="store_true",
+                        help="list what the ingest would add, update, remove and replace, "
+                             "and which files would fail, without changing anything")
+    ingest.add_argument("--yes", action="store_true",
+                        help="confirm a --prune that removes more than KORA_MAX_REMOVAL_SHARE "
+                             "of the documents")
     ingest.set_defaults(handler=cmd_ingest)
 
 

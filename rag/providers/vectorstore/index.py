@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 FILE_STATE_COLLECTION = "kora/files"
 PENDING_COLLECTION = "kora/pending"
+# replaced document -> {"by": the document that replaces it}; kept with the generation,
+# so every worker that opens it excludes the same documents
+REPLACED_COLLECTION = "kora/replaced"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,22 @@ class Index:
 
     def delete_file_state(self, doc_id: str) -> None:
         self.kvstore.delete(doc_id, collection=FILE_STATE_COLLECTION)
+
+    def replaced(self) -> dict[str, str]:
+        """Replaced document -> the document that replaces it. A replaced document stays
+        in the index (and in the document list) but answers no question."""
+        return {doc_id: str(value.get("by", ""))
+                for doc_id, value in self.kvstore.get_all(REPLACED_COLLECTION).items()}
+
+    def set_replaced(self, replaced: dict[str, str]) -> None:
+        """Record exactly ``replaced`` (old -> new) as the generation's replacements."""
+        current = self.replaced()
+        for doc_id in set(current) - set(replaced):
+            self.kvstore.delete(doc_id, collection=REPLACED_COLLECTION)
+        changed = [(doc_id, {"by": by}) for doc_id, by in replaced.items()
+                   if current.get(doc_id) != by]
+        if changed:
+            self.kvstore.put_all(changed, collection=REPLACED_COLLECTION)
 
     def pending(self) -> list[str]:
         """Documents of a batch that was started but never recorded (a killed ingest)."""
