@@ -309,8 +309,9 @@ def test_cli_dry_run_and_a_large_removal_needs_yes(
     done = _kora("ingest", "--prune", "--yes", "--json", settings=settings)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["removed"] == 3
-    audit = [json.loads(line) for line in
-             (settings.data_dir / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
+    from people import People
+
+    audit = People.open(settings, purge_feedback=False).audit.entries()
     assert audit[-1]["action"] == "ingest-large-removal"
     assert {d["doc_id"] for d in audit[-1]["documents"]} == {"notiz.txt", "other.md",
                                                               "seite.html"}
