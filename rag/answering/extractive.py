@@ -50,7 +50,8 @@ SOURCE_PASSAGES = 5  # candidates come from this many top passages
 # ... and for "wie viele X", sentences with a number right before X from this many: such a
 # sentence often ranks below passages that repeat the question's other words
 COUNT_SOURCE_PASSAGES = 8
-SEMANTIC_CANDIDATES = 8  # sentences embedded per question (8 measured no better)
+SEMANTIC_CANDIDATES = 4  # sentences embedded per question (8 measured no better)
+MEANING_CHARS = 300  # of a candidate, embedded for its similarity to the question
 # a sentence the learned ranker did not embed keeps this share of its cheap score
 NOT_EMBEDDED = 0.5
 MAX_SENTENCES = 3
@@ -402,7 +403,10 @@ class SentenceRanker:
         if not candidates or not chosen:
             return
         query = self.embedder.embed_query(question)
-        vectors = self.embedder.embed_sentences([candidates[i].text for i in chosen])
+        # a list with its introduction can run to a hundred words: its opening says what
+        # it is about, and the encoder's time grows with the length
+        vectors = self.embedder.embed_sentences([candidates[i].text[:MEANING_CHARS]
+                                                 for i in chosen])
         for index, vector in zip(chosen, vectors, strict=True):
             similarity = sum(a * b for a, b in zip(query, vector, strict=True))
             candidates[index] = replace(candidates[index], semantic=float(similarity))
