@@ -119,8 +119,8 @@ def measure_evidence(weights: TermWeights, question: str, results: Sequence[Scor
 
 def veto(values: dict[str, float]) -> str | None:
     """Why the evidence rules an answer out, if it does."""
-    if values.get("typed_missing") and (values.get("number_question")
-                                        or values.get("stated_question")):
+    # stated kinds include every number kind and dates ("number_question")
+    if values.get("typed_missing") and values.get("stated_question"):
         return "asks for a number, date or contact detail that no top sentence contains"
     if values.get("pins_missing"):
         return "pins a year or place (Stadt/Kreis) that no top passage is about"
