@@ -65,6 +65,8 @@ def write_charts(result: EvalResult, folder: Path) -> list[str]:
 
 def write_report(result: EvalResult, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    if not result.retrieval:  # a set without expected documents (a city's own cases)
+        return _write_answers_only(result, folder)
     charts = write_charts(result, folder)
     metrics = list(next(iter(result.retrieval.values())))
     answer_keys = ["key_fact_recall", "citation_precision", "citation_doc_precision", "refused"]
@@ -118,4 +120,26 @@ def write_report(result: EvalResult, folder: Path) -> Path:
                      f"(refused: {failure['refused']})")
     (folder / "report.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
     assert charts
+    return folder / "report.md"
+
+
+def _write_answers_only(result: EvalResult, folder: Path) -> Path:
+    answer_keys = ["key_fact_recall", "citation_precision", "refused"]
+    parts = [
+        "# KORA evaluation report",
+        "",
+        f"{result.meta['questions']} questions, {result.meta['out_of_scope']} out-of-scope "
+        f"questions. Answers: {result.meta['answer_mode']}. No expected documents: no "
+        "retrieval figures.",
+        "",
+        _table(answer_keys, [[result.answers.get(k) for k in answer_keys]]),
+        "",
+        _table(["refusal precision", "refusal recall"],
+               [[result.refusal["precision"], result.refusal["recall"]]]),
+        "",
+        "## Questions not fully answered",
+        "",
+        *[f"- `{f['id']}` {f['question']} (refused: {f['refused']})" for f in result.failures],
+    ]
+    (folder / "report.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
     return folder / "report.md"

@@ -1,5 +1,6 @@
 """People's data and administration: accounts, authentication, API keys, login
-throttling, admin sessions, the audit trail and feedback, in one SQL database
+throttling, admin sessions, the audit trail, feedback, the questions KORA refused and
+the city's own golden set made from feedback, in one SQL database
 (``people.database``), plus the document administration the admin area runs.
 
 Functions and classes that return data; no Gradio, no German UI text (``ui`` renders).
@@ -47,6 +48,7 @@ from people.auth import (
     Throttle,
     env_account,
 )
+from people.cases import AcceptedCase, CaseError, LocalGolden, case_id, parse_facts
 from people.database import (
     DATABASE_FILE,
     Database,
@@ -56,6 +58,7 @@ from people.database import (
 )
 from people.feedback import FEEDBACK_FILE, FeedbackStore
 from people.legacy import IMPORTED_SUFFIX, import_legacy_files
+from people.unanswered import Topic, UnansweredStore, group_questions, topics_csv
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +70,7 @@ class People:
     api_keys: DatabaseApiKeyStore
     audit: AuditLog
     feedback: FeedbackStore
+    unanswered: UnansweredStore
 
     @classmethod
     def open(cls, settings: Any, *, purge_feedback: bool = True) -> People:
@@ -76,7 +80,14 @@ class People:
         retention = settings.feedback_retention_days if purge_feedback else None
         return cls(database=database, accounts=AccountStore(database),
                    api_keys=DatabaseApiKeyStore(database), audit=AuditLog(database),
-                   feedback=FeedbackStore(database, retention_days=retention))
+                   feedback=FeedbackStore(database, retention_days=retention),
+                   unanswered=UnansweredStore(database, retention_days=retention))
+
+    def purge(self, *, older_than_days: float) -> dict[str, int]:
+        """Delete feedback and unanswered questions older than ``older_than_days``: how
+        many of each (the retention period covers both)."""
+        return {"feedback": self.feedback.purge(older_than_days=older_than_days),
+                "unanswered": self.unanswered.purge(older_than_days=older_than_days)}
 
     def counts(self) -> dict[str, int]:
         """How many accounts, API keys, audit entries and feedback rows the database
@@ -96,11 +107,12 @@ class People:
 
 
 __all__ = ["ACCOUNTS_FILE", "API_KEYS_FILE", "AUDIT_FILE", "DATABASE_FILE", "ENV_ACCOUNT",
-           "FEEDBACK_FILE", "IMPORTED_SUFFIX", "PASSWORD_ENV", "ROLES", "Account",
+           "FEEDBACK_FILE", "IMPORTED_SUFFIX", "PASSWORD_ENV", "ROLES", "AcceptedCase", "Account",
            "AccountError", "AccountStore", "ApiKey", "ApiKeyError", "ApiKeyStore", "AuditLog",
-           "Caller", "ChainCheck", "Database", "DatabaseApiKeyStore", "DatabaseSetupError",
-           "DatabaseUnavailableError", "FeedbackStore", "Gate", "KeyCheck", "LoginResult",
-           "People", "Principal", "ProxyTrust", "Role", "Session", "Sessions", "Throttle",
-           "check_client_name", "check_name", "document_ref", "entries_csv", "entry_row",
-           "env_account", "env_password", "hash_password", "import_legacy_files", "key_hash",
-           "shown_url", "verify_password"]
+           "Caller", "CaseError", "ChainCheck", "Database", "DatabaseApiKeyStore",
+           "DatabaseSetupError", "DatabaseUnavailableError", "FeedbackStore", "Gate", "KeyCheck",
+           "LocalGolden", "LoginResult", "People", "Principal", "ProxyTrust", "Role", "Session",
+           "Sessions", "Throttle", "Topic", "UnansweredStore", "case_id", "check_client_name",
+           "check_name", "document_ref", "entries_csv", "entry_row", "env_account",
+           "env_password", "group_questions", "hash_password", "import_legacy_files", "key_hash",
+           "parse_facts", "shown_url", "topics_csv", "verify_password"]

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from people.schema import feedback as _feedback
 
@@ -80,6 +80,47 @@ class FeedbackStore:
             result = connection.execute(select(*columns).order_by(_feedback.c.id)).all()
         return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in result]
 
+    def entries(self, *, rating: int | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        """Feedback newest first, with its id, sources as a list and the case made of it
+        (``case_id``); only one ``rating`` (+1 or -1) when given."""
+        query = select(_feedback).order_by(_feedback.c.created_at.desc(),
+                                           _feedback.c.id.desc())
+        if rating is not None:
+            query = query.where(_feedback.c.rating == rating)
+        if limit:
+            query = query.limit(limit)
+        with self.database.transaction() as connection:
+            result = connection.execute(query).mappings().all()
+        return [_entry(row) for row in result]
+
+    def entry(self, feedback_id: int) -> dict[str, Any] | None:
+        with self.database.transaction() as connection:
+            row = connection.execute(select(_feedback).where(
+                _feedback.c.id == feedback_id)).mappings().first()
+        return None if row is None else _entry(row)
+
+    def mark_case(self, feedback_id: int, case_id: str) -> None:
+        """Record that an admin made a golden-local case of this feedback."""
+        with self.database.transaction() as connection:
+            connection.execute(update(_feedback).where(_feedback.c.id == feedback_id)
+                               .values(case_id=case_id))
+
+    def weekly_helpful_share(self) -> list[tuple[str, float, int]]:
+        """(ISO week "2026-W14", share of 👍 among the week's rated answers, count) per
+        week with feedback, oldest first; only what retention has kept."""
+        with self.database.transaction() as connection:
+            rows = connection.execute(select(_feedback.c.created_at, _feedback.c.rating)).all()
+        weeks: dict[str, list[int]] = {}
+        for created_at, rating in rows:
+            try:
+                year, week, _ = datetime.fromisoformat(created_at).isocalendar()
+            except ValueError:
+                continue
+            weeks.setdefault(f"{year}-W{week:02d}", []).append(rating)
+        return [(week, sum(r > 0 for r in ratings) / len(ratings), len(ratings))
+                for week, ratings in sorted(weeks.items())]
+
     def count(self) -> int:
         with self.database.transaction() as connection:
             return int(connection.execute(select(func.count()).select_from(_feedback))
@@ -107,6 +148,17 @@ class FeedbackStore:
 
     def close(self) -> None:
         """Nothing to release: the database's engine is shared."""
+
+
+def _entry(row: Any) -> dict[str, Any]:
+    try:
+        sources = json.loads(row["sources"] or "[]")
+    except ValueError:
+        sources = []
+    return {"id": int(row["id"]), "created_at": row["created_at"], "rating": row["rating"],
+            "comment": row["comment"], "question": row["question"], "answer": row["answer"],
+            "sources": sources if isinstance(sources, list) else [],
+            "case_id": row["case_id"]}
 
 
 __all__ = ["CSV_COLUMNS", "FEEDBACK_FILE", "FeedbackStore"]

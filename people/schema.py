@@ -76,6 +76,17 @@ feedback = Table(
     Column("question", Text, nullable=False),
     Column("answer", Text, nullable=False),
     Column("sources", Text, nullable=False),
+    # the id of the golden-local case an admin made of it ("aufnehmen"), else None
+    Column("case_id", String(64), nullable=True),
+)
+
+# questions KORA refused, kept only with record_unanswered on: the text and its time,
+# nothing of who asked (no account, address or session)
+unanswered = Table(
+    "unanswered", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", String(40), nullable=False, index=True),
+    Column("question", Text, nullable=False),
 )
 
 # the old per-worker files already imported (by content hash): an import runs once even
@@ -90,4 +101,4 @@ legacy_imports = Table(
 )
 
 __all__ = ["accounts", "api_keys", "audit", "feedback", "legacy_imports", "login_failures",
-           "metadata", "sessions"]
+           "metadata", "sessions", "unanswered"]

@@ -220,6 +220,17 @@ class Settings(BaseSettings):
     deleted when `kora serve` starts, hourly while it runs, and by `kora feedback
     purge`."""
 
+    record_unanswered: bool = False
+    """Keep the questions KORA refuses (no source answers them), to show the admin area's
+    "Fehlende Themen": which topics staff ask about that the documents do not cover.
+    Off by default because it stores what staff typed without their asking: only the
+    question text and its time (no user, address or session), deleted after
+    feedback_retention_days like feedback."""
+    golden_local: Path | None = None
+    """The city's own golden set, which the admin area's "Qualität" section and `kora
+    feedback accept` write and `kora eval` runs beside the shipped one, against the live
+    index. Unset: golden-local.yaml in the data directory."""
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: Any) -> Any:
@@ -273,6 +284,11 @@ class Settings(BaseSettings):
     def load(cls, **overrides: Any) -> Settings:
         """Build the settings; ``overrides`` (flags) whose value is None are ignored."""
         return cls(**{key: value for key, value in overrides.items() if value is not None})
+
+    @property
+    def golden_local_path(self) -> Path:
+        """Where the city's own golden set lives (golden_local, or the data directory's)."""
+        return self.golden_local or self.data_dir / "golden-local.yaml"
 
     def described(self) -> list[tuple[str, Any, str]]:
         """(name, effective value, description) for every field, for `kora config`."""
