@@ -102,7 +102,8 @@ class Caller:
 class OpenAIApi:
     def __init__(self, *, settings: Settings, api_settings: ApiSettings, shared: SharedAssistant,
                  slots: AnswerSlots, keys: ApiKeyStore, audit: AuditLog,
-                 throttle: Throttle) -> None:
+                 throttle: Throttle,
+                 record_refused: Callable[[Any], None] | None = None) -> None:
         self.settings = settings
         self.api_settings = api_settings
         self.shared = shared
@@ -110,6 +111,7 @@ class OpenAIApi:
         self.keys = keys
         self.audit = audit
         self.throttle = throttle
+        self.record_refused = record_refused or (lambda answer: None)
         self.proxy = ProxyTrust(settings)
         self.started = now()
 
@@ -207,6 +209,7 @@ class OpenAIApi:
             except Exception as exc:  # handed to the request, which answers with it
                 post(("error", exc))
             else:
+                self.record_refused(answer)
                 post(("done", answer))
             finally:
                 if left:

@@ -29,6 +29,7 @@ from ui.admin_actions import AdminActions
 from ui.answer_slots import AnswerSlots
 from ui.api import ApiSettings, OpenAIApi
 from ui.handlers import AdminHandlers, ChatHandlers
+from ui.quality import QualityActions, QualityHandlers, RefusalRecorder, quality_sections
 from ui.render import escape_markdown, index_banner, llm_status, render_sources
 from ui.shared_assistant import AssistantFactory, SharedAssistant, open_assistant
 
@@ -89,6 +90,7 @@ class KoraApp:
     feedback: FeedbackStore
     gate: Gate
     api: OpenAIApi
+    quality: QualityHandlers | None = None  # the admin area's quality loop
 
     def close(self) -> None:
         """Stop the web server; the Assistant and the stores stay open."""
@@ -117,10 +119,15 @@ def build_app(settings: Settings, *,
     actions = AdminActions(settings=settings, data_dir=data_dir, gate=gate, audit=audit,
                            feedback=feedback, reload=shared.reload,
                            embedder=lambda: shared.embedder, export_dir=export_dir)
-    chat = ChatHandlers(settings=settings, shared=shared, gate=gate, feedback=feedback)
+    # refused questions are kept only with record_unanswered on ("Fehlende Themen")
+    recorder = RefusalRecorder(settings, people.unanswered)
+    chat = ChatHandlers(settings=settings, shared=shared, gate=gate, feedback=feedback,
+                        record_refused=recorder)
     admin = AdminHandlers(actions)
+    quality = QualityHandlers(QualityActions(actions, people.unanswered))
     api = OpenAIApi(settings=settings, api_settings=api_settings, shared=shared, slots=slots,
-                    keys=people.api_keys, audit=audit, throttle=gate.throttle)
+                    keys=people.api_keys, audit=audit, throttle=gate.throttle,
+                    record_refused=recorder)
 
     with gr.Blocks(title=S.TITLE, analytics_enabled=False,
                    delete_cache=(3600, 3600)) as blocks:
@@ -140,9 +147,10 @@ def build_app(settings: Settings, *,
             if login_status is None:
                 login_status = _login_panel(admin, session, enabled=admin_enabled)
             _admin_tab(admin, session, login_status)
+            quality_sections(quality, session, login_status, settings)
             blocks.load(admin.greeting, [session], [login_status], api_visibility="private")
     return KoraApp(blocks=blocks, settings=settings, shared=shared, chat=chat, admin=admin,
-                   feedback=feedback, gate=gate, api=api)
+                   feedback=feedback, gate=gate, api=api, quality=quality)
 
 
 def _admin_enabled(gate: Gate) -> bool:
@@ -329,11 +337,15 @@ def start_checks(settings: Settings) -> list[str]:
 def _people_checks(settings: Settings, people: People) -> list[str]:
     days = settings.feedback_retention_days
     removed = people.feedback.purge(older_than_days=days)
+    unanswered = people.unanswered.purge(older_than_days=days)
     lines = [S.CONSOLE_PURGED.format(days=days, count=removed)]
-    if removed:
+    if unanswered:
+        lines.append(S.CONSOLE_PURGED_UNANSWERED.format(days=days, count=unanswered))
+    if removed or unanswered:
         people.audit.append(
             action="feedback-purge", account="system", client="local",
-            detail={"older_than_days": days, "removed": removed, "trigger": "serve-start"})
+            detail={"older_than_days": days, "removed": removed,
+                    "unanswered_removed": unanswered, "trigger": "serve-start"})
     named = len(people.accounts.accounts())
     env_set = env_password() is not None
     if named:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -78,11 +78,14 @@ class ChatHandlers:
     a session's conversation comes in as arguments (its ``gr.State``), never lives here."""
 
     def __init__(self, *, settings: Settings, shared: SharedAssistant, gate: Gate,
-                 feedback: FeedbackStore) -> None:
+                 feedback: FeedbackStore,
+                 record_refused: Callable[[Answer], None] | None = None) -> None:
         self.settings = settings
         self.shared = shared
         self.gate = gate
         self.feedback = feedback
+        # keeps refused questions when record_unanswered is on (ui/quality.py)
+        self.record_refused = record_refused or (lambda answer: None)
 
     def refusal(self, token: Any, request: Any) -> str:
         """"" when this caller may chat, else the German line that says why not."""
@@ -128,6 +131,7 @@ class ChatHandlers:
                     yield messages, gr.skip(), "", history, gr.skip(), ""
                 else:
                     messages[-1] = {"role": "assistant", "content": render_answer(step)}
+                    self.record_refused(step)
                     new_history = [*history, step.as_turn()]
                     badge_html = render_badge(step, self.shared.llm)
                     yield (messages, render_sources(step), badge_html, new_history,
@@ -153,6 +157,7 @@ class ChatHandlers:
             raise gr.Error(S.EMPTY_QUESTION, print_exception=False) from None
         except Exception as exc:  # one line for the caller; anything unexpected is logged
             raise gr.Error(answer_failure(exc), print_exception=False) from None
+        self.record_refused(answer)
         text = answer.answer
         if answer.notice:  # e.g. that an overlong question was cut
             text += "\n\n" + S.NOTICE_PREFIX + answer.notice

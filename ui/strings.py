@@ -220,6 +220,7 @@ CONSOLE_DATABASE_DOWN = (
     "sobald sie erreichbar ist."
 )
 CONSOLE_PURGED = "Rückmeldungen älter als {days} Tage gelöscht: {count}."
+CONSOLE_PURGED_UNANSWERED = "Unbeantwortete Fragen älter als {days} Tage gelöscht: {count}."
 CONSOLE_RUNNING = "KORA läuft auf http://{host}:{port}"
 
 # the command line; its indexing bar is labelled ADMIN_REINDEX_PROGRESS like the web's
@@ -300,3 +301,86 @@ CONSOLE_API_OPEN = (
     "diesen Server erreicht, kann Fragen stellen. Nur in einem vertrauenswürdigen Netz "
     "verwenden."
 )
+
+# the quality loop (issue 21): feedback to test cases, missing topics, quality over time
+QUALITY_HEADING = "Qualität"
+QUALITY_NOTE = (
+    "Rückmeldungen mit 👎, die neuesten zuerst. Mit „Aufnehmen“ wird eine Rückmeldung zum "
+    "Testfall im eigenen Golden Set ({path}): Tragen Sie die Kernfakten ein, die eine "
+    "richtige Antwort nennen muss (und wenn Sie wollen das Dokument, das sie belegt), oder "
+    "markieren Sie die Frage als außerhalb des Bestands. `kora eval` prüft die Fälle gegen "
+    "den aktuellen Index und schlägt fehl, sobald einer nicht mehr besteht."
+)
+QUALITY_REFRESH = "Rückmeldungen laden"
+QUALITY_COLUMNS = ["Nr.", "Datum (UTC)", "Frage", "Antwort", "Quellen", "Kommentar", "Testfall"]
+QUALITY_CHOICE = "Rückmeldung"
+QUALITY_FACTS = "Erwartete Kernfakten (einer pro Zeile; Varianten mit | trennen)"
+QUALITY_DOCUMENT = "Erwartetes Dokument (optional)"
+QUALITY_OUT_OF_SCOPE = "Außerhalb des Bestands (KORA soll die Frage ablehnen)"
+QUALITY_ACCEPT = "Aufnehmen"
+QUALITY_NONE = "Keine Rückmeldungen mit 👎 (aufbewahrt werden die der letzten {days} Tage)."
+QUALITY_COUNT = "{count} Rückmeldung(en) mit 👎; {cases} davon als Testfall aufgenommen."
+QUALITY_PICK = "Bitte wählen Sie zuerst eine Rückmeldung aus."
+QUALITY_UNKNOWN = (
+    "Diese Rückmeldung gibt es nicht mehr (sie ist vielleicht älter als die "
+    "Aufbewahrungsfrist). Bitte laden Sie die Liste neu."
+)
+QUALITY_NO_FACTS = (
+    "Bitte tragen Sie mindestens einen erwarteten Kernfakt ein oder markieren Sie die Frage "
+    "als außerhalb des Bestands."
+)
+QUALITY_BOTH = (
+    "Eine Frage außerhalb des Bestands hat keine erwarteten Kernfakten: Bitte entweder "
+    "Kernfakten (und Dokument) angeben oder „außerhalb des Bestands“ wählen."
+)
+QUALITY_UNKNOWN_DOCUMENT = "Das Dokument {doc_id} ist nicht im Index."
+QUALITY_UNREADABLE = (
+    "Die Datei des eigenen Golden Sets kann nicht gelesen werden ({path}); es wurde nichts "
+    "geändert. Bitte prüfen oder verschieben Sie die Datei."
+)
+QUALITY_ACCEPTED = "Testfall {case_id} aufgenommen in {path}: {what}."
+QUALITY_REPLACED = "Testfall {case_id} ersetzt in {path}: {what}."
+QUALITY_WHAT_FACTS = "{count} Kernfakt(en)"
+QUALITY_WHAT_DOCUMENT = ", erwartetes Dokument {doc_id}"
+QUALITY_WHAT_OUT_OF_SCOPE = "außerhalb des Bestands, KORA soll ablehnen"
+
+TOPICS_HEADING = "Fehlende Themen"
+TOPICS_ON = (
+    "Fragen, die KORA mangels Quelle abgelehnt hat, nach Thema gruppiert (ähnliche Fragen "
+    "zusammengefasst), die häufigsten zuerst: Hierzu fehlen Dokumente. Gespeichert wird nur "
+    "der Fragetext mit Zeit, ohne Person, Adresse oder Sitzung, für {days} Tage."
+)
+TOPICS_OFF = (
+    "Abgelehnte Fragen werden nicht aufgezeichnet (KORA_RECORD_UNANSWERED ist aus). "
+    "Eingeschaltet speichert KORA nur den Fragetext mit Zeit, ohne Person, Adresse oder "
+    "Sitzung, für {days} Tage."
+)
+TOPICS_REFRESH = "Fehlende Themen anzeigen"
+TOPICS_COLUMNS = ["Anzahl", "Thema", "weitere Beispielfragen", "zuletzt gefragt (UTC)"]
+TOPICS_NONE = "Keine abgelehnten Fragen aufgezeichnet."
+TOPICS_COUNT = "{questions} abgelehnte Frage(n) in {topics} Thema/Themen."
+TOPICS_EXPORT = "Fehlende Themen als CSV exportieren"
+TOPICS_EXPORT_NAME = "kora-fehlende-themen.csv"
+TOPICS_EXPORT_DONE = "{topics} Themen exportiert."
+
+HISTORY_HEADING = "Qualität im Verlauf"
+HISTORY_REFRESH = "Verlauf anzeigen"
+HISTORY_NOTE = (
+    "Jeder Lauf von `kora eval` hängt seine Kennzahlen an {path} an (mitgeliefertes und "
+    "eigenes Golden Set); dazu der Anteil 👍 an den bewerteten Antworten je Woche."
+)
+HISTORY_ALT = "Liniendiagramme der Qualitätskennzahlen über die Zeit"
+HISTORY_PANELS = {
+    "key_fact_recall": "Kernfakten in den Antworten",
+    "hit@3": "Richtiges Dokument unter den ersten drei",
+    "refusal_recall": "Fragen außerhalb des Bestands abgelehnt",
+    "cases_passed": "Testfälle bestanden",
+}
+# chart texts: no emoji (the chart's font, DejaVu Sans, has none)
+HISTORY_HELPFUL = "Anteil „hilfreich“ an bewerteten Antworten je Woche"
+HISTORY_HELPFUL_SERIES = "hilfreich"
+HISTORY_SETS = {"shipped": "mitgeliefert", "local": "eigenes"}
+HISTORY_EMPTY = "Noch keine Läufe: `kora eval`"
+HISTORY_NO_FEEDBACK = "Noch keine Bewertungen"
+HISTORY_COLUMNS = ["Zeit (UTC)", "Version", "Set", "Fragen", "Kernfakten", "Treffer@3",
+                   "abgelehnt (außerhalb)", "Testfälle bestanden"]

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from people import People, env_password
+from ui.cli.quality import add_feedback_actions
 from ui.cli.shared import (
     EXIT_FAILED,
     EXIT_OK,
@@ -193,14 +194,18 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     days = args.older_than if args.older_than is not None else settings.feedback_retention_days
     people = People.open(settings, purge_feedback=False)
-    removed = people.feedback.purge(older_than_days=days)
+    # the retention period covers the refused questions kept for "Fehlende Themen" too
+    removed = people.purge(older_than_days=days)
     people.audit.append(
         action="feedback-purge", account=actor(), client="local",
-        detail={"older_than_days": days, "removed": removed})
+        detail={"older_than_days": days, "removed": removed["feedback"],
+                "unanswered_removed": removed["unanswered"]})
     if args.json:
-        print_json({"removed": removed, "older_than_days": days})
+        print_json({"removed": removed["feedback"], "older_than_days": days,
+                    "unanswered_removed": removed["unanswered"]})
     else:
-        print(f"{removed} feedback entries older than {days:g} days removed.")
+        print(f"{removed['feedback']} feedback entries older than {days:g} days removed, "
+              f"and {removed['unanswered']} unanswered questions.")
     return EXIT_OK
 
 
@@ -246,11 +251,13 @@ def add_feedback(commands: Commands, common: argparse.ArgumentParser) -> None:
                           handler=cmd_feedback, common=common)
     purge = action(
         "purge",
-        "delete feedback older than the retention period (KORA_FEEDBACK_RETENTION_DAYS)")
+        "delete feedback and unanswered questions older than the retention period "
+        "(KORA_FEEDBACK_RETENTION_DAYS)")
     purge.add_argument("--older-than", type=_non_negative_float, metavar="DAYS",
                        help="delete entries older than DAYS days (default: the retention "
                             "setting, 90)")
     purge.add_argument("--json", action="store_true")
+    add_feedback_actions(action)
 
 
 # argparse names these functions in its messages ("invalid _positive_int value")

@@ -12,6 +12,7 @@ from rag.offline import enforce_offline
 from ui.cli.accounts import add_admin, add_audit, add_feedback
 from ui.cli.documents import add_ask, add_ingest, add_search, filter_options
 from ui.cli.evaluate import add_eval
+from ui.cli.quality import add_report
 from ui.cli.service import add_config, add_serve, add_status
 from ui.cli.shared import EXIT_FAILED, EXIT_USAGE, Handler
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_admin(commands, common)
     add_audit(commands, common)
     add_feedback(commands, common)
+    add_report(commands, common)
     add_config(commands, common)
     return parser
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from ui.cli.shared import EXIT_OK, Commands, load_settings, print_json
+from ui.cli.shared import EXIT_FAILED, EXIT_OK, Commands, load_settings, print_json
 
 # the repository's corpus, which the golden set refers to
 SHIPPED_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
@@ -44,32 +45,102 @@ def _eval_beir(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _eval_golden(args: argparse.Namespace, settings: Any) -> int:
-    from evaluation import GOLDEN_FILE, GoldenSet, run_golden, write_report
+    """The shipped set (or --golden FILE), then the city's own set when it exists; each
+    run's headline figures are appended to the history in the data directory. A local
+    set (``kind: local``) fails the command when any of its cases fails."""
+    from evaluation import GOLDEN_FILE, GoldenSet, append_history, headline
     from rag.providers.embedding import Embedder
+
+    embedder = Embedder.load(settings)
+    sets: list[tuple[str, Any]] = []
+    if args.golden:
+        golden = GoldenSet.load(Path(args.golden))
+        sets.append(("local" if golden.kind == "local" else Path(args.golden).stem, golden))
+    else:
+        sets.append(("shipped", GoldenSet.load(GOLDEN_FILE)))
+        local_path = settings.golden_local_path
+        if local_path.is_file():
+            local = GoldenSet.load(local_path)
+            if local.size:
+                sets.append(("local", local))
+    runs = [(name, golden, _run_set(args, settings, embedder, golden, alone=len(sets) == 1))
+            for name, golden in sets]
+    history = append_history(settings.data_dir,
+                             [headline(result, golden, name=name)
+                              for name, golden, result in runs])
+    outputs = []
+    failing: list[tuple[str, list[dict[str, Any]]]] = []
+    for number, (name, golden, result) in enumerate(runs):
+        folder = Path(args.report) if number == 0 else Path(args.report) / name
+        output = {**result.as_dict(), "report": str(write_report_for(result, folder))}
+        if golden.kind == "local":
+            from evaluation import case_results
+
+            cases = case_results(result, golden)
+            failed = [case for case in cases if not case["passed"]]
+            output.update({"cases": cases, "gate": "failed" if failed else "passed"})
+            if failed:
+                failing.append((name, failed))
+        outputs.append((name, golden, result, output))
+    if args.json:
+        first = {**outputs[0][3], "set": outputs[0][0], "history": str(history)}
+        for name, _, _, output in outputs[1:]:
+            first[name] = output
+        print_json(first)
+    else:
+        for name, golden, result, output in outputs:
+            _print_golden(name, golden, result, output)
+        print(f"history: {history}")
+    for name, failed in failing:
+        print(f"kora: the {name} golden set fails {len(failed)} case(s): "
+              + ", ".join(case["id"] for case in failed), file=sys.stderr)
+    return EXIT_FAILED if failing else EXIT_OK
+
+
+def _run_set(args: argparse.Namespace, settings: Any, embedder: Any, golden: Any, *,
+             alone: bool) -> Any:
+    """A city's set runs against the live index (its documents, the answers its staff
+    get) unless --corpus names a folder for it alone; the others against the corpus."""
+    from evaluation import run_golden, run_golden_on_index
     from ui.progress import stage_bars
 
-    golden = GoldenSet.load(Path(args.golden) if args.golden else GOLDEN_FILE)
+    progress = None if args.json else stage_bars()
+    if golden.kind == "local" and not (alone and args.corpus):
+        return run_golden_on_index(settings=settings, embedder=embedder, golden=golden,
+                                   progress=progress)
     corpus = Path(args.corpus) if args.corpus else SHIPPED_CORPUS
-    result = run_golden(settings=settings, embedder=Embedder.load(settings), golden=golden,
-                        corpus=corpus, progress=None if args.json else stage_bars())
-    report = write_report(result, Path(args.report))
-    if args.json:
-        print_json({**result.as_dict(), "report": str(report)})
-        return EXIT_OK
-    metrics = list(next(iter(result.retrieval.values())))
-    print(f"{'retriever':<10}" + "".join(f"{m:>10}" for m in metrics))
-    for name, values in result.retrieval.items():
-        print(f"{name:<10}" + "".join(f"{values[m]:>10.3f}" for m in metrics))
-    print()
+    return run_golden(settings=settings, embedder=embedder, golden=golden, corpus=corpus,
+                      progress=progress)
+
+
+def write_report_for(result: Any, folder: Path) -> Path:
+    from evaluation import write_report
+
+    return write_report(result, folder)
+
+
+def _print_golden(name: str, golden: Any, result: Any, output: dict[str, Any]) -> None:
+    print(f"== {name} golden set: {len(golden.questions)} questions, "
+          f"{len(golden.out_of_scope)} out of scope ==")
+    if result.retrieval:
+        metrics = list(next(iter(result.retrieval.values())))
+        print(f"{'retriever':<10}" + "".join(f"{m:>10}" for m in metrics))
+        for retriever, values in result.retrieval.items():
+            print(f"{retriever:<10}" + "".join(f"{values[m]:>10.3f}" for m in metrics))
+        print()
     for key, value in result.answers.items():
         print(f"answers {key}: {value}")
     for key, value in result.refusal.items():
         print(f"refusal {key}: {value}")
-    for key, value in result.conversations.items():
-        print(f"second turn {key}: {value}")
-    print(f"faithfulness: {result.faithfulness}")
-    print(f"\nreport: {report}")
-    return EXIT_OK
+    if golden.conversations:
+        for key, value in result.conversations.items():
+            print(f"second turn {key}: {value}")
+        print(f"faithfulness: {result.faithfulness}")
+    for case in output.get("cases", []):
+        kind = "out of scope" if case["out_of_scope"] else "facts"
+        print(f"{'PASS' if case['passed'] else 'FAIL'}  {case['id']}  ({kind})  "
+              f"{case['question']}")
+    print(f"report: {output['report']}\n")
 
 
 def _eval_llm(args: argparse.Namespace, settings: Any) -> int:
@@ -112,7 +183,9 @@ def add_eval(commands: Commands, common: argparse.ArgumentParser) -> None:
     evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval quality")
     evaluate.add_argument("--beir", metavar="DIR",
                           help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels)")
-    evaluate.add_argument("--golden", help="golden-set YAML (default evaluation/golden.yaml)")
+    evaluate.add_argument("--golden", help="run this golden-set YAML alone (default: "
+                          "evaluation/golden.yaml, then the local set of KORA_GOLDEN_LOCAL "
+                          "when it exists)")
     evaluate.add_argument("--corpus", help="corpus the golden set refers to (default corpus/)")
     evaluate.add_argument("--report", default="eval-report",
                           help="folder for report.md and charts (default eval-report/)")
