@@ -115,12 +115,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     people = People.open(settings)
-    questions = people.unanswered.count()
-    topics = (people.unanswered.topics(Embedder.load(settings), limit=args.limit)
-              if questions else [])
-    recorded = sum(t.count for t in topics)
+    # grouping purges what is past retention first; the model loads only when needed
+    every = (people.unanswered.topics(Embedder.load(settings))
+             if people.unanswered.count() else [])
+    questions = sum(topic.count for topic in every)
+    topics = every[:args.limit]
     people.audit.append(action="unanswered-report", account=actor(), client="local",
-                        detail={"topics": len(topics), "questions": recorded})
+                        detail={"topics": len(topics), "questions": questions})
     if args.json:
         print_json({"recording": settings.record_unanswered,
                     "retention_days": settings.feedback_retention_days,
@@ -133,8 +134,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not topics:
         print("No unanswered questions recorded.")
         return EXIT_OK
-    print(f"{questions} refused questions in {len(topics)} shown topics "
-          f"(kept {settings.feedback_retention_days} days):")
+    print(f"{questions} refused questions in {len(every)} topics, the {len(topics)} most "
+          f"asked shown (kept {settings.feedback_retention_days} days):")
     for topic in topics:
         print(f"{topic.count:>5}  {topic.label}")
         for example in topic.examples()[1:]:
