@@ -203,7 +203,7 @@ class QualityActions:
         principal, refusal = self.actions.allowed(token, request)
         if principal is None:
             return html.escape(refusal)
-        runs = read_history(self.settings.data_dir)
+        runs = sorted(read_history(self.settings.data_dir), key=lambda run: str(run["time"]))
         weekly = self.feedback.weekly_helpful_share()
         png = line_charts_png(history_panels(runs, weekly))
         image = base64.b64encode(png).decode("ascii")
