@@ -98,10 +98,6 @@ class LocalGolden:
         data["kind"] = LOCAL_KIND
         return data
 
-    def case_ids(self) -> set[str]:
-        data = self.load()
-        return {str(item.get("id")) for item in data["questions"] + data["out_of_scope"]}
-
     def accept(self, feedback: dict[str, Any], *, facts: Sequence[Sequence[str]] = (),
                doc: str | None = None, out_of_scope: bool = False,
                account: str) -> AcceptedCase:

@@ -165,8 +165,22 @@ def test_thumbs_down_becomes_a_case_that_kora_eval_runs(browser: Any, app: Any) 
     assert json.loads(passing.stdout)["cases"] == [
         {"id": case["id"], "question": WINTER_QUESTION, "out_of_scope": False, "passed": True}]
 
-    # the supporting document goes (deleted in the admin area, which re-indexes)
+    # bad input and callers without a session: one German line, nothing written
+    from ui import strings as S
+
     token, _, _ = app.admin.login("", PASSWORD, None)
+    before = golden_file.read_text(encoding="utf-8")
+    assert app.quality.accept(None, "x", None, False, token, None) == S.QUALITY_PICK
+    assert app.quality.accept(999, "x", None, False, token, None) == S.QUALITY_UNKNOWN
+    assert app.quality.accept(1, "", None, False, token, None) == S.QUALITY_NO_FACTS
+    assert app.quality.accept(1, "x", None, True, token, None) == S.QUALITY_BOTH
+    assert app.quality.accept(1, "x", "nirgends.md", False, token, None) == \
+        S.QUALITY_UNKNOWN_DOCUMENT.format(doc_id="nirgends.md")
+    assert app.quality.accept(1, "x", None, False, None, None) == S.ADMIN_NOT_LOGGED_IN
+    assert app.quality.feedback_rows(None, None)[0] == []
+    assert golden_file.read_text(encoding="utf-8") == before
+
+    # the supporting document goes (deleted in the admin area, which re-indexes)
     assert "Gelöscht" in app.admin.delete(WINTER_DOC, True, token, None)
     failing = kora_eval(app.settings, "--golden", str(golden_file), "--json",
                         "--report", str(app.settings.data_dir / "report-2"))

@@ -55,8 +55,10 @@ class RefusalRecorder:
     def __call__(self, answer: Any) -> None:
         if not self.settings.record_unanswered or not getattr(answer, "refused", False):
             return
+        # the question as it was searched: a follow-up ("und wann?") made standalone
+        question = getattr(answer, "standalone_question", "") or answer.question
         with contextlib.suppress(DatabaseUnavailableError):
-            self.store.add(str(answer.question))
+            self.store.add(str(question))
 
 
 def _down_table() -> tuple[list[list[Any]], Any, str]:
@@ -126,9 +128,10 @@ class QualityActions:
         principal, refusal = self.actions.allowed(token, request)
         if principal is None:
             return refusal
-        if feedback_id in (None, ""):
+        try:
+            entry = self.feedback.entry(int(feedback_id))
+        except (TypeError, ValueError):
             return S.QUALITY_PICK
-        entry = self.feedback.entry(int(feedback_id))
         if entry is None:
             return S.QUALITY_UNKNOWN
         facts = parse_facts([facts_text or ""])

@@ -186,7 +186,9 @@ def add_eval(commands: Commands, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--golden", help="run this golden-set YAML alone (default: "
                           "evaluation/golden.yaml, then the local set of KORA_GOLDEN_LOCAL "
                           "when it exists)")
-    evaluate.add_argument("--corpus", help="corpus the golden set refers to (default corpus/)")
+    evaluate.add_argument("--corpus", help="corpus the golden set refers to (default corpus/); "
+                          "a local set runs against the live index unless it is given "
+                          "with --golden and --corpus")
     evaluate.add_argument("--report", default="eval-report",
                           help="folder for report.md and charts (default eval-report/)")
     evaluate.add_argument("--llm", dest="llm_eval", action="store_true",
