@@ -220,6 +220,23 @@ def test_every_admin_action_lands_in_the_audit_log(web: Any, tmp_path: Path) -> 
     assert audit_entries(web)[-1]["action"] == "audit-export"
 
 
+def test_refusals_are_audited_as_codes_and_shown_in_german(web: Any, tmp_path: Path) -> None:
+    token = login(web)
+    program = tmp_path / "programm.exe"
+    program.write_bytes(b"MZ")
+    shown = web.admin.upload([str(program)], token, None)
+    assert shown.startswith("Abgelehnt: programm.exe – Dateityp nicht unterstützt (erlaubt: ")
+    entry = audit_entries(web)[-1]
+    assert (entry["action"], entry["outcome"]) == ("upload", "refused")
+    assert entry["detail"]["reason"] == "type" and ".md" in entry["detail"]["detail"]
+    assert not (web.settings.corpus_dir / "uploads" / "programm.exe").exists()
+    assert web.admin.delete("gibt-es-nicht.md", True, token, None) \
+        == "Unbekanntes Dokument: gibt-es-nicht.md"
+    entry = audit_entries(web)[-1]
+    assert (entry["action"], entry["outcome"], entry["detail"]) == ("delete", "refused",
+                                                                    {"reason": "unknown"})
+
+
 # --------------------------------------------------------------------------- resources
 
 

@@ -132,6 +132,13 @@ def test_a_layer_imports_only_itself_and_what_is_below(package: str) -> None:
     assert broken == []
 
 
+def test_only_ui_renders() -> None:
+    # below ui, functions return data: no Gradio, and no German text taken from ui
+    rendering = [str(imp) for imp in ALL_IMPORTS
+                 if imp.source.split(".")[0] != "ui" and imp.target.split(".")[0] == "gradio"]
+    assert rendering == []
+
+
 def test_rag_stages_follow_the_data_flow() -> None:
     broken = [str(imp) for imp in ALL_IMPORTS
               if imp.source.split(".")[0] == "rag" and imp.target.split(".")[0] == "rag"
