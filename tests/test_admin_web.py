@@ -42,9 +42,9 @@ def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any,
         chat_requires_login=True, trusted_user_header="X-Remote-User",
         trusted_proxies=[PROXY], admin_session_idle_minutes=30)
     accounts = People.open(settings).accounts
-    accounts.add("anna", role="admin", password=ANNA_PASSWORD)
-    accounts.add("paul", role="chat", password=PAUL_PASSWORD)
-    accounts.add("kai", role="admin", password=None)  # signs in through the proxy only
+    accounts.add("anna", role="admin", password=ANNA_PASSWORD, actor="cli:test")
+    accounts.add("paul", role="chat", password=PAUL_PASSWORD, actor="cli:test")
+    accounts.add("kai", role="admin", password=None, actor="cli:test")  # signs in through the proxy only
     clock = Clock(now=1_000_000.0)
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("KORA_ADMIN_PASSWORD", raising=False)
