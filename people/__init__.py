@@ -1,6 +1,7 @@
 """People's data and administration: accounts, authentication, API keys, login
 throttling, admin sessions, the audit trail and feedback, in one SQL database
-(``people.database``), plus the document administration the admin area runs.
+(``people.database``), plus the uploads and document administration the admin area runs
+(``people.uploads``, ``people.documents``).
 
 Functions and classes that return data; no Gradio, no German UI text (``ui`` renders).
 Sits below ``ui`` and above ``evaluation``, ``ingest`` and ``rag``.
@@ -54,8 +55,24 @@ from people.database import (
     DatabaseUnavailableError,
     shown_url,
 )
+from people.documents import (
+    DeleteOutcome,
+    DocumentAdmin,
+    ReindexOutcome,
+    delete_file,
+    document_rows,
+)
 from people.feedback import FEEDBACK_FILE, FeedbackStore
 from people.legacy import IMPORTED_SUFFIX, import_legacy_files
+from people.uploads import (
+    UPLOAD_FOLDER,
+    UnsafeNameError,
+    UploadOutcome,
+    file_sha256,
+    safe_file_name,
+    save_uploads,
+    shown_name,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,11 +113,14 @@ class People:
 
 
 __all__ = ["ACCOUNTS_FILE", "API_KEYS_FILE", "AUDIT_FILE", "DATABASE_FILE", "ENV_ACCOUNT",
-           "FEEDBACK_FILE", "IMPORTED_SUFFIX", "PASSWORD_ENV", "ROLES", "Account",
-           "AccountError", "AccountStore", "ApiKey", "ApiKeyError", "ApiKeyStore", "AuditLog",
-           "Caller", "ChainCheck", "Database", "DatabaseApiKeyStore", "DatabaseSetupError",
-           "DatabaseUnavailableError", "FeedbackStore", "Gate", "KeyCheck", "LoginResult",
-           "People", "Principal", "ProxyTrust", "Role", "Session", "Sessions", "Throttle",
-           "check_client_name", "check_name", "document_ref", "entries_csv", "entry_row",
-           "env_account", "env_password", "hash_password", "import_legacy_files", "key_hash",
+           "FEEDBACK_FILE", "IMPORTED_SUFFIX", "PASSWORD_ENV", "ROLES", "UPLOAD_FOLDER",
+           "Account", "AccountError", "AccountStore", "ApiKey", "ApiKeyError", "ApiKeyStore",
+           "AuditLog", "Caller", "ChainCheck", "Database", "DatabaseApiKeyStore",
+           "DatabaseSetupError", "DatabaseUnavailableError", "DeleteOutcome", "DocumentAdmin",
+           "FeedbackStore", "Gate", "KeyCheck", "LoginResult", "People", "Principal",
+           "ProxyTrust", "ReindexOutcome", "Role", "Session", "Sessions", "Throttle",
+           "UnsafeNameError", "UploadOutcome", "check_client_name", "check_name",
+           "delete_file", "document_ref", "document_rows", "entries_csv", "entry_row",
+           "env_account", "env_password", "file_sha256", "hash_password",
+           "import_legacy_files", "key_hash", "safe_file_name", "save_uploads", "shown_name",
            "shown_url", "verify_password"]
