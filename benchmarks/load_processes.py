@@ -7,7 +7,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,15 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._start import REPO
+from loopback import free_port
 
 # the worker is this benchmark's own entry point, started with its hidden --worker flag
 LOAD_BENCHMARK = REPO / "benchmarks" / "load.py"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def proc_status(pid: int, key: str) -> int:

@@ -1,5 +1,6 @@
-"""The load benchmark's two set-ups (one worker with the embedded Chroma; a Chroma server
-and two workers) and the corpus they index, whose titles name the round."""
+"""The load benchmark's set-ups (one worker with the embedded Chroma; a Chroma server and
+two workers; the deployment of docs/deploy: nginx, two workers, PostgreSQL and a Chroma
+server) and the corpus they index, whose titles name the round."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from benchmarks._start import REPO
-from benchmarks.load_processes import ChromaProcess, WorkerProcess, kora_env, run_cli
+from benchmarks.load_processes import ChromaProcess, WorkerProcess, kora_env, run_cli, wait_for
+from loopback import Nginx, PostgresCluster, free_port
 
 SHIPPED_CORPUS = REPO / "corpus"
 ADMIN_PASSWORD = "lastprobe-admin-2026"
@@ -44,6 +48,10 @@ class SetUp:
 
     name: str
     workers: list[WorkerProcess]
+
+    def user_urls(self) -> list[str]:
+        """Where users connect: each user stays with one (sticky sessions)."""
+        return [w.url for w in self.workers]
 
     def current(self) -> tuple[str, int] | None:
         raise NotImplementedError
@@ -100,14 +108,17 @@ class EmbeddedSetUp(SetUp):
 class ServerSetUp(SetUp):
     name = "server"
 
-    def __init__(self, base: Path, corpus: Path, *, workers: int = 2) -> None:
+    def __init__(self, base: Path, corpus: Path, *, workers: int = 2,
+                 shared: dict[str, str] | None = None) -> None:
+        """``shared``: further settings of every worker and the command line."""
         from rag.providers.vectorstore import DataDir
         from rag.settings import Settings
 
+        shared = shared or {}
         self.base = base
         self.chroma = ChromaProcess(base / "chroma-data")
         self.cli_env = kora_env(chroma_url=self.chroma.url, data_dir=str(base / "cli-host"),
-                                corpus_dir=str(corpus), llm="none")
+                                corpus_dir=str(corpus), llm="none", **shared)
         code, _, err, rss, seconds = run_cli(["ingest", "--json"], self.cli_env)
         if code != 0:
             raise RuntimeError(f"initial ingest failed: {err}")
@@ -115,7 +126,8 @@ class ServerSetUp(SetUp):
         self.workers = []
         for number in range(1, workers + 1):
             env = kora_env(chroma_url=self.chroma.url, data_dir=str(base / f"worker-{number}"),
-                           corpus_dir=str(corpus), llm="none", admin_password=ADMIN_PASSWORD)
+                           corpus_dir=str(corpus), llm="none", admin_password=ADMIN_PASSWORD,
+                           **shared)
             self.workers.append(WorkerProcess(f"worker-{number}", env,
                                               base / f"worker-{number}.log"))
         self.data_dir = DataDir(Settings.load(data_dir=base / "watcher",
@@ -144,3 +156,36 @@ class ServerSetUp(SetUp):
         for worker in self.workers:
             worker.stop()
         self.chroma.stop()
+
+
+class NginxSetUp(ServerSetUp):
+    """The deployment of docs/deploy: PostgreSQL (with postgresql-kora.conf) for people's
+    data, a Chroma server, two workers, and nginx with the site file in front; users
+    reach the workers only through nginx, each from its own loopback address (127.0.0.x),
+    which nginx's consistent hash keeps on one worker. The re-index is `kora ingest
+    --rebuild` from a third data directory, as in ``server``."""
+
+    name = "nginx"
+
+    def __init__(self, base: Path, corpus: Path, *, postgres: PostgresCluster) -> None:
+        self.database_url = postgres.new_database()
+        super().__init__(base, corpus, shared={"database_url": self.database_url,
+                                               "trusted_proxies": "127.0.0.1"})
+        try:
+            self.nginx = Nginx(base / "nginx", worker_ports=[w.port for w in self.workers],
+                               listen=free_port())
+            wait_for(lambda: httpx.get(self.nginx.url, timeout=2).is_success, seconds=30,
+                     what="nginx start")
+        except BaseException:
+            super().stop()
+            raise
+
+    def user_urls(self) -> list[str]:
+        return [self.nginx.url + "/"]
+
+    def processes(self) -> dict[str, int]:
+        return {**super().processes(), "nginx": self.nginx.process.pid}
+
+    def stop(self) -> None:
+        self.nginx.stop()
+        super().stop()

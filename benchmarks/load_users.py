@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import os
 import random
 import re
@@ -98,10 +99,50 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[rank]
 
 
-def make_clients(urls: list[str], count: int) -> list[Any]:
-    from gradio_client import Client
+class CallClient:
+    """One user: Gradio's HTTP call protocol (``POST /gradio_api/call/<api>``, then the
+    event stream of its result) over one connection from its own loopback address, so
+    that a reverse proxy hashing client addresses spreads users as it spreads people.
+    ``predict`` returns the outputs as ``gradio_client.Client.predict`` does and raises
+    on the API's error event (such as the German error line)."""
 
-    return [Client(urls[i % len(urls)], verbose=False) for i in range(count)]
+    def __init__(self, url: str, address: str) -> None:
+        import httpx
+
+        self.address = address
+        self.http = httpx.Client(base_url=url, timeout=600,
+                                 transport=httpx.HTTPTransport(local_address=address))
+
+    def predict(self, *data: Any, api_name: str) -> list[Any]:
+        name = api_name.strip("/")
+        started = self.http.post(f"gradio_api/call/{name}", json={"data": list(data)})
+        started.raise_for_status()
+        event_id = started.json()["event_id"]
+        event = ""
+        with self.http.stream("GET", f"gradio_api/call/{name}/{event_id}") as stream:
+            stream.raise_for_status()
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    payload = json.loads(line[5:].strip() or "null")
+                    if event == "error":
+                        raise RuntimeError(str(payload or "error event without message"))
+                    # a handler's tuple comes as one list inside the event's list
+                    if len(payload) == 1 and isinstance(payload[0], list):
+                        return list(payload[0])
+                    return list(payload)
+        raise RuntimeError(f"the event stream ended without a result (last event {event!r})")
+
+    def worker(self) -> str:
+        """Which worker answers this user (the proxy's X-Kora-Worker header), or ""."""
+        return self.http.get("config").headers.get("X-Kora-Worker", "")
+
+
+def make_clients(urls: list[str], count: int) -> list[CallClient]:
+    """``count`` users spread over ``urls``, each from its own address 127.0.0.2, .3, …"""
+    return [CallClient(urls[i % len(urls)], f"127.0.{(i + 2) // 256}.{(i + 2) % 256}")
+            for i in range(count)]
 
 
 def run_round(setup: SetUp, clients: list[Any], users: int, number: int, *,

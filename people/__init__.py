@@ -1,7 +1,8 @@
 """People's data and administration: accounts, authentication, API keys, login
 throttling, admin sessions, the audit trail, feedback, the questions KORA refused and
 the city's own golden set made from feedback, in one SQL database
-(``people.database``), plus the document administration the admin area runs.
+(``people.database``), plus the uploads and document administration the admin area runs
+(``people.uploads``, ``people.documents``).
 
 Functions and classes that return data; no Gradio, no German UI text (``ui`` renders).
 Sits below ``ui`` and above ``evaluation``, ``ingest`` and ``rag``.
@@ -56,9 +57,25 @@ from people.database import (
     DatabaseUnavailableError,
     shown_url,
 )
+from people.documents import (
+    DeleteOutcome,
+    DocumentAdmin,
+    ReindexOutcome,
+    delete_file,
+    document_rows,
+)
 from people.feedback import FEEDBACK_FILE, FeedbackStore
 from people.legacy import IMPORTED_SUFFIX, import_legacy_files
 from people.unanswered import Topic, UnansweredStore, group_questions, topics_csv
+from people.uploads import (
+    UPLOAD_FOLDER,
+    UnsafeNameError,
+    UploadOutcome,
+    file_sha256,
+    safe_file_name,
+    save_uploads,
+    shown_name,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,12 +124,15 @@ class People:
 
 
 __all__ = ["ACCOUNTS_FILE", "API_KEYS_FILE", "AUDIT_FILE", "DATABASE_FILE", "ENV_ACCOUNT",
-           "FEEDBACK_FILE", "IMPORTED_SUFFIX", "PASSWORD_ENV", "ROLES", "AcceptedCase", "Account",
-           "AccountError", "AccountStore", "ApiKey", "ApiKeyError", "ApiKeyStore", "AuditLog",
-           "Caller", "CaseError", "ChainCheck", "Database", "DatabaseApiKeyStore",
-           "DatabaseSetupError", "DatabaseUnavailableError", "FeedbackStore", "Gate", "KeyCheck",
-           "LocalGolden", "LoginResult", "People", "Principal", "ProxyTrust", "Role", "Session",
-           "Sessions", "Throttle", "Topic", "UnansweredStore", "case_id", "check_client_name",
-           "check_name", "document_ref", "entries_csv", "entry_row", "env_account",
-           "env_password", "group_questions", "hash_password", "import_legacy_files", "key_hash",
-           "parse_facts", "shown_url", "topics_csv", "verify_password"]
+           "FEEDBACK_FILE", "IMPORTED_SUFFIX", "PASSWORD_ENV", "ROLES", "UPLOAD_FOLDER",
+           "AcceptedCase", "Account", "AccountError", "AccountStore", "ApiKey", "ApiKeyError",
+           "ApiKeyStore", "AuditLog", "Caller", "CaseError", "ChainCheck", "Database",
+           "DatabaseApiKeyStore", "DatabaseSetupError", "DatabaseUnavailableError",
+           "DeleteOutcome", "DocumentAdmin", "FeedbackStore", "Gate", "KeyCheck", "LocalGolden",
+           "LoginResult", "People", "Principal", "ProxyTrust", "ReindexOutcome", "Role",
+           "Session", "Sessions", "Throttle", "Topic", "UnansweredStore", "UnsafeNameError",
+           "UploadOutcome", "case_id", "check_client_name", "check_name", "delete_file",
+           "document_ref", "document_rows", "entries_csv", "entry_row", "env_account",
+           "env_password", "file_sha256", "group_questions", "hash_password",
+           "import_legacy_files", "key_hash", "parse_facts", "safe_file_name", "save_uploads",
+           "shown_name", "shown_url", "topics_csv", "verify_password"]

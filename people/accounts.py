@@ -5,6 +5,10 @@ accounts table of people's database (``people.database``). It is read on every l
 every admin action, so `kora admin add|passwd|remove` take effect in every running worker
 at once: a removed account or a changed password ends the sessions that depended on it.
 
+Adding, removing and changing a password name who acts (``actor``) and are chained into
+the audit trail in the same transaction as the change (as API keys are): no account
+changes without its audit entry, and no entry records a change that did not happen.
+
 The older single password from ``KORA_ADMIN_PASSWORD`` still opens the admin area, but
 only while no named account exists: once there are names, a shared password would make
 the audit trail say "somebody".
@@ -24,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import delete, insert, select, update
 
+from people.audit import AuditLog, new_record
+from people.database import lock
 from people.schema import accounts as _accounts
 from people.schema import sessions as _sessions
 from rag.errors import UsageError
@@ -161,7 +167,9 @@ class AccountStore:
 
     # --- changing (the command line only) ----------------------------------------------
 
-    def add(self, name: str, *, role: Role, password: str | None) -> Account:
+    def add(self, name: str, *, role: Role, password: str | None, actor: str,
+            client: str = "local") -> Account:
+        """A new account, audited as added by ``actor`` from ``client``."""
         check_name(name)
         if role not in ROLES:
             raise AccountError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
@@ -178,9 +186,13 @@ class AccountStore:
                 raise AccountError(f"The account {name!r} exists already: change its "
                                    f"password with `kora admin passwd {name}`.")
             connection.execute(insert(_accounts).values(**asdict(account)))
+            self._audit(connection, "account-add", name, actor=actor, client=client,
+                        role=role, password=password is not None)
         return account
 
-    def set_password(self, name: str, password: str) -> Account:
+    def set_password(self, name: str, password: str, *, actor: str,
+                     client: str = "local") -> Account:
+        """A new password; the sessions that relied on the old one end (audited)."""
         check_new_password(name, password)
         encoded = hash_password(password)
         with self.database.transaction(serialise="accounts") as connection:
@@ -191,11 +203,12 @@ class AccountStore:
                 raise AccountError(f"No account {name!r}: see `kora admin list`.")
             # the sessions that depended on the old password end with it
             connection.execute(delete(_sessions).where(_sessions.c.account == name))
-        account = self.get(name)
-        assert account is not None
-        return account
+            self._audit(connection, "account-passwd", name, actor=actor, client=client)
+            row = connection.execute(select(_accounts).where(_accounts.c.name == name)).one()
+        return _account(row)
 
-    def remove(self, name: str) -> Account:
+    def remove(self, name: str, *, actor: str, client: str = "local") -> Account:
+        """Remove the account and end its sessions (audited); what it was, without hash."""
         with self.database.transaction(serialise="accounts") as connection:
             row = connection.execute(
                 select(_accounts).where(_accounts.c.name == name)).first()
@@ -203,7 +216,15 @@ class AccountStore:
                 raise AccountError(f"No account {name!r}: see `kora admin list`.")
             connection.execute(delete(_accounts).where(_accounts.c.name == name))
             connection.execute(delete(_sessions).where(_sessions.c.account == name))
+            self._audit(connection, "account-remove", name, actor=actor, client=client,
+                        role=row.role)
         return replace(_account(row), password_hash=None)
+
+    def _audit(self, connection: Connection, action: str, name: str, *, actor: str,
+               client: str, **detail: Any) -> None:
+        lock(connection, "audit")  # after "accounts": the one order both are taken in
+        AuditLog(self.database).append_in(connection, new_record(
+            action=action, account=actor, client=client, detail={"target": name, **detail}))
 
     def import_rows(self, connection: Connection, entries: dict[str, dict[str, Any]]
                     ) -> tuple[int, list[str]]:

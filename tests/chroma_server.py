@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.servers import free_port
+from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMA = Path(sys.executable).with_name("chroma")

@@ -16,10 +16,10 @@ from rag.offline import enforce_offline
 from tests.servers import LoopbackServer, Respond
 
 if TYPE_CHECKING:
+    from loopback import PostgresCluster
     from rag.providers.embedding import Embedder
     from rag.retrieval import Retriever
     from rag.settings import Settings
-    from tests.postgres import PostgresCluster
 
 enforce_offline()
 
@@ -50,7 +50,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
     """One real PostgreSQL for the whole session (Debian's package ``postgresql``)."""
-    from tests.postgres import PostgresCluster, server_binaries
+    from loopback import PostgresCluster, server_binaries
 
     binaries = server_binaries()
     if binaries is None:

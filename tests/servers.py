@@ -1,11 +1,10 @@
-"""Loopback HTTP for the tests: a free port, and a tiny threaded server whose replies a
+"""Loopback HTTP for the tests: a tiny threaded server whose replies a
 test scripts (the LLM fakes in tests/fakes.py speak Ollama's and OpenAI's protocols
 through it)."""
 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,20 +15,12 @@ from typing import Any
 Reply = tuple[int, str, list[bytes]]
 Respond = Callable[[str, str, Any], Reply]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Received:
     method: str
     path: str
     headers: dict[str, str]
     body: Any
-
 
 class LoopbackServer:
     """An HTTP server on 127.0.0.1 (free port) in a thread; ``respond`` decides each reply,
@@ -78,7 +69,6 @@ class LoopbackServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
 
 def json_reply(status: int, payload: Any) -> Reply:
     return status, "application/json", [json.dumps(payload).encode()]

@@ -66,9 +66,9 @@ def test_password_hash_is_scrypt_and_verifies() -> None:
 
 def test_account_store_keeps_only_hashes(tmp_path: Path, database_url: str | None) -> None:
     store = people_in(tmp_path, database_url).accounts
-    store.add("anna", role="admin", password=PASSWORD)
-    store.add("kai.sso@stadt.example", role="admin", password=None)
-    store.add("paul", role="chat", password="Paul-fragt-nur-nach")
+    store.add("anna", role="admin", password=PASSWORD, actor="cli:test")
+    store.add("kai.sso@stadt.example", role="admin", password=None, actor="cli:test")
+    store.add("paul", role="chat", password="Paul-fragt-nur-nach", actor="cli:test")
     with store.database.transaction() as connection:
         raw = json.dumps([list(row) for row in
                           connection.execute(text("SELECT * FROM accounts")).all()])
@@ -80,11 +80,11 @@ def test_account_store_keeps_only_hashes(tmp_path: Path, database_url: str | Non
     assert store.authenticate("kai.sso@stadt.example", "") is None  # proxy sign-in only
     assert store.authenticate("niemand", PASSWORD) is None
     before = store.get("anna")
-    store.set_password("anna", "Ein-neues-Passwort-2026")
+    store.set_password("anna", "Ein-neues-Passwort-2026", actor="cli:test")
     after = store.get("anna")
     assert before and after and before.fingerprint != after.fingerprint
     assert store.authenticate("anna", PASSWORD) is None
-    store.remove("paul")
+    store.remove("paul", actor="cli:test")
     assert sorted(store.accounts()) == ["anna", "kai.sso@stadt.example"]
 
 
@@ -140,20 +140,65 @@ def test_bad_names_and_passwords_are_refused(tmp_path: Path, name: str, password
                                              message: str) -> None:
     store = people_in(tmp_path, None).accounts
     with pytest.raises(AccountError, match=message):
-        store.add(name, role="admin", password=password)
+        store.add(name, role="admin", password=password, actor="cli:test")
     assert store.accounts() == {}
 
 
 def test_duplicate_and_unknown_accounts(tmp_path: Path, database_url: str | None) -> None:
     store = people_in(tmp_path, database_url).accounts
-    store.add("anna", role="admin", password=None)
+    store.add("anna", role="admin", password=None, actor="cli:test")
     with pytest.raises(AccountError, match="exists already"):
-        store.add("anna", role="admin", password=None)
+        store.add("anna", role="admin", password=None, actor="cli:test")
     with pytest.raises(AccountError, match="No account"):
-        store.remove("bert")
+        store.remove("bert", actor="cli:test")
     with pytest.raises(AccountError, match="No account"):
-        store.set_password("bert", PASSWORD)
+        store.set_password("bert", PASSWORD, actor="cli:test")
     assert list(store.accounts()) == ["anna"]
+
+
+def test_account_changes_commit_with_their_audit_entry(tmp_path: Path,
+                                                       database_url: str | None) -> None:
+    from sqlalchemy.exc import ProgrammingError
+
+    from people import DatabaseUnavailableError
+
+    people = people_in(tmp_path, database_url)
+    store = people.accounts
+    store.add("anna", role="admin", password=PASSWORD, actor="cli:root", client="local")
+    before = store.get("anna")
+
+    def rename_table(name: str, to: str) -> None:
+        with people.database.transaction() as connection:
+            connection.execute(text(f"ALTER TABLE {name} RENAME TO {to}"))
+
+    # the audit entry cannot be written: the change it records must not land either
+    rename_table("audit", "audit_unreachable")
+    try:
+        for change in (lambda: store.add("bert", role="admin", password=None, actor="cli:x"),
+                       lambda: store.set_password("anna", "Ganz-neues-Passwort-1",
+                                                  actor="cli:x"),
+                       lambda: store.remove("anna", actor="cli:x")):
+            with pytest.raises((DatabaseUnavailableError, ProgrammingError)):
+                change()
+    finally:
+        rename_table("audit_unreachable", "audit")
+    assert list(store.accounts()) == ["anna"] and store.get("anna") == before
+    assert [e["action"] for e in people.audit.entries()] == ["account-add"]
+
+    store.set_password("anna", "Ganz-neues-Passwort-1", actor="cli:root")
+    store.add("bert", role="chat", password=None, actor="cli:root")
+    store.remove("bert", actor="cli:root")
+    entries = [(e["action"], e["account"], e["client"], e["detail"])
+               for e in people.audit.entries()]
+    assert entries == [
+        ("account-add", "cli:root", "local", {"target": "anna", "role": "admin",
+                                              "password": True}),
+        ("account-passwd", "cli:root", "local", {"target": "anna"}),
+        ("account-add", "cli:root", "local", {"target": "bert", "role": "chat",
+                                              "password": False}),
+        ("account-remove", "cli:root", "local", {"target": "bert", "role": "chat"}),
+    ]
+    assert PASSWORD not in json.dumps(people.audit.entries()) and people.audit.verify().intact
 
 
 # --------------------------------------------------------------------------- audit log
@@ -328,7 +373,7 @@ def test_sessions_expire_when_idle_and_end_with_the_account(
     assert gate.audit.entries()[-1]["action"] == "session-expired"
 
     token = gate.login("anna", PASSWORD, request()).token
-    gate.accounts.remove("anna")  # `kora admin remove anna` while she is logged in
+    gate.accounts.remove("anna", actor="cli:test")  # `kora admin remove anna` while she is logged in
     assert gate.principal(token, request(), role="admin") == (None, "not-logged-in")
 
 
@@ -346,7 +391,7 @@ def test_shared_password_only_while_no_named_account(
     gate = gate_with(tmp_path, Clock())
     result = gate.login("", "gemeinsam-geheim", request())
     assert result.ok and result.account == "env:KORA_ADMIN_PASSWORD"
-    gate.accounts.add("anna", role="admin", password=None)
+    gate.accounts.add("anna", role="admin", password=None, actor="cli:test")
     assert gate.principal(result.token, request(), role="admin") == (None, "not-logged-in")
     assert not gate.login("", "gemeinsam-geheim", request()).ok
 

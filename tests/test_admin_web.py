@@ -42,9 +42,9 @@ def web(tmp_path_factory: pytest.TempPathFactory, embedder: Any,
         chat_requires_login=True, trusted_user_header="X-Remote-User",
         trusted_proxies=[PROXY], admin_session_idle_minutes=30)
     accounts = People.open(settings).accounts
-    accounts.add("anna", role="admin", password=ANNA_PASSWORD)
-    accounts.add("paul", role="chat", password=PAUL_PASSWORD)
-    accounts.add("kai", role="admin", password=None)  # signs in through the proxy only
+    accounts.add("anna", role="admin", password=ANNA_PASSWORD, actor="cli:test")
+    accounts.add("paul", role="chat", password=PAUL_PASSWORD, actor="cli:test")
+    accounts.add("kai", role="admin", password=None, actor="cli:test")  # signs in through the proxy only
     clock = Clock(now=1_000_000.0)
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("KORA_ADMIN_PASSWORD", raising=False)
@@ -218,6 +218,23 @@ def test_every_admin_action_lands_in_the_audit_log(web: Any, tmp_path: Path) -> 
     exported = Path(csv_path).read_text(encoding="utf-8")
     assert "uploads/streusalz.md" in exported and "feedback-export" in exported
     assert audit_entries(web)[-1]["action"] == "audit-export"
+
+
+def test_refusals_are_audited_as_codes_and_shown_in_german(web: Any, tmp_path: Path) -> None:
+    token = login(web)
+    program = tmp_path / "programm.exe"
+    program.write_bytes(b"MZ")
+    shown = web.admin.upload([str(program)], token, None)
+    assert shown.startswith("Abgelehnt: programm.exe – Dateityp nicht unterstützt (erlaubt: ")
+    entry = audit_entries(web)[-1]
+    assert (entry["action"], entry["outcome"]) == ("upload", "refused")
+    assert entry["detail"]["reason"] == "type" and ".md" in entry["detail"]["detail"]
+    assert not (web.settings.corpus_dir / "uploads" / "programm.exe").exists()
+    assert web.admin.delete("gibt-es-nicht.md", True, token, None) \
+        == "Unbekanntes Dokument: gibt-es-nicht.md"
+    entry = audit_entries(web)[-1]
+    assert (entry["action"], entry["outcome"], entry["detail"]) == ("delete", "refused",
+                                                                    {"reason": "unknown"})
 
 
 # --------------------------------------------------------------------------- resources

@@ -213,7 +213,7 @@ def test_admin_handlers_check_login_against_env_password(
     ("-rf.md", "rf.md"),
 ])
 def test_safe_file_name_normalises(name: str, expected: str) -> None:
-    from ui.admin import safe_file_name
+    from people import safe_file_name
 
     assert safe_file_name(name) == expected
 
@@ -223,14 +223,15 @@ def test_safe_file_name_normalises(name: str, expected: str) -> None:
     "C:\\Windows\\system.ini", "..\\boot.md", "", "keine-endung", "....md", "a\x00.md",
 ])
 def test_safe_file_name_refuses_paths(name: str) -> None:
-    from ui.admin import UnsafeNameError, safe_file_name
+    from people import UnsafeNameError, safe_file_name
 
     with pytest.raises(UnsafeNameError):
         safe_file_name(name)
 
 
 def test_save_uploads_refuses_bad_files(tmp_path: Path) -> None:
-    from ui.admin import save_uploads
+    from people import save_uploads
+    from ui.admin import upload_message
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -243,13 +244,17 @@ def test_save_uploads_refuses_bad_files(tmp_path: Path) -> None:
     big.write_text("x" * 3000, encoding="utf-8")
     good = tmp_path / "in" / "gut.txt"
     good.write_text("Ein gültiger Text über Radwege in der Stadt.", encoding="utf-8")
-    messages = [o.message for o in save_uploads([str(empty), str(program), str(good)],
-                                                corpus_dir=corpus, max_file_mb=1)]
+    outcomes = save_uploads([str(empty), str(program), str(good)], corpus_dir=corpus,
+                            max_file_mb=1)
+    assert [o.refusal for o in outcomes] == ["unreadable", "type", None]
+    assert outcomes[2].doc_id == "uploads/gut.txt" and outcomes[2].sha256
+    messages = [upload_message(o) for o in outcomes]
     assert messages[0].startswith("Abgelehnt: leer.md") and "empty" in messages[0]
     assert messages[1].startswith("Abgelehnt: programm.exe") and "nicht unterstützt" in messages[1]
     assert messages[2].startswith("Gespeichert: gut.txt")
-    assert save_uploads([str(big)], corpus_dir=corpus, max_file_mb=0.001)[0].message.startswith(
-        "Abgelehnt: gross.txt")
+    too_big = save_uploads([str(big)], corpus_dir=corpus, max_file_mb=0.001)[0]
+    assert (too_big.refusal, too_big.detail) == ("size", "0.001")
+    assert upload_message(too_big) == "Abgelehnt: gross.txt – Datei größer als 0.001 MB"
     kept = sorted(p.name for p in (corpus / "uploads").iterdir())
     assert kept == ["gut.txt"]  # no rejected file and no staging leftovers
 

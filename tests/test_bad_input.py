@@ -295,7 +295,8 @@ def test_nothing_outside_the_ingest_root_was_read(bad_ingest: dict[str, Any],
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.channel == "upload"], ids=lambda r: r.kind)
 def test_bad_upload(row: Row, tmp_path: Path) -> None:
-    from ui.admin import UnsafeNameError, safe_file_name, save_uploads
+    from people import UnsafeNameError, safe_file_name, save_uploads
+    from ui.admin import refusal_reason, upload_message
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -315,16 +316,17 @@ def test_bad_upload(row: Row, tmp_path: Path) -> None:
         if "/" in row.subject:
             with pytest.raises(UnsafeNameError) as error:
                 safe_file_name(row.subject)
-            assert row.expect in error.value.reason
+            assert row.expect in refusal_reason(error.value.code)
             subject = None
         else:
             subject = incoming / row.subject
             subject.write_text("# Name\n\nEin harmloser Inhalt.\n", encoding="utf-8")
     paths = [str(good)] + ([str(subject)] if subject is not None else [])
     outcomes = save_uploads(paths, corpus_dir=corpus, max_file_mb=1)
-    assert outcomes[0].message.startswith("Gespeichert: gut.md")
+    assert upload_message(outcomes[0]).startswith("Gespeichert: gut.md")
     if subject is not None:
-        message = outcomes[1].message
+        assert not outcomes[1].stored
+        message = upload_message(outcomes[1])
         assert message.startswith("Abgelehnt:") and row.expect in message, message
         assert_one_line(message)
         assert "\x1b" not in message and "\u202e" not in message  # shown escaped

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from loopback import free_port
 from tests.chroma_server import (
     CHROMA,
     ChromaServer,
@@ -29,7 +30,6 @@ from tests.chroma_server import (
     wait_until,
 )
 from tests.conftest import CORPUS
-from tests.servers import free_port
 from tests.webapp import SCHARRENBACH, factory_with, start_app
 
 pytestmark = [

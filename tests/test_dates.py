@@ -49,6 +49,10 @@ def test_written_dates_parse_to_iso(written: str, iso: str | None) -> None:
     # a dateline
     ("Montag, 3. März 2025\n\nDie Stadt stellt ihr Projekt vor.", "2025-03-03"),
     ("4. Februar 2025, 09:30 Uhr | Pressestelle\n\nDer Kreis informiert.", "2025-02-04"),
+    # a press release dated from a place
+    ("Pressemitteilung der Gemeinde Oberweißach\nOberweißach, 14. März 2026\n\nText.",
+     "2026-03-14"),
+    ("Frankfurt am Main, den 3.4.2025\n\nDie Stadt informiert.", "2025-04-03"),
     # a byline with a date
     ("Neue Chatbots\n\nVon Anna Beispiel, 5. Mai 2024\n\nDie Stadt startet.", "2024-05-05"),
     # "Stand:" wins over a dateline above it: it says as of when the page holds

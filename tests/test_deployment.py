@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -25,39 +24,15 @@ from typing import Any
 import httpx
 import pytest
 
+from loopback import Nginx, exec_start, free_port, nginx_available, option
 from tests.chroma_server import CHROMA, REPO, kora_environment, wait_until
 from tests.conftest import CORPUS
-from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 
-DEPLOY = REPO / "docs" / "deploy"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DOCUMENTS = ["konferenzen/jahrestagung-2025.md", "initiative/urban-ki.md"]
 ANNA_PASSWORD = "Sommer-Regen-Brücke-7"
 QUESTION = "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?"
-
-
-def exec_start(unit: str) -> list[str]:
-    """The ExecStart command line of a unit in docs/deploy."""
-    text = (DEPLOY / unit).read_text(encoding="utf-8")
-    line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
-    return shlex.split(line.removeprefix("ExecStart="))
-
-
-def option(command: list[str], name: str, value: str) -> list[str]:
-    index = command.index(name)
-    return [*command[:index + 1], value, *command[index + 2:]]
-
-
-def nginx_site(ports: list[int], listen: int) -> str:
-    """The site file with loopback ports: the listen line, TLS lines and upstreams only."""
-    text = (DEPLOY / "nginx-kora.conf").read_text(encoding="utf-8")
-    text = text.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen};")
-    for deployed, port in zip((7861, 7862), ports, strict=True):
-        text = text.replace(f"server 127.0.0.1:{deployed};", f"server 127.0.0.1:{port};")
-    assert all(f"127.0.0.1:{port}" in text for port in ports)
-    return text
 
 
 @dataclass
@@ -78,7 +53,7 @@ class Deployment:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory, postgres: Any,
                embedder: Any) -> Iterator[Deployment]:
-    if not Path(NGINX).exists():
+    if not nginx_available():
         pytest.skip("the deployment test needs Debian's nginx; .ci/run installs it")
     from ingest.pipeline import Ingestor
     from rag.providers.vectorstore import DataDir
@@ -124,21 +99,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres: Any,
                                               stdin=subprocess.DEVNULL))
 
     # nginx with the site file
-    listen = free_port()
-    (base / "nginx").mkdir()
-    (base / "nginx" / "kora.conf").write_text(nginx_site(ports, listen), encoding="utf-8")
-    (base / "nginx" / "nginx.conf").write_text(
-        f"daemon off;\nworker_processes 1;\npid {base}/nginx/nginx.pid;\n"
-        f"error_log {base}/nginx/error.log;\n"
-        + ("user root;\n" if _root() else "")
-        + "events { worker_connections 256; }\n"
-        f"http {{\n access_log {base}/nginx/access.log;\n"
-        f" client_body_temp_path {base}/nginx/body;\n proxy_temp_path {base}/nginx/proxy;\n"
-        f" include {base}/nginx/kora.conf;\n}}\n", encoding="utf-8")
-    processes.append(subprocess.Popen([NGINX, "-c", str(base / "nginx" / "nginx.conf"),
-                                       "-p", str(base / "nginx")],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
-    nginx_url = f"http://127.0.0.1:{listen}"
+    nginx = Nginx(base / "nginx", worker_ports=ports, listen=free_port())
+    nginx_url = nginx.url
     for port in ports:
         wait_until(lambda port=port: httpx.get(f"http://127.0.0.1:{port}/",
                                                timeout=2).is_success,
@@ -149,18 +111,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres: Any,
     try:
         yield Deployment(nginx_url, database_url, cli_env, processes[1:3], postgres, base)
     finally:
+        nginx.stop()
         for process in reversed(processes):
             process.terminate()
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-def _root() -> bool:
-    import os
-
-    return os.geteuid() == 0
 
 
 class Browser:

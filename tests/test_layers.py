@@ -11,7 +11,8 @@ and inside ``rag`` the stages of the data flow, lowest first:
     basics (errors, settings, passage, offline, text)  →  providers  →  retrieval  →  answering
 
 A layer imports only itself and what is below it; nothing imports ``tests`` or
-``benchmarks``. Callers outside a package take its names from the package itself (its
+``benchmarks``, and the layers do not import ``loopback`` (the real servers that tests and
+benchmarks share). Callers outside a package take its names from the package itself (its
 ``__init__`` and ``__all__``), not from its modules.
 """
 
@@ -33,7 +34,7 @@ LAYERS = {
     "people": {"rag", "ingest", "evaluation", "people"},
     "ui": {"rag", "ingest", "evaluation", "people", "ui"},
 }
-PROJECT = {*PACKAGES, "tests", "benchmarks"}
+PROJECT = {*PACKAGES, "tests", "benchmarks", "loopback"}
 # rag's own stages: each may import the ones listed (and itself)
 STAGE_OF_BASICS = "basics"
 RAG_STAGES = {
@@ -132,6 +133,13 @@ def test_a_layer_imports_only_itself_and_what_is_below(package: str) -> None:
     assert broken == []
 
 
+def test_only_ui_renders() -> None:
+    # below ui, functions return data: no Gradio, and no German text taken from ui
+    rendering = [str(imp) for imp in ALL_IMPORTS
+                 if imp.source.split(".")[0] != "ui" and imp.target.split(".")[0] == "gradio"]
+    assert rendering == []
+
+
 def test_rag_stages_follow_the_data_flow() -> None:
     broken = [str(imp) for imp in ALL_IMPORTS
               if imp.source.split(".")[0] == "rag" and imp.target.split(".")[0] == "rag"
@@ -140,7 +148,7 @@ def test_rag_stages_follow_the_data_flow() -> None:
 
 
 def test_benchmarks_and_tests_are_imported_by_nobody() -> None:
-    leaks = [str(imp) for path in project_files(*PACKAGES, "benchmarks")
+    leaks = [str(imp) for path in project_files(*PACKAGES, "benchmarks", "loopback")
              for imp in imports_of(path)
              if imp.target.split(".")[0] == "tests"
              or (imp.target.split(".")[0] == "benchmarks"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from evaluation import write_tiny_gguf
+from loopback import free_port
 from tests.conftest import IndexedCopy
 from tests.fakes import SCRIPT, corpus_words
-from tests.servers import free_port
 from tests.webapp import SCHARRENBACH, factory_with
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,10 @@ they ask for, the instance they pin, and what a refusal still shows."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +20,7 @@ from rag.answering.answer_types import (
 )
 from rag.answering.normalise import QuestionNormaliser, colloquial_to_written
 from rag.answering.sentence_model import looks_like_caption
+from rag.providers.embedding import Embedder
 from rag.providers.keyword import Vocabulary
 from tests.conftest import Shipped
 
@@ -121,6 +125,31 @@ def test_a_date_line_is_never_the_title_of_a_text_file(tmp_path: Path) -> None:
     byline.write_text("4. Februar 2025, 09:30 Uhr | Pressestelle\n\nDer Kreis startet die "
                       "neue App für Anträge, die ab sofort verfügbar ist.\n", encoding="utf-8")
     assert "2025" not in read(byline).title
+    # a press release: a kicker, then place and date, then the headline (Windows-1252)
+    release = tmp_path / "pressemitteilung-telefon.txt"
+    release.write_bytes("Pressemitteilung der Gemeinde Oberweißach\nOberweißach, 14. März 2026"
+                        "\n\nKI-Telefonassistent geht in den Testbetrieb\n\nAb dem 1. April "
+                        "nimmt ein Assistent Anrufe entgegen.\n".encode("cp1252"))
+    parsed = read(release)
+    assert parsed.title == "KI-Telefonassistent geht in den Testbetrieb"
+    assert parsed.date == "2026-03-14"
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    # a compound that begins with a contact word is about that thing, not a contact
+    ("Wann startet der Telefonassistent in Oberweißach?", Expected.DATE),
+    ("was kostet der telefonassistent", Expected.AMOUNT),
+    ("wie funktioniert das E-Mail-Postfach mit KI", Expected.DESCRIPTION),
+    ("wie lang läuft der testbetrieb vom telefonassistent", Expected.DURATION),
+    ("welche telefonnummer hat das bürgerbüro", Expected.CONTACT),
+    ("wie erreiche ich das amt telefonisch", Expected.CONTACT),
+    ("tel. nummer vom amt?", Expected.CONTACT),
+    ("wer ist ansprechpartnerin für das projekt", Expected.CONTACT),
+    ("welche öffnungszeiten hat das bürgerbüro", Expected.CONTACT),
+])
+def test_contact_questions_are_those_that_name_a_contact_detail(question: str,
+                                                                kind: Expected) -> None:
+    assert expected_answer(question) is kind
 
 
 # --- over the shipped corpus, with the real model and index ---------------------------
@@ -168,3 +197,72 @@ def _ask(shipped: Shipped, question: str):  # type: ignore[no-untyped-def]
     answerer = Answerer(retriever=retriever, refusal=RefusalModel.load(), llm=None,
                         llm_required=False, max_answer_tokens=settings.llm_max_tokens)
     return answerer.ask(question)
+
+
+# --- a city's own documents, added as an admin adds them -------------------------------
+
+_RELEASE = (
+    "Pressemitteilung der Gemeinde Talbach\nTalbach, 9. Februar 2026\n\n"
+    "Sprachassistent am Telefon des Bürgerbüros\n\n"
+    "Ab dem 2. März 2026 beantwortet ein KI-gestützter Telefonassistent Anrufe beim "
+    "Bürgerbüro Talbach außerhalb der Sprechzeiten. Er nennt Unterlagen für Ausweise und "
+    "bucht Termine.\n\n"
+    "Der Versuch dauert ein halbes Jahr. Die Kosten von 12.400 Euro übernimmt zur Hälfte "
+    "das Land. Gespräche werden nicht gespeichert.\n\n"
+    "Ansprechpartner ist Herr Tobias Kern, Hauptamt, E-Mail hauptamt@talbach.example.\n")
+_GUIDELINE = (
+    "---\ntitle: Richtlinie zum Einsatz von KI-Werkzeugen im Landratsamt Seeberg\n"
+    "date: 2025-07-01\n---\n# Richtlinie zum Einsatz von KI-Werkzeugen\n\n## Schulung\n\n"
+    "Wer KI-Werkzeuge dienstlich nutzt, absolviert zuvor den Onlinekurs „KI im Amt“. "
+    "Er dauert rund 30 Minuten. Der Kurs ist im Lernportal des Landratsamts hinterlegt.\n\n"
+    "## Daten\n\nNamen und Anschriften von Antragstellenden gehören in keine "
+    "Eingabemaske eines KI-Werkzeugs.\n")
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Any]:
+    from ingest.pipeline import Ingestor
+    from rag.answering import Assistant
+    from rag.providers.vectorstore import DataDir
+    from rag.settings import Settings
+
+    base = tmp_path_factory.mktemp("city")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    # saved from a Windows office suite, as press releases often are
+    (corpus / "pressemitteilung-telefonassistent.txt").write_bytes(_RELEASE.encode("cp1252"))
+    (corpus / "richtlinie-ki.md").write_text(_GUIDELINE, encoding="utf-8")
+    settings = Settings.load(data_dir=base / "data", corpus_dir=corpus, llm="none")
+    data_dir = DataDir(settings)
+    Ingestor(settings, embedder, data_dir).run([corpus])
+    assistant = Assistant.open(settings, data_dir=data_dir, embedder=embedder)
+    yield assistant
+    assistant.close()
+
+
+@pytest.mark.slow
+def test_a_press_release_keeps_its_headline_and_date(city: Any) -> None:
+    answer = city.answerer.ask("wann startet der telefonassistent in talbach")
+    assert not answer.refused
+    first = answer.answer.split("\n")[1]  # after the line that names the answer mode
+    assert "2. März 2026" in first, answer.answer
+    cited = answer.citations[0].passage
+    assert cited.title == "Sprachassistent am Telefon des Bürgerbüros"
+    assert "Stand: 09.02.2026" in answer.answer
+
+
+@pytest.mark.slow
+def test_a_compound_with_a_contact_word_is_not_a_contact_question(city: Any) -> None:
+    answer = city.answerer.ask("was kostet der telefonassistent")
+    assert not answer.refused
+    assert "12.400 Euro" in answer.answer.split("\n")[1], answer.answer
+
+
+@pytest.mark.slow
+def test_a_sentence_quoted_as_antecedent_is_not_repeated(city: Any) -> None:
+    answer = city.answerer.ask("wie lange dauert der onlinekurs")
+    assert not answer.refused
+    assert "30 Minuten" in answer.answer
+    lines = [line for line in answer.answer.split("\n")[1:] if line.strip()]
+    sentences = [s for line in lines for s in re.split(r"(?<=\.) ", re.sub(r" \[\d+\].*", "", line))]
+    assert len(sentences) == len(set(sentences)), answer.answer

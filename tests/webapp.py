@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tests.servers import free_port
+from loopback import free_port
 
 if TYPE_CHECKING:
     from rag.answering import Assistant

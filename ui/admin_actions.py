@@ -1,8 +1,9 @@
 """What the admin area's buttons do, each one checked and audited on the server.
 
 Every method takes the browser session's token and the Gradio request, asks the
-``Gate`` who is calling, refuses with one German line when nobody suitable is, and
-writes what it did to the audit log.
+``Gate`` who is calling, refuses with one German line when nobody suitable is, has the
+work done (documents: ``people.DocumentAdmin``, which audits each step; exports here,
+audited here) and renders its result.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from people import (
     ENV_ACCOUNT,
     AuditLog,
     DatabaseUnavailableError,
+    DocumentAdmin,
     FeedbackStore,
     Gate,
     Principal,
-    document_ref,
     entries_csv,
     entry_row,
 )
-from rag.errors import KoraError
 from rag.providers.vectorstore import DataDir
 from rag.settings import Settings
 from ui import admin
@@ -92,7 +92,8 @@ class AdminActions:
         self.reload = reload
         self.embedder = embedder
         self.export_dir = export_dir
-        self._reindex_lock = threading.Lock()
+        self.documents_admin = DocumentAdmin(settings=settings, data_dir=data_dir, audit=audit,
+                                             reload=reload, embedder=embedder)
 
     def allowed(self, token: Any, request: Any) -> tuple[Principal | None, str]:
         principal, why = self.gate.principal(token, request, role="admin")
@@ -137,60 +138,34 @@ class AdminActions:
         if not files:
             return S.ADMIN_UPLOAD_NONE
         paths = [f if isinstance(f, str) else str(getattr(f, "name", f)) for f in files]
-        outcomes = admin.save_uploads(paths, corpus_dir=self.settings.corpus_dir,
-                                      max_file_mb=self.settings.max_file_mb)
-        for path, outcome in zip(paths, outcomes, strict=True):
-            stored = outcome.doc_id is not None
-            self.audit.append(
-                action="upload", account=principal.account, client=principal.client,
-                outcome="ok" if stored else "refused",
-                documents=[document_ref(outcome.doc_id, outcome.sha256)]
-                if outcome.doc_id is not None else [],
-                detail={"file": admin.shown_name(Path(path).name),
-                        **({} if stored else {"reason": outcome.message})})
-        return "\n".join(outcome.message for outcome in outcomes)
+        return "\n".join(admin.upload_message(outcome)
+                         for outcome in self.documents_admin.upload(paths, principal))
 
     @database_down(_down_line)
     def declare_replacement(self, files: list[Any] | None, replaces: str | None,
                             status: str, token: Any, request: Any) -> str:
         """After an upload: record that the uploaded file replaces ``replaces`` (the
         "ersetzt Dokument …" choice); effective with the next re-index."""
-        from ingest import declare_replacement
-
         principal, refusal = self.allowed(token, request)
         if principal is None or not replaces:
             return status if principal is not None else refusal
         if not files or len(files) != 1:
             return "\n".join(part for part in (status, S.ADMIN_REPLACES_ONE_FILE) if part)
         given = files[0] if isinstance(files[0], str) else str(getattr(files[0], "name", ""))
-        try:
-            name = admin.safe_file_name(Path(given).name)
-        except admin.UnsafeNameError:
+        name = self.documents_admin.declare_replacement(Path(given).name, replaces, principal)
+        if name is None:
             return status  # refused by the upload already, with its reason
-        folder = self.settings.corpus_dir / admin.UPLOAD_FOLDER
-        if not (folder / name).is_file():
-            return status
-        declare_replacement(folder, name, replaces)
-        doc_id = f"{admin.UPLOAD_FOLDER}/{name}"
-        self.audit.append(action="replace-declared", account=principal.account,
-                          client=principal.client,
-                          documents=[document_ref(doc_id, admin.file_sha256(folder / name))],
-                          detail={"replaces": replaces})
         return "\n".join(part for part in (
-            status, S.ADMIN_REPLACES_DONE.format(name=admin.shown_name(name), doc_id=replaces))
-            if part)
+            status, S.ADMIN_REPLACES_DONE.format(name=name, doc_id=replaces)) if part)
 
     @database_down(_down_line)
     def preview(self, token: Any, request: Any, *, full: bool = False) -> str:
         """What "Neu indexieren" would do now, without changing anything (the dry run)."""
-        from ingest import plan_ingest
-
         principal, refusal = self.allowed(token, request)
         if principal is None:
             return refusal
         try:
-            plan = plan_ingest(self.settings, self.data_dir, [self.settings.corpus_dir],
-                               rebuild=full, prune=not full)
+            plan = self.documents_admin.preview(full=full)
         except Exception as exc:
             return failure_line(S.ADMIN_REINDEX_FAILED, exc)
         return admin.format_preview(plan)
@@ -198,94 +173,19 @@ class AdminActions:
     @database_down(_down_line)
     def reindex(self, token: Any, request: Any, progress: Any = None, *,
                 full: bool = False, confirmed: bool = True) -> str:
-        """Index the corpus folder: the changes only, or with ``full`` a new index built
-        beside the live one that replaces it when complete. Without ``confirmed``, a run
-        that would remove more than ``max_removal_share`` of the documents is refused."""
+        """Index the corpus folder (``DocumentAdmin.reindex``): the changes only, or with
+        ``full`` a new index; a large removal only ``confirmed``."""
         principal, refusal = self.allowed(token, request)
         if principal is None:
             return refusal
-        return self._reindex(principal, progress, full=full, confirmed=confirmed)
-
-    def _large_removal(self) -> tuple[int, int] | None:
-        """(removing, indexed) when a pruning run would be a large removal, else None."""
-        from ingest import needs_confirmation, removal_check
-
-        removing, indexed = removal_check(self.settings, self.data_dir,
-                                          [self.settings.corpus_dir])
-        return (removing, indexed) if needs_confirmation(self.settings, removing,
-                                                         indexed) else None
-
-    def _reindex(self, principal: Principal, progress: Any, *, full: bool = False,
-                 confirmed: bool = True) -> str:
-        from ingest import Ingestor
-
-        large = None if full else self._large_removal()
-        if large is not None and not confirmed:
-            removing, indexed = large
-            self.audit.append(action="reindex", account=principal.account,
-                              client=principal.client, outcome="refused",
-                              detail={"reason": "large-removal", "removing": removing,
-                                      "indexed": indexed})
-            return S.ADMIN_LARGE_REMOVAL.format(
-                removing=removing, indexed=indexed, share=removing / indexed,
-                limit=self.settings.max_removal_share, confirm=S.ADMIN_LARGE_REMOVAL_CONFIRM)
-
-        report_progress = None if progress is None else web_progress(progress)
-
-        try:
-            with self._reindex_lock:
-                before = self._file_hashes()
-                ingestor = Ingestor(self.settings, self.embedder(), self.data_dir)
-                # an index of another embedding model cannot be updated, only replaced
-                live = self.data_dir.current()
-                rebuild = full or (live is not None
-                                   and live.embedding_model != self.settings.embedding_model)
-                report = ingestor.run([self.settings.corpus_dir], prune=not rebuild,
-                                      rebuild=rebuild, progress=report_progress)
-                self.reload()
-                after = self._file_hashes()
-        except Exception as exc:
-            self.audit.append(action="reindex", account=principal.account,
-                              client=principal.client, outcome="failed",
-                              detail={"error": type(exc).__name__})
-            return failure_line(S.ADMIN_REINDEX_FAILED, exc)
-        changes = [
-            {**document_ref(doc_id, after.get(doc_id) or before.get(doc_id)),
-             "change": "removed" if doc_id not in after
-             else "added" if doc_id not in before else "updated"}
-            for doc_id in sorted(set(before) | set(after))
-            if before.get(doc_id) != after.get(doc_id)
-        ]
-        self.audit.append(action="reindex", account=principal.account, client=principal.client,
-                          outcome="ok" if not report.failed else "partial",
-                          documents=changes, detail={**report.as_dict(), "full": rebuild,
-                                                     "large_removal": large is not None})
-        return admin.format_report(report)
-
-    def _file_hashes(self) -> dict[str, str]:
-        try:
-            index = self.data_dir.open_current()
-        except KoraError:
-            return {}
-        try:
-            return {doc_id: str(state.get("sha256", ""))
-                    for doc_id, state in index.file_states().items()}
-        finally:
-            index.close()
+        outcome = self.documents_admin.reindex(principal, _progress(progress), full=full,
+                                               confirmed=confirmed)
+        return admin.reindex_message(outcome, removal_limit=self.settings.max_removal_share)
 
     @database_down(lambda: ([], gr.update(choices=[], value=None)))
     def documents(self, token: Any, request: Any) -> tuple[Any, Any]:
         principal, _ = self.allowed(token, request)
-        if principal is None:
-            return [], gr.update(choices=[], value=None)
-        try:
-            index = self.data_dir.open_current()
-        except KoraError:
-            return [], gr.update(choices=[], value=None)
-        try:
-            rows = admin.document_rows(index)
-        finally:
-            index.close()
+        rows = self.documents_admin.documents() if principal is not None else []
         return rows, gr.update(choices=[row[0] for row in rows], value=None)
 
     @database_down(_down_line)
@@ -296,21 +196,11 @@ class AdminActions:
             return refusal
         if not confirmed:
             return S.ADMIN_DELETE_UNCONFIRMED
-        index = self.data_dir.open_current()
-        try:
-            states = index.file_states()
-        finally:
-            index.close()
-        ok, message = admin.delete_document(doc_id or "", states=states,
-                                            corpus_dir=self.settings.corpus_dir)
-        state = states.get(doc_id or "", {})
-        self.audit.append(action="delete", account=principal.account, client=principal.client,
-                          outcome="ok" if ok else "refused",
-                          documents=[document_ref(doc_id or "", state.get("sha256"))],
-                          detail={} if ok else {"reason": message})
-        if not ok:
-            return message
-        return message + "\n" + self._reindex(principal, progress)
+        outcome = self.documents_admin.delete(doc_id or "", principal, _progress(progress))
+        if outcome.reindex is None:
+            return admin.delete_message(outcome)
+        return admin.delete_message(outcome) + "\n" + admin.reindex_message(
+            outcome.reindex, removal_limit=self.settings.max_removal_share)
 
     # --- exports and the audit view -----------------------------------------------------
 
@@ -351,6 +241,11 @@ class AdminActions:
         path = admin.export_file(self.export_dir, S.AUDIT_EXPORT_NAME, entries_csv(entries))
         _remove_later(path)
         return path, ""
+
+
+def _progress(progress: Any) -> Any:
+    """Gradio's progress display as the ingest's callback; None without one."""
+    return None if progress is None else web_progress(progress)
 
 
 def _remove_later(path: str) -> None:

@@ -128,10 +128,24 @@ ADMIN_REASON_NAME_INVISIBLE = (
     "Dateiname enthält unsichtbare Steuerzeichen (z. B. Rechts-nach-links-Umkehr), die "
     "einen anderen Namen vortäuschen können"
 )
-ADMIN_REASON_WRITE = "Datei konnte nicht gespeichert werden ({error})"
-ADMIN_REASON_TYPE = "Dateityp nicht unterstützt (erlaubt: {allowed})"
-ADMIN_REASON_SIZE = "Datei größer als {limit:g} MB"
+ADMIN_REASON_WRITE = "Datei konnte nicht gespeichert werden ({detail})"
+ADMIN_REASON_TYPE = "Dateityp nicht unterstützt (erlaubt: {detail})"
+ADMIN_REASON_SIZE = "Datei größer als {detail} MB"
 ADMIN_REASON_OUTSIDE = "Ziel liegt außerhalb des Dokumentordners"
+# people.uploads.REFUSALS, each with its text; {detail} is the outcome's detail (a limit,
+# the allowed types, the reader's own reason)
+ADMIN_REASONS = {
+    "name": ADMIN_REASON_NAME,
+    "name-path": ADMIN_REASON_NAME_PATH,
+    "name-dots": ADMIN_REASON_NAME_DOTS,
+    "name-control": ADMIN_REASON_NAME_CONTROL,
+    "name-invisible": ADMIN_REASON_NAME_INVISIBLE,
+    "outside": ADMIN_REASON_OUTSIDE,
+    "type": ADMIN_REASON_TYPE,
+    "size": ADMIN_REASON_SIZE,
+    "unreadable": "{detail}",
+    "write": ADMIN_REASON_WRITE,
+}
 ADMIN_REINDEX = "Neu indexieren"
 ADMIN_REINDEX_FULL = (
     "Vollständig neu aufbauen (alle Dokumente neu einlesen; der Chat antwortet weiter aus "
@@ -181,6 +195,8 @@ ADMIN_DELETE_OUTSIDE = (
     "Die Datei von {doc_id} liegt nicht im Dokumentordner und wird nicht gelöscht."
 )
 ADMIN_DELETED = "Gelöscht: {doc_id}."
+# people.DeleteOutcome's refusals
+ADMIN_DELETE_REFUSALS = {"unknown": ADMIN_DELETE_UNKNOWN, "outside": ADMIN_DELETE_OUTSIDE}
 STATUS = "Ergebnis"
 ADMIN_EXPORT = "Rückmeldungen als CSV exportieren"
 ADMIN_EXPORT_FILE = "CSV-Datei"

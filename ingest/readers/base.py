@@ -53,7 +53,7 @@ _DATELINE_PARTS = re.compile(
     r"\b(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|januar|februar|"
     r"märz|maerz|april|mai|juni|juli|august|september|oktober|november|dezember|jan|feb|"
     r"mär|apr|jun|jul|aug|sep|sept|okt|nov|dez|uhr|stand|aktualisiert|veröffentlicht|"
-    r"erstellt|zuletzt|geändert|datum|am|um|vom|von|pressestelle|pressemitteilung|"
+    r"erstellt|zuletzt|geändert|datum|am|den|um|vom|von|pressestelle|pressemitteilung|"
     r"redaktion|autor|autorin|foto|fotos|bild|text|lesezeit|minuten|min)\b\.?|"
     r"\d+(?:[.:/-]\d+)*\.?|[|,;:–—\-•·/()]", re.IGNORECASE)
 _BYLINE_START = re.compile(r"^\s*(?:von|text|foto|fotos|bild|autor|autorin|redaktion|"
@@ -64,10 +64,21 @@ _BYLINE_WORD = re.compile(r"\b(?:pressestelle|pressemitteilung|redaktion|\d{1,2}
                           re.IGNORECASE)
 
 
+# the place a press release is dated from: one to three capitalised words ("Bad Homburg
+# v. d. Höhe" aside), then a comma; what follows must itself be a dateline
+_PLACE_DATELINE = re.compile(
+    r"^\s*[A-ZÄÖÜ][\w.\-]*(?:\s+(?:an\s+der|am|im|in\s+der|(?:[A-ZÄÖÜ][\w.\-]*)))"
+    r"{0,3},\s*(?=.*\d)")
+
+
 def is_dateline(line: str) -> bool:
     """A line that is only a date, a time, a byline or a mix of them ("Montag, 3. März
-    2025", "4. Februar 2025, 09:30 Uhr | Pressestelle", "Stand: 12.03.2025"): metadata
-    that pages saved as text start with, never a title."""
+    2025", "4. Februar 2025, 09:30 Uhr | Pressestelle", "Stand: 12.03.2025"), or a press
+    release's place and date ("Oberweißach, 14. März 2026"): metadata that pages saved as
+    text start with, never a title."""
+    place = _PLACE_DATELINE.match(line)
+    if place and is_dateline(line[place.end():]):
+        return True  # "Oberweißach, 14. März 2026": a press release's place and date
     byline = bool(_BYLINE_START.match(line) or _BYLINE_WORD.search(line))
     if not re.search(r"\d", line) and not byline:
         return False

@@ -67,12 +67,16 @@ _PLACE_NOUNS = ("stadt|städte|kommune|kommunen|gemeinde|gemeinden|kreis|kreise|
 # (pattern on the question, what it asks for); the first that matches wins, so the
 # specific forms come before the general ones
 _QUESTION_PATTERNS: list[tuple[re.Pattern[str], Expected]] = [
-    # contact details and ratings are asked for by name, wherever the question word is
-    (re.compile(r"\b(?:e-?mail|mail-?adresse|mailadresse|telefon\w*|tel\.?|handynummer|"
-                r"rufnummer|faxnummer|fax|anschrift|postanschrift|adresse|öffnungszeit\w*|"
-                r"oeffnungszeit\w*|sprechzeit\w*|sprechstunde\w*|erreichbar\w*|"
-                r"ansprechpart\w*|kontaktdaten|kontaktperson|internetadresse|mail|"
-                r"geöffnet|geoeffnet|aufhat|aufhaben)\b", _I),
+    # contact details and ratings are asked for by name, wherever the question word is;
+    # only the words themselves, not compounds they begin ("Telefonassistent" asks
+    # about an assistant, "E-Mail-Postfach" about a mailbox)
+    (re.compile(r"\b(?:e-?mail|e-?mails|mail-?adresse\w*|mailadresse\w*|telefon|"
+                r"telefonnummer\w*|telefonisch|tel\.|handynummer\w*|rufnummer\w*|"
+                r"faxnummer\w*|fax|anschrift\w*|postanschrift\w*|adresse|adressen|"
+                r"öffnungszeit(?:en)?|oeffnungszeit(?:en)?|sprechzeit(?:en)?|"
+                r"sprechstunde(?:n)?|erreichbar\w*|ansprechpart(?:ner|nerin|nerinnen|ner)?|"
+                r"kontaktdaten|kontaktperson\w*|internetadresse\w*|mail|geöffnet|geoeffnet|"
+                r"aufhat|aufhaben)(?![\w-])", _I),
      Expected.CONTACT),
     (re.compile(r"\b(?:bewertung\w*|bewertet|benotet|note|noten|sterne[n]?|zufriedenheit\w*|"
                 r"wie\s+zufrieden|rating|score|ranking|platzierung|auf\s+welchem\s+platz)\b",
@@ -97,7 +101,10 @@ _QUESTION_PATTERNS: list[tuple[re.Pattern[str], Expected]] = [
     (re.compile(r"\b(?:kostet|kosten|gekostet|kostete|kosteten|preis|preise|gebühr\w*|"
                 r"teuer|bezahlt|zahlen|zahlt)\b", _I), Expected.AMOUNT),
     (re.compile(r"\bwie\s+alt\b", _I), Expected.AGE),
-    (re.compile(r"\bwie\s+lange\b|\bwie\s+viele\s+(?:jahre|monate|wochen|tage|stunden)\b", _I),
+    # "wie lang läuft/dauert" is a duration as typed; "wie lang ist die Strecke" a length
+    (re.compile(r"\bwie\s+lange\b|\bwie\s+viele\s+(?:jahre|monate|wochen|tage|stunden)\b|"
+                r"\bwie\s+lang\s+(?:läuft|laufen|lief|dauert|dauern|dauerte|gilt|gelten|galt|"
+                r"geht|braucht|brauchen|bleibt|hält|arbeitet|arbeiten)\b", _I),
      Expected.DURATION),
     (re.compile(r"\bseit\s+wann\b|\bbis\s+wann\b|\bab\s+wann\b|\bwann\b|\bin\s+welchem\s+"
                 r"(?:jahr|monat|zeitraum|quartal)|\ban\s+welchem\s+(?:tag|datum)|\bwelches\s+"

@@ -239,8 +239,10 @@ class Extract:
         are always supported."""
         if not self.expected.is_typed:
             return True
-        return any(c.found and c.coverage >= TYPED_MIN_COVERAGE
-                   for c in self.candidates[:within])
+        # "Er dauert 30 Minuten." speaks about what the sentence before it names: the
+        # answer shows the two together, so they cover the question together
+        return any(c.found and c.coverage + (c.before if _ANAPHOR.match(c.text) else 0.0)
+                   >= TYPED_MIN_COVERAGE for c in self.candidates[:within])
 
     def counted_support(self, *, within: int = 5) -> bool:
         """For "wie viele X" questions: whether a top sentence puts a number right before
@@ -486,6 +488,8 @@ def select(extract: Extract, results: Sequence[Scored]) -> list[Selected]:
     selected: list[Selected] = []
     for candidate in [best, *rest]:
         shown = " ".join(s.text for s in selected)
+        if candidate.text in shown:
+            continue  # already quoted as the antecedent of a sentence before it
         selected.append(_with_antecedent(candidate, results, marks=candidate is best,
                                          already=shown))
     return selected

@@ -54,14 +54,14 @@ def cmd_admin(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     people = People.open(settings, purge_feedback=False)
-    store, audit = people.accounts, people.audit
+    store = people.accounts
     if args.admin_command == "list":
         return _admin_list(args, store)
     name = check_name(args.name)
+    # each change carries its audit entry in its own transaction (people.accounts)
     if args.admin_command == "add":
         password = None if args.no_password else _read_new_password(name)
-        account = store.add(name, role=args.role, password=password)
-        detail = {"role": account.role, "password": password is not None}
+        account = store.add(name, role=args.role, password=password, actor=actor())
         print(f"Account {name!r} added (role {account.role}"
               f"{'' if password is not None else ', sign-in through the trusted proxy only'}).")
     elif args.admin_command == "passwd":
@@ -69,15 +69,11 @@ def cmd_admin(args: argparse.Namespace) -> int:
             from people import AccountError
 
             raise AccountError(f"No account {name!r}: see `kora admin list`.")
-        store.set_password(name, _read_new_password(name))
-        detail = {}
+        store.set_password(name, _read_new_password(name), actor=actor())
         print(f"Password of {name!r} changed; its open web sessions have ended.")
     else:
-        removed = store.remove(name)
-        detail = {"role": removed.role}
+        store.remove(name, actor=actor())
         print(f"Account {name!r} removed; its open web sessions have ended.")
-    audit.append(action=f"account-{args.admin_command}", account=actor(), client="local",
-                 detail={"target": name, **detail})
     if store.has_accounts() and env_password() is not None:
         print("Note: KORA_ADMIN_PASSWORD is now ignored because named accounts exist; "
               "unset it.", file=sys.stderr)

@@ -1,7 +1,8 @@
-"""A real PostgreSQL for the tests: Debian's server binaries (package ``postgresql``),
-a cluster made with ``initdb`` in a temporary folder and served on a free loopback port.
-As root, the server runs as the ``postgres`` user (PostgreSQL refuses to run as root).
-One cluster per test session; each test that needs a clean database creates its own."""
+"""A real PostgreSQL for the tests and the load benchmark: Debian's server binaries
+(package ``postgresql``), a cluster made with ``initdb`` in a temporary folder and served
+on a free loopback port. As root, the server runs as the ``postgres`` user (PostgreSQL
+refuses to run as root). One cluster per test session or benchmark run; each test or
+measurement that needs a clean database creates its own."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from tests.servers import free_port
+from loopback.ports import free_port
 
 PG_ROOT = Path("/usr/lib/postgresql")
 USER, PASSWORD = "kora", "Geheim-Datenbank-42"

@@ -1,0 +1,24 @@
+"""Real servers on loopback, started the way docs/deploy runs them, for the tests and the
+benchmarks alike: a PostgreSQL cluster from ``initdb`` with KORA's deployment settings,
+nginx with the site file of docs/deploy, and the systemd units' command lines.
+
+Neither ``tests`` nor ``benchmarks`` may import the other, and the product packages
+(``rag`` … ``ui``) import neither this: it stands beside them as shared test equipment.
+"""
+
+from __future__ import annotations
+
+from loopback.deploy import (
+    DEPLOY,
+    NGINX,
+    Nginx,
+    exec_start,
+    nginx_available,
+    nginx_site,
+    option,
+)
+from loopback.ports import free_port
+from loopback.postgres import PostgresCluster, server_binaries
+
+__all__ = ["DEPLOY", "NGINX", "Nginx", "PostgresCluster", "exec_start", "free_port",
+           "nginx_available", "nginx_site", "option", "server_binaries"]
