@@ -85,12 +85,11 @@ def run_kora(
 
 def embedded_texts(settings: Any) -> list[str]:
     """The texts the pipeline embedded: "<header>\\n<chunk>" for every chunk in Chroma."""
-    from rag.providers.keyword import READ_PAGE
     from rag.providers.vectorstore import DataDir
 
     index = DataDir(settings).open_current()
     try:
-        pages = list(index.chunk_pages(READ_PAGE))
+        pages = list(index.chunk_pages())
     finally:
         index.close()
     return [

@@ -26,7 +26,7 @@ recall is not measured here). Latencies, not retrieval quality, are what this me
 
 The index for each size is written straight into a fresh generation of a temporary data
 directory (``DataDir.open_for_ingest(rebuild=True)``, Chroma ``add`` in batches,
-``rebuild_keyword_index``, ``DataDir.publish``), in a child process, so that the peak RSS
+``rebuild_keyword_index``, ``publish``), in a child process, so that the peak RSS
 of this process is that of serving queries; the build's own peak is reported apart.
 """
 
@@ -161,7 +161,7 @@ def synthetic_chunks(
 def build_index(job: dict[str, Any]) -> None:
     """Write ``job['size']`` chunks into a fresh generation of ``job['data_dir']`` and
     publish it; the timings and this process's peak RSS go to ``job['report']``."""
-    from rag.providers.keyword import rebuild_keyword_index
+    from rag.providers.index_generation import publish, rebuild_keyword_index
     from rag.providers.vectorstore import DataDir, StoredChunk
     from rag.settings import Settings
 
@@ -200,7 +200,7 @@ def build_index(job: dict[str, Any]) -> None:
         rebuild_keyword_index(index, settings)
         report["keyword_index_seconds"] = time.perf_counter() - t0
         report["chunks"] = index.chunk_count()
-        data_dir.publish(index)
+        publish(index)
     finally:
         index.close()
     report["seconds"] = time.perf_counter() - started

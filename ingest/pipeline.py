@@ -32,7 +32,7 @@ from ingest.sources import SourceFile, collect_files, sha256_of, source_problem
 from ingest.versions import declared_in_folders, replacements
 from rag.errors import IndexUnavailableError, KoraError, ReaderError, causes
 from rag.providers.embedding import Embedder
-from rag.providers.keyword import keyword_index_current, rebuild_keyword_index
+from rag.providers.index_generation import publish, refresh_keyword_index
 from rag.providers.vectorstore import DataDir, Index
 from rag.settings import Settings
 
@@ -208,15 +208,13 @@ class Ingestor:
         if first_index_at_once and not building_aside and (
                 live is None or live.name != index.generation.name):
             # the very first index has nothing to protect: make progress visible at once
-            self.data_dir.publish(index)
+            publish(index)
         try:
             changed = write(index, report)
-            if changed or building_aside or not keyword_index_current(index, self.settings):
-                with self.data_dir.keyword_lock():
-                    rebuild_keyword_index(index, self.settings)
+            refresh_keyword_index(index, self.settings, force=changed or building_aside)
             if changed or building_aside:
                 # a new version: every worker (here or on another machine) switches to it
-                self.data_dir.publish(index)
+                publish(index)
         except Exception as exc:
             problem = self._write_failure(exc)
             if problem is None:

@@ -56,13 +56,12 @@ def document_rows(index: Any) -> list[list[Any]]:
     """One row per indexed document: id, title, type, date ("ohne Datum"), chunks, last
     indexed, and the document that replaces it (a replaced one stays listed)."""
     from rag.answering import UNDATED
-    from rag.providers.keyword import READ_PAGE
 
     states = index.file_states()
     replaced = index.replaced()
     counts: dict[str, int] = {}
     first: dict[str, dict[str, Any]] = {}
-    for _, _, metas in index.chunk_pages(READ_PAGE, texts=False):
+    for _, _, metas in index.chunk_pages(texts=False):
         for meta in metas:
             doc_id = str((meta or {}).get("doc_id", ""))
             counts[doc_id] = counts.get(doc_id, 0) + 1

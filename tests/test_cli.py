@@ -202,12 +202,11 @@ def _big_corpus(tmp_path: Path, copies: int) -> Path:
 
 
 def _ids_and_texts(data_dir: Path) -> dict[str, str]:
-    from rag.providers.keyword import READ_PAGE
     from rag.providers.vectorstore import DataDir
     from rag.settings import Settings
 
     index = DataDir(Settings.load(data_dir=data_dir)).open_current()
-    contents = {chunk_id: text for page in index.chunk_pages(READ_PAGE)
+    contents = {chunk_id: text for page in index.chunk_pages()
                 for chunk_id, text in zip(page.ids, page.texts, strict=True)}
     index.close()
     return contents

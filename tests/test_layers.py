@@ -185,3 +185,17 @@ def test_every_surface_names_what_it_exports(package: str) -> None:
     module = importlib.import_module(package)
     missing = sorted(name for name in names if not hasattr(module, name))
     assert names and missing == [], missing
+
+
+# the two halves of an index generation: neither knows the other, and
+# ``rag.providers.index_generation`` is where they meet
+INDEPENDENT_HALVES = ("rag.providers.keyword", "rag.providers.vectorstore")
+
+
+@pytest.mark.parametrize("half", INDEPENDENT_HALVES)
+def test_keyword_and_vector_halves_do_not_import_each_other(half: str) -> None:
+    (other,) = (h for h in INDEPENDENT_HALVES if h != half)
+    crossing = [str(imp) for imp in ALL_IMPORTS
+                if (imp.source == half or imp.source.startswith(half + "."))
+                and (imp.target == other or imp.target.startswith(other + "."))]
+    assert crossing == []

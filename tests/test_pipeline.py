@@ -12,7 +12,8 @@ from ingest.pipeline import Ingestor
 from ingest.readers import read_file
 from rag.errors import UsageError
 from rag.providers.embedding import Embedder
-from rag.providers.keyword import READ_PAGE, GermanAnalyzer, KeywordIndex
+from rag.providers.index_generation import keyword_dir
+from rag.providers.keyword import GermanAnalyzer, KeywordIndex
 from rag.providers.vectorstore import DataDir
 from rag.retrieval import Retriever
 from rag.settings import Settings
@@ -37,7 +38,7 @@ def expected_chunks(path: Path, settings: Settings, embedder: Embedder) -> int:
 
 def index_contents(settings: Settings) -> dict[str, str]:
     index = DataDir(settings).open_current()
-    contents = {chunk_id: text for page in index.chunk_pages(READ_PAGE)
+    contents = {chunk_id: text for page in index.chunk_pages()
                 for chunk_id, text in zip(page.ids, page.texts, strict=True)}
     index.close()
     return contents
@@ -84,7 +85,7 @@ def test_incremental_runs_have_exact_counts(corpus_copy: Path, settings_for: Set
     # the keyword index follows Chroma
     index = DataDir(settings).open_current()
     analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
-    keyword = KeywordIndex.load(index.keyword_dir, analyzer=analyzer)
+    keyword = KeywordIndex.load(keyword_dir(index), analyzer=analyzer)
     assert keyword is not None
     assert sorted(keyword.ids) == sorted(after_edit)
     hits = keyword.search("Gewerbedächer Bauordnungsamt", top_k=3)
@@ -122,7 +123,7 @@ def test_prune_removes_deleted_file_from_search(
     retriever.close()
     assert "prototypen/schwerte-airguardai.md" not in found
     analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
-    keyword = KeywordIndex.load(index.keyword_dir, analyzer=analyzer)
+    keyword = KeywordIndex.load(keyword_dir(index), analyzer=analyzer)
     assert keyword is not None
     assert not any(hit.chunk_id.startswith("prototypen/schwerte") for hit in
                    keyword.search("AirGuardAI Schwerte", top_k=20))
@@ -234,15 +235,15 @@ def test_keyword_index_reads_chroma_in_pages(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Embedded Chroma fails on one get of more than 32,766 chunks; the rebuild pages."""
-    import rag.providers.keyword.bm25
-    from rag.providers.keyword import rebuild_keyword_index
+    import rag.providers.vectorstore.index
+    from rag.providers.index_generation import rebuild_keyword_index
 
     settings = settings_for(corpus_copy)
     Ingestor(settings, embedder, DataDir(settings)).run()
-    monkeypatch.setattr(rag.providers.keyword.bm25, "READ_PAGE", 7)
+    monkeypatch.setattr(rag.providers.vectorstore.index, "READ_PAGE", 7)
     index = DataDir(settings).open_current()
     rebuild_keyword_index(index, settings)
-    keyword = KeywordIndex.load(index.keyword_dir,
+    keyword = KeywordIndex.load(keyword_dir(index),
                                 analyzer=GermanAnalyzer(decompound=settings.keyword_decompound))
     assert keyword is not None
     assert sorted(keyword.ids) == sorted(index_contents(settings))

@@ -19,12 +19,8 @@ from dataclasses import dataclass, replace
 from rag.choices import FusionMethod, RetrieverMode
 from rag.passage import Passage
 from rag.providers.embedding import Embedder
-from rag.providers.keyword import (
-    GermanAnalyzer,
-    KeywordIndex,
-    keyword_index_current,
-    rebuild_keyword_index,
-)
+from rag.providers.index_generation import open_keyword_index
+from rag.providers.keyword import GermanAnalyzer, KeywordIndex
 from rag.providers.vectorstore import DataDir, Index
 from rag.retrieval.filters import Filters
 from rag.settings import Settings
@@ -68,14 +64,7 @@ class Retriever:
         """The retriever over the live index; rebuilds a stale keyword index first."""
         index = data_dir.open_current()
         try:
-            analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
-            # several processes may share a data directory: one builds, the others wait
-            # and find it built; nobody swaps the files while they are read
-            with data_dir.keyword_lock():
-                if not keyword_index_current(index, settings):
-                    rebuild_keyword_index(index, settings)
-                keyword = KeywordIndex.load(index.keyword_dir, analyzer=analyzer)
-            return cls(settings, index, embedder, keyword)
+            return cls(settings, index, embedder, open_keyword_index(index, settings))
         except BaseException:
             index.close()
             raise

@@ -98,14 +98,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _index_status(data_dir: DataDir, index: Index) -> dict[str, Any]:
     """What `kora status` reports of the live index (in the order it prints it)."""
     from rag.errors import IndexModelMismatchError
-    from rag.providers.keyword import KeywordIndex
+    from rag.providers.index_generation import keyword_manifest
 
     status: dict[str, Any] = {}
     try:
         data_dir.check_model(index.generation)
     except IndexModelMismatchError as exc:
         status["hint"] = str(exc)
-    manifest = KeywordIndex.read_manifest(index.keyword_dir)
+    manifest = keyword_manifest(index)
     return {
         **status,
         "documents": len(index.file_states()),

@@ -2,22 +2,20 @@
 
 from rag.providers.keyword.bm25 import (
     MANIFEST,
-    READ_PAGE,
     GermanAnalyzer,
+    KeywordHit,
     KeywordIndex,
     Vocabulary,
-    keyword_index_current,
-    rebuild_keyword_index,
+    analyzer_name,
     searchable_text,
 )
 
 __all__ = [
     "MANIFEST",
-    "READ_PAGE",
     "GermanAnalyzer",
+    "KeywordHit",
     "KeywordIndex",
     "Vocabulary",
-    "keyword_index_current",
-    "rebuild_keyword_index",
+    "analyzer_name",
     "searchable_text",
 ]

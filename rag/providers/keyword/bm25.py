@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.files import write_json_atomic
+
 if TYPE_CHECKING:
-    from rag.providers.vectorstore import Index
-    from rag.settings import Settings
     from rag.text import CompoundSplitter
 
 MANIFEST = "manifest.json"
@@ -208,6 +208,36 @@ class KeywordIndex:
         return data if isinstance(data, dict) else None
 
     @classmethod
+    def is_built_from(cls, directory: Path, *, analyzer: str, generation: str, version: int,
+                      count: int) -> bool:
+        """Whether the index in ``directory`` was built with ``analyzer`` from ``count``
+        chunks of that version of that generation (an older manifest without generation
+        and version counts as version 0 of its generation)."""
+        manifest = cls.read_manifest(directory)
+        if manifest is None:
+            return False
+        return bool(
+            manifest.get("analyzer") == analyzer
+            and manifest.get("generation", generation) == generation
+            and int(manifest.get("version", 0)) == version
+            and manifest.get("count") == count
+        )
+
+    @classmethod
+    def relabel(cls, directory: Path, *, built_from: tuple[str, int],
+                now_from: tuple[str, int]) -> None:
+        """An index built from ``built_from`` (generation, version) is current for
+        ``now_from`` too: say so in its manifest, so that it is not built again."""
+        manifest = cls.read_manifest(directory)
+        if manifest is None:
+            return
+        generation, version = built_from
+        if (manifest.get("generation", generation) == generation
+                and int(manifest.get("version", 0)) == version):
+            write_json_atomic(directory / MANIFEST, {**manifest, "generation": now_from[0],
+                                                     "version": now_from[1]})
+
+    @classmethod
     def load(cls, directory: Path, *, analyzer: GermanAnalyzer) -> KeywordIndex | None:
         manifest = cls.read_manifest(directory)
         if manifest is None:
@@ -235,45 +265,8 @@ class KeywordIndex:
         ]
 
 
-def keyword_index_current(index: Index, settings: Settings) -> bool:
-    """Whether the keyword index on disk was built from this version of the index, with
-    the analyzer the settings ask for, and holds as many chunks as Chroma (an older
-    manifest without generation and version counts as version 0 of its generation)."""
-    manifest = KeywordIndex.read_manifest(index.keyword_dir)
-    if manifest is None:
-        return False
-    expected = analyzer_name(decompound=settings.keyword_decompound)
-    generation = index.generation
-    return bool(
-        manifest.get("analyzer") == expected
-        and manifest.get("generation", generation.name) == generation.name
-        and int(manifest.get("version", 0)) == generation.version
-        and manifest.get("count") == index.chunk_count()
-    )
-
-
-# embedded Chroma turns a get into one SQL statement; SQLite allows 32,766 variables
-READ_PAGE = 10_000
-
-
 def searchable_text(title: str, location: str, text: str) -> str:
     """A chunk as the keyword index sees it: its title and section count as its words
     (each on a line of its own, so the vocabulary sees where the text's first sentence
     starts)."""
     return f"{title}\n{location}\n{text}"
-
-
-def rebuild_keyword_index(index: Index, settings: Settings) -> None:
-    """Derive the BM25 index from what Chroma holds now. Callers hold the data
-    directory's keyword lock (``DataDir.keyword_lock``)."""
-    ids: list[str] = []
-    texts: list[str] = []
-    for page in index.chunk_pages(READ_PAGE):
-        ids.extend(page.ids)
-        texts.extend(
-            searchable_text(str(meta.get("title", "")), str(meta.get("location", "")), text)
-            for text, meta in zip(page.texts, page.metadatas, strict=True)
-        )
-    analyzer = GermanAnalyzer(decompound=settings.keyword_decompound)
-    source = {"generation": index.generation.name, "version": index.generation.version}
-    KeywordIndex.build(ids, texts, index.keyword_dir, analyzer=analyzer, source=source)

@@ -37,9 +37,16 @@ stores; ``chroma`` the client, which turns a server that is down into one
 from rag.providers.vectorstore.data_dir import DataDir
 from rag.providers.vectorstore.docstore import open_docstore
 from rag.providers.vectorstore.generation import Generation
-from rag.providers.vectorstore.index import ChunkPage, Index, NearestChunk, StoredChunk
+from rag.providers.vectorstore.index import (
+    READ_PAGE,
+    ChunkPage,
+    Index,
+    NearestChunk,
+    StoredChunk,
+)
 
 __all__ = [
+    "READ_PAGE",
     "ChunkPage",
     "DataDir",
     "Generation",

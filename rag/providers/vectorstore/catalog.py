@@ -11,7 +11,6 @@ lease and report as records of ``kora-meta``, a generation's docstore in
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
@@ -26,6 +25,7 @@ from typing import Any, ClassVar
 from llama_index.core.storage.kvstore.types import BaseKVStore
 
 from rag.errors import KoraError
+from rag.files import file_lock, read_json, write_json_atomic
 from rag.providers.vectorstore.chroma import ChromaClient
 from rag.providers.vectorstore.docstore import ChromaKVStore, SqliteKVStore
 from rag.providers.vectorstore.generation import KV_PREFIX
@@ -44,47 +44,6 @@ LEASE_RENEW_SECONDS = 15.0
 # after a pause; of two ingests that both found it free, the later write wins and the
 # other sees that and waits.
 LEASE_CONFIRM_SECONDS = 0.25
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` so that readers see either the old or the new file, never half."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, *, wait_seconds: float | None, busy: str) -> Iterator[None]:
-    """An exclusive lock on ``path``; ``wait_seconds`` None waits as long as it takes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        if wait_seconds is None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        else:
-            deadline = time.monotonic() + wait_seconds
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError as exc:
-                    if time.monotonic() >= deadline:
-                        raise KoraError(busy) from exc
-                    time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
 
 
 def _local_ingest_lock(path: Path, *,

@@ -1,5 +1,6 @@
 """The data directory: which generation is live, and how to open, publish, replace and
-tidy generations; the ingest and keyword locks."""
+tidy generations (with the folders each process derives from one, ``local_dir``); the
+ingest lock."""
 
 from __future__ import annotations
 
@@ -14,21 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import EmptyIndexError, IndexModelMismatchError, IndexUnavailableError, KoraError
-from rag.providers.keyword import MANIFEST
-from rag.providers.vectorstore.catalog import (
-    Catalog,
-    ChromaCatalog,
-    FileCatalog,
-    file_lock,
-    read_json,
-    write_json_atomic,
-)
+from rag.providers.vectorstore.catalog import Catalog, ChromaCatalog, FileCatalog
 from rag.providers.vectorstore.chroma import ChromaClient, translated, unavailable_error
-from rag.providers.vectorstore.generation import Generation
+from rag.providers.vectorstore.generation import Generation, is_generation_name
 from rag.providers.vectorstore.index import Index
 from rag.settings import Settings
 
-KEYWORD_LOCK_FILE = "keyword.lock"
 # A replaced generation stays readable this long where others may still read it: a
 # worker notices the switch within KORA_INDEX_POLL_SECONDS, and its questions under way
 # (an LLM answer can take two minutes) finish on the old one.
@@ -166,22 +158,27 @@ class DataDir:
                                     "published_at": datetime.now(UTC).isoformat(
                                         timespec="seconds")})
         index.generation = published
-        self._relabel_keyword_index(index.keyword_dir, built, published)
         self.remove_stale_generations(keep=published.name)
 
-    def _relabel_keyword_index(self, directory: Path, built: Generation,
-                               published: Generation) -> None:
-        """The keyword index this process built from the chunks it just published is
-        current for the new version too; say so, so that it is not built again."""
-        manifest_path = directory / MANIFEST
-        with self.keyword_lock():
-            manifest = read_json(manifest_path) if manifest_path.exists() else None
-            if not isinstance(manifest, dict):
-                return
-            if (manifest.get("generation", built.name) == built.name
-                    and int(manifest.get("version", 0)) == built.version):
-                write_json_atomic(manifest_path, {**manifest, "generation": published.name,
-                                                  "version": published.version})
+    def local_dir(self, generation_name: str, kind: str) -> Path:
+        """A folder this process derives from a generation (``kind``-``generation``); it
+        is removed with the generation."""
+        return self.path / f"{kind}-{generation_name}"
+
+    def _local_dirs(self) -> Iterator[tuple[str, Path]]:
+        """(generation name, folder) of every folder derived from a generation."""
+        if not self.path.is_dir():
+            return
+        for folder in self.path.iterdir():
+            _, dash, name = folder.name.partition("-")
+            if dash and not folder.name.startswith(".") and is_generation_name(name) \
+                    and folder.is_dir():
+                yield name, folder
+
+    def _remove_local_dirs(self, generation_name: str) -> None:
+        for name, folder in self._local_dirs():
+            if name == generation_name:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def remove_stale_generations(self, *, keep: str) -> None:
         """Drop leftovers of replaced or interrupted generations; a replaced one only
@@ -197,14 +194,14 @@ class DataDir:
             self._drop(name)
         if data and len(kept_retired) != len(data.get("retired", [])):
             self.catalog.write_pointer({**data, "retired": kept_retired})
-        for leftover in self.path.glob("keyword-*"):
-            if not any(leftover.name.startswith(f"keyword-{name}") for name in protected):
-                shutil.rmtree(leftover, ignore_errors=True)
+        for name, folder in list(self._local_dirs()):
+            if name not in protected:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _drop(self, name: str) -> None:
         self.chroma.drop(name)
         self.catalog.drop_kv(name)
-        shutil.rmtree(self.path / f"keyword-{name}", ignore_errors=True)
+        self._remove_local_dirs(name)
 
     def forget(self, generation_name: str) -> None:
         """This process no longer reads ``generation_name``: remove its own files for it,
@@ -212,7 +209,7 @@ class DataDir:
         live = self.current()
         if live is not None and live.name == generation_name:
             return
-        shutil.rmtree(self.path / f"keyword-{generation_name}", ignore_errors=True)
+        self._remove_local_dirs(generation_name)
         if self.shared:
             return
         data = self._pointer()
@@ -235,7 +232,3 @@ class DataDir:
         """One ingest at a time: per data directory, and with a server across machines."""
         with self.catalog.lock(wait_seconds=wait_seconds):
             yield
-
-    def keyword_lock(self) -> contextlib.AbstractContextManager[None]:
-        """One keyword index build at a time per data directory (workers and ingests)."""
-        return file_lock(self.path / KEYWORD_LOCK_FILE, wait_seconds=None, busy="")

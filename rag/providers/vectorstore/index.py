@@ -7,7 +7,6 @@ import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from llama_index.core.storage.docstore.keyval_docstore import KVDocumentStore
@@ -25,6 +24,9 @@ PENDING_COLLECTION = "kora/pending"
 # replaced document -> {"by": the document that replaces it}; kept with the generation,
 # so every worker that opens it excludes the same documents
 REPLACED_COLLECTION = "kora/replaced"
+# chunks read at once in a full read: embedded Chroma turns a get into one SQL statement,
+# and SQLite allows 32,766 variables
+READ_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,6 @@ class Index:
             if self._kvstore is None:
                 self._kvstore = self.data_dir.catalog.open_kv(self.generation.name)
             return self._kvstore
-
-    @property
-    def keyword_dir(self) -> Path:
-        return self.data_dir.path / f"keyword-{self.generation.name}"
 
     def _guarded(self) -> contextlib.AbstractContextManager[None]:
         return self.data_dir.guarded()
@@ -176,9 +174,10 @@ class Index:
         return {chunk_id: StoredChunk(chunk_id, text, metadata) for chunk_id, text, metadata
                 in zip(data["ids"], data["documents"], data["metadatas"], strict=True)}
 
-    def chunk_pages(self, page_size: int, *, texts: bool = True) -> Iterator[ChunkPage]:
-        """Every chunk, in pages. Paged because embedded Chroma turns one get into one SQL
-        statement, and SQLite allows 32,766 variables."""
+    def chunk_pages(self, page_size: int | None = None, *,
+                    texts: bool = True) -> Iterator[ChunkPage]:
+        """Every chunk, in pages of ``page_size`` (``READ_PAGE`` unless given)."""
+        page_size = page_size or READ_PAGE
         include = ["documents", "metadatas"] if texts else ["metadatas"]
         offset = 0
         while True:
