@@ -1,5 +1,5 @@
 """Where the query time goes: every stage of the real search and answer path timed
-through thin wrappers, and a cProfile of both."""
+through their stage hooks (``rag.stages``), and a cProfile of both."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import pstats
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks._start import REPO
+
+if TYPE_CHECKING:
+    from rag.answering import Answerer
+    from rag.retrieval import Retriever
 
 
 def timed_each(call: Callable[[str], Any], queries: list[str],
@@ -28,92 +32,50 @@ def timed_each(call: Callable[[str], Any], queries: list[str],
 
 
 class Stages:
-    """Accumulates time per stage of the real code path, through thin wrappers."""
+    """Accumulates time per stage, as the retriever's and answerer's ``stage_hook``."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
 
-    def wrap(self, label: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.seconds[label] += time.perf_counter() - started
-                self.calls[label] += 1
-
-        return wrapper
+    def __call__(self, label: str, seconds: float) -> None:
+        self.seconds[label] += seconds
+        self.calls[label] += 1
 
     def per_call_ms(self, queries: int) -> dict[str, float]:
         return {label: round(1000 * seconds / queries, 3)
                 for label, seconds in self.seconds.items()}
 
 
-def stage_breakdown(retriever: Any, answerer: Any, queries: list[str]) -> dict[str, Any]:
-    """Time each stage of ``search`` and ``ask`` over ``queries`` (patched, then restored)."""
-    # the modules themselves, not their packages' surfaces: the functions they call by
-    # their module-global names (fuse, measure_evidence, ...) are timed by replacing them there
-    import rag
-    import rag.answering.answerer
-    import rag.retrieval.retriever as retriever_module
-
-    patched: list[tuple[Any, str, Any, bool]] = []
-
-    def patch(owner: Any, name: str, replacement: Any) -> None:
-        # an instance attribute or module global is put back; a method shadowed on the
-        # instance is uncovered again by deleting the shadow
-        own = isinstance(owner, type(rag)) or name in vars(owner)
-        patched.append((owner, name, getattr(owner, name), own))
-        setattr(owner, name, replacement)
-
+def stage_breakdown(retriever: Retriever, answerer: Answerer,
+                    queries: list[str]) -> dict[str, Any]:
+    """Time each stage of ``search`` and ``ask`` over ``queries``, through their stage
+    hooks (set for the run, then taken away again)."""
     results: dict[str, Any] = {}
+    forget = retriever.embedder.forget
     search_clock = Stages()
+    retriever.stage_hook = search_clock
     try:
-        patch(retriever.embedder, "embed_query",
-              search_clock.wrap("embed query", retriever.embedder.embed_query))
-        for method, label in (("nearest", "chroma query (dense)"),
-                              ("chunks", "chroma get by ids (bm25)"),
-                              ("chunk_count", "chroma count")):
-            patch(retriever.index, method,
-                  search_clock.wrap(label, getattr(retriever.index, method)))
-        patch(retriever.keyword, "search",
-              search_clock.wrap("bm25 KeywordIndex.search", retriever.keyword.search))
-        patch(retriever_module, "fuse", search_clock.wrap("fusion", retriever_module.fuse))
-        patch(retriever_module, "collapse_near_duplicates",
-              search_clock.wrap("near-duplicate collapse",
-                                retriever_module.collapse_near_duplicates))
-        forget = retriever.embedder.forget
         total = timed_each(retriever.search, queries, forget)
-        stages = search_clock.per_call_ms(len(queries))
-        stages["rest (passages, sorting, Scored)"] = round(
-            1000 * total / len(queries) - sum(stages.values()), 3)
-        results["search"] = {"total_ms": round(1000 * total / len(queries), 3), "stages": stages}
-
-        ask_clock = Stages()
-        patch(retriever, "search", ask_clock.wrap("search", retriever.search))
-        patch(answerer.ranker, "rank",
-              ask_clock.wrap("sentence ranking (incl. embeddings)", answerer.ranker.rank))
-        patch(rag.answering.answerer, "measure_evidence",
-              ask_clock.wrap("evidence", rag.answering.answerer.measure_evidence))
-        patch(answerer.refusal, "decide",
-              ask_clock.wrap("refusal model", answerer.refusal.decide))
-        patch(answerer, "_extractive_answer",
-              ask_clock.wrap("extractive selection", answerer._extractive_answer))
-        patch(answerer, "_refusal", ask_clock.wrap("refusal answer", answerer._refusal))
-        total = timed_each(answerer.ask, queries, forget)
-        stages = ask_clock.per_call_ms(len(queries))
-        stages["rest (standalone question, Answer)"] = round(
-            1000 * total / len(queries) - sum(stages.values()), 3)
-        results["ask"] = {"total_ms": round(1000 * total / len(queries), 3), "stages": stages,
-                          "extractive_calls": ask_clock.calls.get("extractive selection", 0),
-                          "refusal_calls": ask_clock.calls.get("refusal answer", 0)}
     finally:
-        for owner, name, original, own in reversed(patched):
-            if own:
-                setattr(owner, name, original)
-            else:
-                delattr(owner, name)
+        retriever.stage_hook = None
+    stages = search_clock.per_call_ms(len(queries))
+    stages["rest (passages, sorting, Scored)"] = round(
+        1000 * total / len(queries) - sum(stages.values()), 3)
+    results["search"] = {"total_ms": round(1000 * total / len(queries), 3), "stages": stages}
+
+    ask_clock = Stages()
+    answerer.stage_hook = ask_clock
+    try:
+        total = timed_each(answerer.ask, queries, forget)
+    finally:
+        answerer.stage_hook = None
+    stages = ask_clock.per_call_ms(len(queries))
+    stages["rest (standalone question, Answer)"] = round(
+        1000 * total / len(queries) - sum(stages.values()), 3)
+    results["ask"] = {"total_ms": round(1000 * total / len(queries), 3), "stages": stages,
+                      "extractive_calls": ask_clock.calls.get("extractive selection", 0),
+                      "refusal_calls": ask_clock.calls.get("refusal answer", 0)}
     return results
 
 

@@ -340,3 +340,22 @@ def test_similarity_floor_is_the_models_cosine_of_unrelated_sentences(embedder: 
     close = sum(a * b for a, b in zip(claim, source, strict=True))
     far = sum(a * b for a, b in zip(claim, other, strict=True))
     assert close > floor + 0.3 * (1 - floor) > far
+
+
+def test_the_stage_hook_hears_every_stage_and_changes_nothing(shipped: Shipped,
+                                                              answerer: Answerer) -> None:
+    _, retriever = shipped
+    question = "Wer überprüft die Solarpflicht anhand von Luftbildern?"
+    quiet = answerer.ask(question)
+    heard: list[tuple[str, float]] = []
+    retriever.stage_hook = answerer.stage_hook = lambda name, seconds: heard.append(
+        (name, seconds))
+    try:
+        timed = answerer.ask(question)
+    finally:
+        retriever.stage_hook = answerer.stage_hook = None
+    assert timed.answer == quiet.answer
+    names = {name for name, _ in heard}
+    assert {"search", "embed query", "dense nearest", "bm25 search", "fusion",
+            "sentence ranking", "evidence", "refusal model"} <= names
+    assert all(seconds >= 0 for _, seconds in heard)

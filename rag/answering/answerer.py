@@ -58,6 +58,7 @@ from rag.passage import Passage
 from rag.providers.keyword import Vocabulary
 from rag.providers.llm import ChatModel, Message
 from rag.retrieval import Filters, Retriever, Scored
+from rag.stages import StageHook, stage
 from rag.text import sentence_spans
 
 SUGGESTED_TOPICS = 3
@@ -98,8 +99,11 @@ class Answerer:
         llm: ChatModel | None,
         llm_required: bool,
         max_answer_tokens: int,
+        stage_hook: StageHook | None = None,
     ) -> None:
         self.retriever = retriever
+        # hears the time of each stage of an answer (``rag.stages``)
+        self.stage_hook = stage_hook
         self.refusal = refusal
         self.llm = llm
         # an explicitly configured LLM that fails is an error; auto mode falls back
@@ -129,15 +133,22 @@ class Answerer:
         wanted = top_k or self.retriever.settings.top_k
         # the number a "wie viele" question asks for may stand a few passages further down
         # than those that repeat the question's words: sentences come from a deeper pool
-        pool = self.retriever.search(standalone, top_k=max(wanted, COUNT_SOURCE_PASSAGES),
-                                     filters=filters)
+        with stage(self.stage_hook, "search"):
+            pool = self.retriever.search(standalone,
+                                         top_k=max(wanted, COUNT_SOURCE_PASSAGES),
+                                         filters=filters)
         results = pool[:wanted]
-        extract = self.ranker.rank(standalone, pool)
-        measured = measure_evidence(self.weights, standalone, pool, extract)
-        decision = self.refusal.decide(measured, embedding_model=self.retriever.embedder.name)
+        with stage(self.stage_hook, "sentence ranking"):
+            extract = self.ranker.rank(standalone, pool)
+        with stage(self.stage_hook, "evidence"):
+            measured = measure_evidence(self.weights, standalone, pool, extract)
+        with stage(self.stage_hook, "refusal model"):
+            decision = self.refusal.decide(measured,
+                                           embedding_model=self.retriever.embedder.name)
         evidence = {**measured.as_dict(), "p_answerable": round(decision.probability, 4)}
         if not results or not decision.answer:
-            refusal = self._refusal(question, standalone, results, evidence, notice)
+            with stage(self.stage_hook, "refusal answer"):
+                refusal = self._refusal(question, standalone, results, evidence, notice)
             if measured.values["coverage"] >= NEAREST_MIN_COVERAGE:
                 self._add_nearest(refusal, pool, extract)
             date_answer(refusal, pool, extract)  # time: see rag.answering.dated
@@ -175,7 +186,8 @@ class Answerer:
                 answer.notice = " ".join(part for part in (notice, answer.notice) if part)
                 date_answer(answer, pool, extract)  # time: see rag.answering.dated
                 return answer
-        answer = self._extractive_answer(question, standalone, pool, extract)
+        with stage(self.stage_hook, "extractive selection"):
+            answer = self._extractive_answer(question, standalone, pool, extract)
         answer.evidence, answer.notice, answer.llm_check = evidence, notice, llm_check
         date_answer(answer, pool, extract)  # time: see rag.answering.dated
         if on_token and not streamed:

@@ -63,17 +63,8 @@ class TermWeights:
     def __init__(self, keyword: KeywordIndex | None, analyzer: GermanAnalyzer) -> None:
         self.analyzer = analyzer
         self._splitter: CompoundSplitter | None = analyzer.splitter
-        self._df: dict[str, int] = {}
-        self._documents = 1
-        if keyword is not None and keyword.retriever is not None:
-            scores = keyword.retriever.scores
-            indptr = scores["indptr"]
-            self._documents = int(scores["num_docs"])
-            self._df = {
-                term: int(indptr[column + 1] - indptr[column])
-                for term, column in keyword.retriever.vocab_dict.items()
-                if column + 1 < len(indptr)  # bm25s keeps an empty placeholder term last
-            }
+        self._df = keyword.document_frequencies() if keyword is not None else {}
+        self._documents = keyword.document_count if keyword is not None else 1
 
     def idf(self, stem: str) -> float:
         df = self._df.get(stem, 0)

@@ -24,6 +24,7 @@ from rag.providers.keyword import GermanAnalyzer, KeywordIndex
 from rag.providers.vectorstore import DataDir, Index
 from rag.retrieval.filters import Filters
 from rag.settings import Settings
+from rag.stages import StageHook, stage
 
 CANDIDATES = 50  # per ranking, before fusion and filtering
 NEAR_DUPLICATE = 0.8  # Jaccard similarity of word trigrams
@@ -44,9 +45,12 @@ class Scored:
 
 class Retriever:
     def __init__(
-        self, settings: Settings, index: Index, embedder: Embedder, keyword: KeywordIndex | None
+        self, settings: Settings, index: Index, embedder: Embedder, keyword: KeywordIndex | None,
+        *, stage_hook: StageHook | None = None,
     ) -> None:
         self.settings = settings
+        # hears the time of each stage of a search (``rag.stages``)
+        self.stage_hook = stage_hook
         self.index = index
         self.embedder = embedder
         self.keyword = keyword
@@ -75,8 +79,11 @@ class Retriever:
         count = self.chunk_count
         if count == 0:
             return []
-        found = self.index.nearest(self.embedder.embed_query(query),
-                                   limit=min(limit, count), where=filters.chroma_where())
+        with stage(self.stage_hook, "embed query"):
+            embedding = self.embedder.embed_query(query)
+        with stage(self.stage_hook, "dense nearest"):
+            found = self.index.nearest(embedding, limit=min(limit, count),
+                                       where=filters.chroma_where())
         return [
             (Passage.from_chroma(near.chunk.chunk_id, near.chunk.text, near.chunk.metadata,
                                  1.0 - near.distance), 1.0 - near.distance)
@@ -87,10 +94,12 @@ class Retriever:
         if self.keyword is None:
             return []
         # filters apply after the ranking, so look further down the list when filtering
-        hits = self.keyword.search(query, top_k=limit * (4 if filters else 1))
+        with stage(self.stage_hook, "bm25 search"):
+            hits = self.keyword.search(query, top_k=limit * (4 if filters else 1))
         if not hits:
             return []
-        by_id = self.index.chunks([hit.chunk_id for hit in hits])
+        with stage(self.stage_hook, "bm25 chunks by id"):
+            by_id = self.index.chunks([hit.chunk_id for hit in hits])
         ranked = []
         for hit in hits:
             if hit.chunk_id not in by_id:
@@ -120,9 +129,11 @@ class Retriever:
         limit = max(CANDIDATES, top_k * 4)
         dense = self.dense(query, limit=limit, filters=filters) if mode != "bm25" else []
         keyword = self.bm25(query, limit=limit, filters=filters) if mode != "dense" else []
-        fused = fuse(dense, keyword, weights=self._weights(mode), method=self._method(mode),
-                     rrf_k=self.settings.fusion_k)
-        return collapse_near_duplicates(fused, keep=top_k)
+        with stage(self.stage_hook, "fusion"):
+            fused = fuse(dense, keyword, weights=self._weights(mode),
+                         method=self._method(mode), rrf_k=self.settings.fusion_k)
+        with stage(self.stage_hook, "near-duplicate collapse"):
+            return collapse_near_duplicates(fused, keep=top_k)
 
     def _method(self, mode: RetrieverMode) -> FusionMethod:
         # one ranking alone: its own order, which any method keeps

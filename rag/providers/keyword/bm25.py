@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from rag.files import write_json_atomic
 
 if TYPE_CHECKING:
+    import bm25s
+
     from rag.text import CompoundSplitter
 
 MANIFEST = "manifest.json"
@@ -162,9 +164,9 @@ class Vocabulary:
 
 
 class KeywordIndex:
-    def __init__(self, retriever: Any, ids: list[str], analyzer: GermanAnalyzer,
+    def __init__(self, bm25: bm25s.BM25 | None, ids: list[str], analyzer: GermanAnalyzer,
                  manifest: dict[str, Any], vocabulary: Vocabulary | None = None) -> None:
-        self.retriever = retriever
+        self._bm25 = bm25
         self.ids = ids
         self.analyzer = analyzer
         self.manifest = manifest
@@ -245,19 +247,35 @@ class KeywordIndex:
         import bm25s
 
         ids = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
-        retriever = bm25s.BM25.load(str(directory), show_progress=False) if ids else None
-        return cls(retriever, ids, analyzer, manifest, Vocabulary.load(directory / VOCABULARY))
+        bm25 = bm25s.BM25.load(str(directory), show_progress=False) if ids else None
+        return cls(bm25, ids, analyzer, manifest, Vocabulary.load(directory / VOCABULARY))
+
+    @property
+    def document_count(self) -> int:
+        """How many chunks the index holds (1 for an empty index, so an IDF stays finite)."""
+        return int(self._bm25.scores["num_docs"]) if self._bm25 is not None else 1
+
+    def document_frequencies(self) -> dict[str, int]:
+        """Stem -> in how many chunks it occurs."""
+        if self._bm25 is None:
+            return {}
+        indptr = self._bm25.scores["indptr"]
+        return {
+            term: int(indptr[column + 1] - indptr[column])
+            for term, column in self._bm25.vocab_dict.items()
+            if column + 1 < len(indptr)  # bm25s keeps an empty placeholder term last
+        }
 
     def search(self, query: str, *, top_k: int) -> list[KeywordHit]:
         terms = self.analyzer.analyze(query)
-        if not terms or self.retriever is None:
+        if not terms or self._bm25 is None:
             return []
-        vocabulary = self.retriever.vocab_dict
+        vocabulary = self._bm25.vocab_dict
         known = [term for term in terms if term in vocabulary]
         if not known:
             return []
         k = min(top_k, len(self.ids))
-        documents, scores = self.retriever.retrieve([known], k=k, show_progress=False)
+        documents, scores = self._bm25.retrieve([known], k=k, show_progress=False)
         return [
             KeywordHit(self.ids[int(doc)], float(score))
             for doc, score in zip(documents[0], scores[0], strict=True)

@@ -31,6 +31,9 @@ class LLMChoice:
     context_window: int | None
     description: str  # one line for the console
     gguf: GGUFInfo | None = None
+    # how the choice was reached, without what it chose ("auto: no Ollama answered ..."):
+    # the start of the line that says why it fell back to extractive answers
+    label: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """What the reports show (the GGUF header stays out)."""
@@ -85,7 +88,8 @@ def _choose_automatically(settings: Settings) -> LLMChoice:
         )
     try:
         info = read_gguf(find_gguf(settings.llm_model_path))
-        choice = _llamacpp_choice(settings, info, f"{no_ollama}; llama.cpp in-process")
+        choice = _llamacpp_choice(settings, info, f"{no_ollama}; llama.cpp in-process",
+                                   label=no_ollama)
         check_memory(info, context=choice.context_window or window, parallel=settings.llm_parallel)
     except LLMUnavailableError as exc:
         return LLMChoice(
@@ -97,7 +101,8 @@ def _choose_automatically(settings: Settings) -> LLMChoice:
     return choice
 
 
-def _llamacpp_choice(settings: Settings, info: GGUFInfo, lead: str) -> LLMChoice:
+def _llamacpp_choice(settings: Settings, info: GGUFInfo, lead: str, *,
+                     label: str | None = None) -> LLMChoice:
     context = context_for(settings, info)
     threads = settings.llm_threads or default_threads()
     return LLMChoice(
@@ -107,6 +112,7 @@ def _llamacpp_choice(settings: Settings, info: GGUFInfo, lead: str) -> LLMChoice
         f"{lead}: {info.name} ({info.path}), context {context} tokens, {threads} "
         f"thread{'s' if threads > 1 else ''}, up to {settings.llm_parallel} answers at once",
         gguf=info,
+        label=label or lead,
     )
 
 
@@ -116,8 +122,7 @@ def _open_llamacpp(settings: Settings, choice: LLMChoice) -> tuple[ChatModel | N
     except LLMUnavailableError as exc:
         if settings.llm != "auto":
             raise
-        lead = choice.description.split(";")[0]
-        return None, f"{lead}; extractive answers, the GGUF model is not used: {exc}"
+        return None, f"{choice.label}; extractive answers, the GGUF model is not used: {exc}"
 
 
 def _server_choice(backend: LLMBackend,
