@@ -308,6 +308,8 @@ def test_a_number_about_something_else_is_no_sure_answer(answerer: Answerer) -> 
 
 
 def test_borderline_answers_say_they_are_not_sure(answerer: Answerer) -> None:
+    from dataclasses import fields
+
     from rag.answering import LogisticModel, RefusalModel
     from rag.answering.prompts import NOT_SURE
     from rag.answering.refusal import Evidence
@@ -323,7 +325,7 @@ def test_borderline_answers_say_they_are_not_sure(answerer: Answerer) -> None:
         answerer.refusal = saved
     assert not answer.refused and NOT_SURE in answer.notice
     assert answer.as_json()["refused"] is False
-    assert isinstance(Evidence({"dense": 1.0}).as_dict()["dense"], float)
+    assert isinstance(Evidence(**{f.name: 1 for f in fields(Evidence)}).as_dict()["dense"], float)
 
 
 def test_similarity_floor_is_the_models_cosine_of_unrelated_sentences(embedder: Embedder) -> None:

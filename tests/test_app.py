@@ -281,7 +281,7 @@ def test_feedback_round_trip_and_csv(tmp_path: Path) -> None:
 
 
 def test_hostile_answer_text_is_neutralised() -> None:
-    from rag.answering import Answer
+    from rag.answering import Answer, AnswerMode
     from rag.answering.results import CheckedSentence, Citation
     from rag.passage import Passage
     from ui.render import render_answer, render_sources
@@ -291,8 +291,8 @@ def test_hostile_answer_text_is_neutralised() -> None:
     citation = Citation(n=1, passage=Passage(
         chunk_id="a.md#0", doc_id="a.md", title="<b>Titel</b>", source="", location="",
         date="2025", type="dokument", text=text, start=0, end=len(text), score=1.0))
-    answer = Answer(question="q", standalone_question="q", answer=text, refused=False,
-                    mode="llm", llm="test-llm", citations=[citation],
+    answer = Answer(question="q", standalone_question="q", answer=text,
+                    mode=AnswerMode.LLM, llm="test-llm", citations=[citation],
                     sentences=[CheckedSentence(text="Erfunden.", citations=[], supported=False,
                                                lexical=0.0, semantic=None)])
     chat = render_answer(answer)

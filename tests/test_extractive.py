@@ -107,7 +107,7 @@ def test_a_list_comes_with_its_introduction() -> None:
 
 def test_the_answer_is_marked_in_chat_and_source() -> None:
     from rag.answering import Answer
-    from rag.answering.results import CheckedSentence, Citation
+    from rag.answering.results import AnswerMode, CheckedSentence, Citation
     from rag.passage import Passage
     from ui.render import render_answer, render_sources
 
@@ -115,8 +115,9 @@ def test_the_answer_is_marked_in_chat_and_source() -> None:
     passage = Passage("c#0", "bericht.md", "Bericht", "", "Teil 2", "2025-11-28",
                       "konferenzbericht", f"Vorher. {text} Danach.", 0, 60, 0.9)
     answer = Answer(question="Wie viele Prototypen?", standalone_question="Wie viele?",
-                    answer=f"{text} [1]", refused=False, mode="extractive", llm=None,
+                    answer=f"{text} [1]", mode=AnswerMode.EXTRACTIVE, llm=None,
                     citations=[Citation(1, passage)], highlights=["neun"])
-    answer.sentences = [CheckedSentence(text, [1], True, 1.0, None)]
+    answer.sentences = [CheckedSentence(text=text, citations=[1], supported=True, lexical=1.0,
+                                        semantic=None)]
     assert "<strong>neun</strong>" in render_answer(answer)
     assert '<strong class="kora-antwort">neun</strong>' in render_sources(answer)

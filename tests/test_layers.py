@@ -199,3 +199,34 @@ def test_keyword_and_vector_halves_do_not_import_each_other(half: str) -> None:
                 if (imp.source == half or imp.source.startswith(half + "."))
                 and (imp.target == other or imp.target.startswith(other + "."))]
     assert crossing == []
+
+
+# ``Any`` in product code, as a ratchet: lower it as annotations get precise types (the
+# aim is below 60), never raise it. ``python -m tests.test_layers`` prints the count.
+ANY_LIMIT = 402
+
+
+def any_annotations() -> dict[str, int]:
+    """Module -> how often it names ``typing.Any``."""
+    counts: dict[str, int] = {}
+    for path in project_files(*PACKAGES):
+        found = sum(1 for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                    if (isinstance(node, ast.Name) and node.id == "Any")
+                    or (isinstance(node, ast.Attribute) and node.attr == "Any"
+                        and isinstance(node.value, ast.Name) and node.value.id == "typing"))
+        if found:
+            counts[module_name(path)] = found
+    return counts
+
+
+def test_any_in_product_code_does_not_grow() -> None:
+    total = sum(any_annotations().values())
+    print(f"Any in product code: {total}")
+    assert total <= ANY_LIMIT
+
+
+if __name__ == "__main__":
+    counts = any_annotations()
+    for module, found in sorted(counts.items(), key=lambda kv: -kv[1]):
+        print(f"{found:4d} {module}")
+    print(f"{sum(counts.values()):4d} in all")

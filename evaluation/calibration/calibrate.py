@@ -272,7 +272,7 @@ def collect(question_files: Sequence[Path], corpus: Path
                 results = retriever.search(question, top_k=COUNT_SOURCE_PASSAGES,
                                            filters=filters)
                 extract = ranker.rank(question, results)
-                return measure_evidence(weights, question, results, extract).values
+                return measure_evidence(weights, question, results, extract).by_name()
 
             for item in in_scope:
                 docs = tuple(item["docs"])

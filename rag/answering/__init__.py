@@ -19,7 +19,7 @@ from rag.answering.refusal import (
     measure_evidence,
     veto,
 )
-from rag.answering.results import Answer, CheckedSentence, Citation, Nearest, Turn
+from rag.answering.results import Answer, AnswerMode, CheckedSentence, Citation, Nearest, Turn
 from rag.answering.sentence_model import (
     CHEAP_FEATURES,
     FEATURE_NAMES,
@@ -40,6 +40,7 @@ __all__ = [
     "UNDATED",
     "UNSUPPORTED_MARK",
     "Answer",
+    "AnswerMode",
     "Answerer",
     "Assistant",
     "CheckedSentence",

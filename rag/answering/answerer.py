@@ -51,7 +51,14 @@ from rag.answering.prompts import (
 )
 from rag.answering.questions import clean_question
 from rag.answering.refusal import RefusalModel, measure_evidence
-from rag.answering.results import Answer, CheckedSentence, Citation, Nearest, Turn
+from rag.answering.results import (
+    Answer,
+    AnswerMode,
+    CheckedSentence,
+    Citation,
+    Nearest,
+    Turn,
+)
 from rag.answering.sentence_model import SentenceModel
 from rag.errors import LLMUnavailableError
 from rag.passage import Passage
@@ -147,10 +154,11 @@ class Answerer:
                                            embedding_model=self.retriever.embedder.name)
         evidence = {**measured.as_dict(), "p_answerable": round(decision.probability, 4)}
         if not results or not decision.answer:
+            nearest = (self._nearest(pool, extract)
+                       if measured.coverage >= NEAREST_MIN_COVERAGE else [])
             with stage(self.stage_hook, "refusal answer"):
-                refusal = self._refusal(question, standalone, results, evidence, notice)
-            if measured.values["coverage"] >= NEAREST_MIN_COVERAGE:
-                self._add_nearest(refusal, pool, extract)
+                refusal = self._refusal(question, standalone, results, evidence, notice,
+                                        nearest=nearest)
             date_answer(refusal, pool, extract)  # time: see rag.answering.dated
             return refusal
         if not decision.sure:
@@ -231,7 +239,8 @@ class Answerer:
     # --- evidence and refusal ---------------------------------------------------------
 
     def _refusal(self, question: str, standalone: str, results: list[Scored],
-                 evidence: dict[str, float], notice: str) -> Answer:
+                 evidence: dict[str, float], notice: str, *,
+                 nearest: Sequence[Nearest] = (), llm: str | None = None) -> Answer:
         topics: list[str] = []
         for result in results:
             if result.passage.title and result.passage.title not in topics:
@@ -240,11 +249,15 @@ class Answerer:
                 break
         listed = "\n".join(f"- {topic}" for topic in topics)
         text = REFUSAL_TEMPLATE.format(topics=listed) if topics else NOT_IN_DOCUMENTS
+        if nearest:
+            lines = [f"- „{n.sentence}“ ({_source_line(n.citation.passage)})" for n in nearest]
+            text = "\n\n".join([text, NEAREST_HEADER, "\n".join(lines)])
         return Answer(question=question, standalone_question=standalone, answer=text,
-                      refused=True, mode="refused", llm=None, suggested_topics=topics,
-                      evidence=evidence, notice=notice)
+                      mode=AnswerMode.REFUSED, llm=llm, suggested_topics=topics,
+                      evidence=evidence, notice=notice, nearest=list(nearest))
 
-    def _add_nearest(self, refusal: Answer, pool: list[Scored], extract: Extract) -> None:
+    @staticmethod
+    def _nearest(pool: list[Scored], extract: Extract) -> list[Nearest]:
         """The passages that come closest, below the refusal and marked as such: a refused
         question is often answered by a passage the evidence could not vouch for."""
         shown: list[int] = []
@@ -255,12 +268,8 @@ class Answerer:
                 shown.append(candidate.rank)
             if len(shown) == NEAREST_PASSAGES:
                 break
-        refusal.nearest = [Nearest(Citation(n, pool[rank].passage), sentences[rank])
-                           for n, rank in enumerate(shown, start=1)]
-        if refusal.nearest:
-            lines = [f"- „{n.sentence}“ ({_source_line(n.citation.passage)})"
-                     for n in refusal.nearest]
-            refusal.answer = "\n\n".join([refusal.answer, NEAREST_HEADER, "\n".join(lines)])
+        return [Nearest(Citation(n, pool[rank].passage), sentences[rank])
+                for n, rank in enumerate(shown, start=1)]
 
     # --- extractive -------------------------------------------------------------------
 
@@ -288,7 +297,7 @@ class Answerer:
                                              lexical=1.0, semantic=None))
         answer = EXTRACTIVE_PREFIX + "\n" + "\n".join(lines)
         return Answer(question=question, standalone_question=standalone, answer=answer,
-                      refused=False, mode="extractive", llm=None, citations=citations,
+                      mode=AnswerMode.EXTRACTIVE, llm=None, citations=citations,
                       sentences=sentences, highlights=list(chosen[0].marks))
 
     # --- LLM --------------------------------------------------------------------------
@@ -330,9 +339,7 @@ class Answerer:
         raw = "".join(pieces).strip()
         citations_all = [Citation(n, p) for n, p in enumerate(passages, start=1)]
         if says_not_in_documents(raw) and not re.search(r"\[\d+\]", raw):
-            refusal = self._refusal(question, standalone, results, {}, "")
-            refusal.llm = self.llm.name
-            return refusal
+            return self._refusal(question, standalone, results, {}, "", llm=self.llm.name)
         checked = self.checker.check(raw, passages, question=standalone)
         if not checked.sentences and not checked.dropped_items:
             raise UnusableLLMAnswer(LLM_ANSWER_EMPTY, "empty")
@@ -355,7 +362,7 @@ class Answerer:
             for s in checked.sentences
         ]
         return Answer(question=question, standalone_question=standalone,
-                      answer=checked.render(renumber), refused=False, mode="llm",
+                      answer=checked.render(renumber), mode=AnswerMode.LLM,
                       llm=self.llm.name, citations=citations, sentences=sentences,
                       notice=checked.notice)
 

@@ -200,7 +200,8 @@ class CitationChecker:
             text = echo.strip(" ".join(_CITATION.sub("", raw).split()))
             if not _WORD.search(text):
                 continue  # nothing but citations, punctuation or a copied source header
-            sentences.append(CheckedSentence(text, valid, False, 0.0, None))
+            sentences.append(CheckedSentence(text=text, citations=valid, supported=False,
+                                             lexical=0.0, semantic=None))
             items.append(bool(_LIST_ITEM.match(raw)))
         windows = self._windows(passages)
         asked = _Question(expected_answer(question), question,

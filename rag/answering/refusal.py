@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,18 +53,46 @@ if TYPE_CHECKING:
     from rag.retrieval import Scored
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "refusal.json"
-FEATURES = ("dense", "coverage", "gap", "sentence", "meaning", "typed_missing",
-            "focus_missing", "number_missing", "ranker", "dense_margin")
 EVIDENCE_PASSAGES = 3
 MARGIN_PASSAGES = 8
 
 
 @dataclass(frozen=True)
 class Evidence:
-    values: dict[str, float]
+    """What the refusal model sees of a question and its top passages (in the order
+    ``--json`` shows them); the fields marked as features are the model's inputs, the
+    others flags that ``veto`` and the decision read. ``metadata["feature"]``: the
+    feature's column in the calibration."""
+
+    dense: float = field(metadata={"feature": 0})
+    # how far the best passage stands out from the rest: a question the documents
+    # answer has one passage about it, one they don't has many equally vague ones
+    dense_margin: float = field(metadata={"feature": 9})
+    ranker: float = field(metadata={"feature": 8})
+    coverage: float = field(metadata={"feature": 1})
+    gap: float = field(metadata={"feature": 2})
+    sentence: float = field(metadata={"feature": 3})
+    meaning: float = field(metadata={"feature": 4})
+    typed_missing: float = field(metadata={"feature": 5})
+    number_question: float = field()
+    count_unattached: float = field()
+    focus_missing: float = field(metadata={"feature": 6})
+    number_missing: float = field(metadata={"feature": 7})
+    pins_missing: float = field()
+    next_missing: float = field()
+    stated_question: float = field()
+
+    def by_name(self) -> dict[str, float]:
+        """Every measurement by its field name (for the calibration's rows)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def as_dict(self) -> dict[str, float]:
-        return {name: round(float(value), 4) for name, value in self.values.items()}
+        return {name: round(float(value), 4) for name, value in self.by_name().items()}
+
+
+# the refusal model's inputs, in the calibration's column order
+FEATURES = tuple(f.name for f in sorted((f for f in fields(Evidence) if "feature" in f.metadata),
+                                         key=lambda f: f.metadata["feature"]))
 
 
 def measure_evidence(weights: TermWeights, question: str, results: Sequence[Scored],
@@ -96,25 +124,23 @@ def measure_evidence(weights: TermWeights, question: str, results: Sequence[Scor
     dense_scores = [r.dense_score or 0.0 for r in results[:MARGIN_PASSAGES]]
     top_dense = max(dense_scores[:EVIDENCE_PASSAGES], default=0.0)
     others = sorted(dense_scores, reverse=True)[1:]
-    return Evidence({
-        "dense": top_dense,
-        # how far the best passage stands out from the rest: a question the documents
-        # answer has one passage about it, one they don't has many equally vague ones
-        "dense_margin": top_dense - (sum(others) / len(others) if others else top_dense),
-        "ranker": extract.best.score if extract.best else 0.0,
-        "coverage": best_coverage,
-        "gap": best_gap,
-        "sentence": sentence,
-        "meaning": meaning,
-        "typed_missing": float(not extract.typed_support()),
-        "number_question": float(extract.expected.is_number or extract.expected is Expected.DATE),
-        "count_unattached": float(not extract.counted_support()),
-        "focus_missing": float(focus_missing),
-        "number_missing": float(_numbers_missing(question, " ".join(texts))),
-        "pins_missing": float(extract.pins_missing),
-        "next_missing": float(extract.next_missing),
-        "stated_question": float(extract.expected in STATED_KINDS),
-    })
+    return Evidence(
+        dense=top_dense,
+        dense_margin=top_dense - (sum(others) / len(others) if others else top_dense),
+        ranker=extract.best.score if extract.best else 0.0,
+        coverage=best_coverage,
+        gap=best_gap,
+        sentence=sentence,
+        meaning=meaning,
+        typed_missing=float(not extract.typed_support()),
+        number_question=float(extract.expected.is_number or extract.expected is Expected.DATE),
+        count_unattached=float(not extract.counted_support()),
+        focus_missing=float(focus_missing),
+        number_missing=float(_numbers_missing(question, " ".join(texts))),
+        pins_missing=float(extract.pins_missing),
+        next_missing=float(extract.next_missing),
+        stated_question=float(extract.expected in STATED_KINDS),
+    )
 
 
 def veto(values: dict[str, float]) -> str | None:
@@ -146,7 +172,8 @@ class LogisticModel:
     sure: float  # at or above: answer without a note
 
     def probability(self, evidence: Evidence) -> float:
-        z = self.bias + sum(w * evidence.values[name] for name, w in self.weights.items())
+        values = evidence.by_name()
+        z = self.bias + sum(w * values[name] for name, w in self.weights.items())
         return 1 / (1 + math.exp(-z))
 
 
@@ -183,7 +210,7 @@ class RefusalModel:
     def decide(self, evidence: Evidence, *, embedding_model: str) -> Decision:
         model = self.with_dense if embedding_model == self.dense_model else self.without_dense
         probability = model.probability(evidence)
-        if veto(evidence.values):
+        if veto(evidence.by_name()):
             return Decision(False, False, probability)
-        sure = probability >= model.sure and not evidence.values.get("count_unattached")
+        sure = probability >= model.sure and not evidence.count_unattached
         return Decision(probability >= model.threshold, sure, probability)

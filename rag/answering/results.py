@@ -4,6 +4,7 @@ and the turn a conversation remembers of it."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from rag.passage import Passage
@@ -54,13 +55,21 @@ class Turn:
     answer: str = ""
 
 
+class AnswerMode(StrEnum):
+    """How an answer was made: by the LLM, from the sources' own sentences, or refused
+    (the documents do not cover the question)."""
+
+    LLM = "llm"
+    EXTRACTIVE = "extractive"
+    REFUSED = "refused"
+
+
 @dataclass
 class Answer:
     question: str
     standalone_question: str
     answer: str
-    refused: bool
-    mode: str  # "llm", "extractive" or "refused"
+    mode: AnswerMode
     llm: str | None
     citations: list[Citation] = field(default_factory=list)
     sentences: list[CheckedSentence] = field(default_factory=list)
@@ -73,12 +82,17 @@ class Answer:
     # "non_answer", "disagrees" (with the extractive answer), "unavailable"; "" otherwise
     llm_check: str = ""
 
+    @property
+    def refused(self) -> bool:
+        """The documents do not cover the question."""
+        return self.mode is AnswerMode.REFUSED
+
     def as_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
             "refused": self.refused,
-            "mode": self.mode,
+            "mode": str(self.mode),
             "citations": [c.as_json() for c in self.citations],
             "llm": self.llm,
             "standalone_question": self.standalone_question,
