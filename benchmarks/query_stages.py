@@ -47,36 +47,34 @@ class Stages:
                 for label, seconds in self.seconds.items()}
 
 
+def _timed_stages(timed: Retriever | Answerer, call: Callable[[str], Any],
+                  queries: list[str], forget: Callable[[], None],
+                  rest: str) -> tuple[dict[str, Any], Stages]:
+    """Run ``call`` over ``queries`` with a clock as ``timed``'s stage hook (taken away
+    again after); the time no stage accounts for is reported as ``rest``."""
+    clock = Stages()
+    timed.stage_hook = clock
+    try:
+        total = timed_each(call, queries, forget)
+    finally:
+        timed.stage_hook = None
+    stages = clock.per_call_ms(len(queries))
+    stages[rest] = round(1000 * total / len(queries) - sum(stages.values()), 3)
+    return {"total_ms": round(1000 * total / len(queries), 3), "stages": stages}, clock
+
+
 def stage_breakdown(retriever: Retriever, answerer: Answerer,
                     queries: list[str]) -> dict[str, Any]:
     """Time each stage of ``search`` and ``ask`` over ``queries``, through their stage
-    hooks (set for the run, then taken away again)."""
-    results: dict[str, Any] = {}
+    hooks."""
     forget = retriever.embedder.forget
-    search_clock = Stages()
-    retriever.stage_hook = search_clock
-    try:
-        total = timed_each(retriever.search, queries, forget)
-    finally:
-        retriever.stage_hook = None
-    stages = search_clock.per_call_ms(len(queries))
-    stages["rest (passages, sorting, Scored)"] = round(
-        1000 * total / len(queries) - sum(stages.values()), 3)
-    results["search"] = {"total_ms": round(1000 * total / len(queries), 3), "stages": stages}
-
-    ask_clock = Stages()
-    answerer.stage_hook = ask_clock
-    try:
-        total = timed_each(answerer.ask, queries, forget)
-    finally:
-        answerer.stage_hook = None
-    stages = ask_clock.per_call_ms(len(queries))
-    stages["rest (standalone question, Answer)"] = round(
-        1000 * total / len(queries) - sum(stages.values()), 3)
-    results["ask"] = {"total_ms": round(1000 * total / len(queries), 3), "stages": stages,
-                      "extractive_calls": ask_clock.calls.get("extractive selection", 0),
-                      "refusal_calls": ask_clock.calls.get("refusal answer", 0)}
-    return results
+    search, _ = _timed_stages(retriever, retriever.search, queries, forget,
+                              "rest (passages, sorting, Scored)")
+    ask, ask_clock = _timed_stages(answerer, answerer.ask, queries, forget,
+                                   "rest (standalone question, Answer)")
+    ask["extractive_calls"] = ask_clock.calls.get("extractive selection", 0)
+    ask["refusal_calls"] = ask_clock.calls.get("refusal answer", 0)
+    return {"search": search, "ask": ask}
 
 
 # frames inside the model's forward pass all carry the embedding's time: one line
