@@ -30,7 +30,7 @@ from ingest.nodes import GermanChunker, to_llama_document
 from ingest.readers import VANISHED, ParsedDocument, read_file
 from ingest.sources import SourceFile, collect_files, sha256_of, source_problem
 from ingest.versions import declared_in_folders, replacements
-from rag.errors import IndexUnavailableError, KoraError, ReaderError, causes
+from rag.errors import ExceptionTable, IndexUnavailableError, KoraError, ReaderError, look_up_causes
 from rag.providers.embedding import Embedder
 from rag.providers.index_generation import publish, refresh_keyword_index
 from rag.providers.vectorstore import DataDir, Index
@@ -518,13 +518,23 @@ _OUT_OF_SPACE_TEXT = ("database or disk is full", "disk i/o error", "no space le
                       "file too large")
 
 
+def _says_out_of_space(exc: BaseException) -> bool | None:
+    """SQLite's errors, and Chroma's core passing them on as plain exceptions, carry the
+    condition only in their words."""
+    return any(text in str(exc).lower() for text in _OUT_OF_SPACE_TEXT) or None
+
+
+# exception class -> whether an instance of it says a write found no room
+# (see ``rag.errors.ExceptionTable``)
+_OUT_OF_SPACE: ExceptionTable[bool] = {
+    OSError: lambda exc: exc.errno in _OUT_OF_SPACE_ERRNOS or _says_out_of_space(exc),
+    Exception: _says_out_of_space,
+}
+
+
 def is_out_of_space(exc: BaseException) -> bool:
     """True when ``exc`` (or what caused it) says a write found no room."""
-    return any(
-        (isinstance(current, OSError) and current.errno in _OUT_OF_SPACE_ERRNOS)
-        or any(text in str(current).lower() for text in _OUT_OF_SPACE_TEXT)
-        for current in causes(exc)
-    )
+    return bool(look_up_causes(exc, _OUT_OF_SPACE))
 
 
 def storage_exhausted(folder: Path) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 from ingest.sources import SourceFile
+from rag.files import write_json_atomic
 
 DECLARATIONS = ".kora-ersetzt.json"  # hidden: never collected as a document itself
 
@@ -60,9 +61,7 @@ def declare_replacement(folder: Path, file_name: str, replaces: str | None) -> N
     if not declarations:
         path.unlink(missing_ok=True)
         return
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(declarations, ensure_ascii=False, indent=2), encoding="utf-8")
-    temporary.replace(path)
+    write_json_atomic(path, declarations)
 
 
 def resolve(target: str, doc_ids: Iterable[str]) -> str | None:

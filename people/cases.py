@@ -15,11 +15,8 @@ never sees half a file.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +25,7 @@ from typing import Any
 import yaml
 
 from rag.errors import KoraError
+from rag.files import file_lock, write_text_atomic
 
 LOCAL_KIND = "local"
 LOCAL_CATEGORY = "local"
@@ -131,15 +129,8 @@ class LocalGolden:
             self._write(data)
         return AcceptedCase(identifier, out_of_scope, replaced, entry)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.path.with_name(self.path.name + ".lock"))
 
     def _write(self, data: dict[str, Any]) -> None:
         ordered = {"version": data.get("version", 1), "kind": LOCAL_KIND,
@@ -147,15 +138,7 @@ class LocalGolden:
                    "conversations": data["conversations"]}
         text = HEADER + yaml.safe_dump(ordered, allow_unicode=True, sort_keys=False,
                                        width=100)
-        descriptor, temporary = tempfile.mkstemp(prefix=".golden-local-", suffix=".yaml",
-                                                 dir=self.path.parent)
-        try:
-            with open(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_text_atomic(self.path, text)
 
 
 __all__ = ["LOCAL_KIND", "AcceptedCase", "CaseError", "LocalGolden", "case_id",

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# How KORA translates an outside library's exceptions, everywhere the same: a table from
+# exception class to what an instance of it (or of a subclass) becomes, looked up along
+# the raised exception's class hierarchy (most specific class first), as httpx maps
+# httpcore's exceptions to its own. An entry may answer None: "not one of ours".
+ExceptionTable = Mapping[type[BaseException], Callable[[Any], T | None]]
 
 
 class KoraError(Exception):
@@ -48,3 +57,22 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
+
+
+def look_up(exc: BaseException, table: ExceptionTable[T]) -> T | None:
+    """What ``table`` makes of ``exc``: the entry of its most specific class decides
+    (None: the table does not know it)."""
+    for cls in type(exc).__mro__:
+        translate = table.get(cls)
+        if translate is not None:
+            return translate(exc)
+    return None
+
+
+def look_up_causes(exc: BaseException, table: ExceptionTable[T]) -> T | None:
+    """What ``table`` makes of the first of ``exc`` and its causes it knows."""
+    for current in causes(exc):
+        found = look_up(current, table)
+        if found is not None:
+            return found
+    return None

@@ -28,7 +28,7 @@ def keyword_dir(index: Index) -> Path:
 
 def keyword_lock(data_dir: DataDir) -> contextlib.AbstractContextManager[None]:
     """One keyword index build at a time per data directory (workers and ingests)."""
-    return file_lock(data_dir.path / KEYWORD_LOCK_FILE, wait_seconds=None, busy="")
+    return file_lock(data_dir.path / KEYWORD_LOCK_FILE)
 
 
 def keyword_index_current(index: Index, settings: Settings) -> bool:

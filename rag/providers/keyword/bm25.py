@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.files import write_json_atomic
+from rag.files import replace_folder, temporary_folder_for, write_json_atomic
 
 if TYPE_CHECKING:
     import bm25s
@@ -181,9 +179,7 @@ class KeywordIndex:
         ``source`` (generation and version of the index read) goes into the manifest."""
         import bm25s
 
-        temporary = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
-        shutil.rmtree(temporary, ignore_errors=True)
-        temporary.mkdir(parents=True)
+        temporary = temporary_folder_for(directory)
         if ids:
             retriever = bm25s.BM25()
             tokens = [analyzer.analyze(text) for text in texts]
@@ -195,11 +191,7 @@ class KeywordIndex:
         manifest = {"count": len(ids), "fingerprint": fingerprint(ids), "analyzer": analyzer.name,
                     **(source or {})}
         (temporary / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-        old = directory.with_name(f".{directory.name}.{os.getpid()}.old")
-        if directory.exists():
-            os.replace(directory, old)
-        os.replace(temporary, directory)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(directory, with_folder=temporary)
 
     @staticmethod
     def read_manifest(directory: Path) -> dict[str, Any] | None:

@@ -1,25 +1,25 @@
 """What the adapters for an LLM server (Ollama, OpenAI-compatible) share: the proxy rule,
 the stream loop and the translation of client exceptions into one-line reasons.
 
-The translation is a table from exception class to the reason it becomes, looked up
-along the raised exception's class hierarchy (most specific class first), as httpx maps
-httpcore's exceptions to its own. Each adapter writes its table; nothing else of the
-client libraries' exception zoo leaks past ``stream``.
+The translation is a table from exception class to the reason it becomes
+(``rag.errors.ExceptionTable``, the one style KORA uses for every outside library). Each
+adapter writes its table; nothing else of the client libraries' exception zoo leaks past
+``stream``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import LLMUnavailableError
+from rag.errors import ExceptionTable, LLMUnavailableError, look_up
 from rag.providers.llm.base import FALLBACK, Message, estimate_tokens, one_line, to_llama_messages
 
 if TYPE_CHECKING:
     from rag.settings import Settings
 
 # exception class -> the one-line reason an instance of it (or of a subclass) becomes
-ErrorTable = Mapping[type[BaseException], Callable[[Any], str]]
+ErrorTable = ExceptionTable[str]
 
 
 class ServerChat:
@@ -75,15 +75,6 @@ def trust_environment(url: str) -> bool:
     return not is_loopback(url)
 
 
-def reason_for(exc: BaseException, table: ErrorTable) -> str | None:
-    """The reason ``table`` gives the most specific class of ``exc`` (None: not known)."""
-    for cls in type(exc).__mro__:
-        reason = table.get(cls)
-        if reason is not None:
-            return reason(exc)
-    return None
-
-
 def stream_deltas(chat: Callable[[], Iterable[Any]], *, errors: ErrorTable,
                   empty: str) -> Iterator[str]:
     """The text pieces of the llama-index chat stream that ``chat`` starts. An exception
@@ -96,7 +87,7 @@ def stream_deltas(chat: Callable[[], Iterable[Any]], *, errors: ErrorTable,
             if response.delta:
                 yield response.delta
     except Exception as exc:
-        reason = reason_for(exc, errors)
+        reason = look_up(exc, errors)
         if reason is None:
             raise
         raise LLMUnavailableError(reason) from exc

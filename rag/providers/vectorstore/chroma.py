@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-from rag.errors import IndexUnavailableError, KoraError, causes
+from rag.errors import ExceptionTable, IndexUnavailableError, KoraError, look_up_causes
 from rag.providers.vectorstore.generation import (
     COLLECTION_PREFIX,
     KV_PREFIX,
@@ -25,25 +25,45 @@ from rag.settings import Settings
 _REFUSED = re.compile(r"\b(401|403|unauthori[sz]ed|forbidden)\b", re.IGNORECASE)
 
 
-def _failure_reason(exc: BaseException) -> tuple[str, str] | None:
+# (kind, short reason): kind is "unreachable" or "refused"
+Failure = tuple[str, str]
+
+
+def _refused(exc: BaseException) -> Failure:
+    text = str(exc)
+    return "refused", text.splitlines()[0][:80] if text else type(exc).__name__
+
+
+def _said_in_text(exc: BaseException) -> Failure | None:
+    """chromadb reports a refused connection as a ValueError and an HTTP error status as a
+    plain Exception carrying the response body: only the words tell what happened."""
+    text = str(exc)
+    if "Could not connect to a Chroma server" in text:
+        return "unreachable", "connection refused"
+    if _REFUSED.search(text):
+        return _refused(exc)
+    return None
+
+
+def _failures() -> ExceptionTable[Failure]:
+    """Exception class -> how the server failed KORA (see ``rag.errors.ExceptionTable``)."""
+    import httpx
+    from chromadb.errors import AuthorizationError, ChromaAuthError
+
+    return {
+        httpx.TimeoutException: lambda exc: ("unreachable", "no answer in time"),
+        httpx.TransportError: lambda exc: ("unreachable", type(exc).__name__),
+        ConnectionError: lambda exc: ("unreachable", type(exc).__name__),
+        AuthorizationError: _refused,
+        ChromaAuthError: _refused,
+        Exception: _said_in_text,
+    }
+
+
+def _failure_reason(exc: BaseException) -> Failure | None:
     """("unreachable" | "refused", short reason) when ``exc`` (or its cause) says the
     Chroma server could not be reached or turned KORA away; None for anything else."""
-    import httpx
-
-    for current in causes(exc):
-        text = str(current)
-        if isinstance(current, httpx.TimeoutException):
-            return "unreachable", "no answer in time"
-        if isinstance(current, httpx.TransportError):
-            return "unreachable", type(current).__name__
-        if isinstance(current, ConnectionError):
-            return "unreachable", type(current).__name__
-        if "Could not connect to a Chroma server" in text:
-            return "unreachable", "connection refused"
-        if type(current).__name__ in ("AuthorizationError", "ChromaAuthError") or (
-                _REFUSED.search(text)):
-            return "refused", text.splitlines()[0][:80] if text else type(current).__name__
-    return None
+    return look_up_causes(exc, _failures())
 
 
 def unavailable_error(settings: Settings, exc: BaseException) -> IndexUnavailableError | None:
