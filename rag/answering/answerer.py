@@ -1,13 +1,14 @@
 """Answers with checked citations, or an honest "the documents don't cover this".
 
-Flow for one question:
-1. follow-up questions become standalone (LLM condensation, or the previous question's
-   key terms carried over in extractive mode);
-2. hybrid retrieval of the top passages;
-3. refusal when the calibrated evidence says the corpus does not cover the question,
-   naming the closest topics it does cover;
-4. an LLM answer with [n] citations (streamed), or an extractive answer made of the
-   sentences that best cover the question;
+Flow for one question (``Answerer.ask``, one method per step):
+1. ``_standalone_question``: follow-up questions become standalone (LLM condensation, or
+   the previous question's key terms carried over in extractive mode);
+2. ``_retrieve``: hybrid retrieval of the top passages, their sentences ranked;
+3. ``_judge_evidence`` and ``_refuse``: refusal when the calibrated evidence says the
+   corpus does not cover the question, naming the closest topics it does cover;
+4. ``_answer_with_fallback``: an LLM answer with [n] citations (streamed), or
+   (``_extractive_fallback``) an extractive answer made of the sentences that best cover
+   the question;
 5. every LLM answer passes the citation check before it is returned, and is replaced
    by the extractive answer when it holds nothing, answers nothing (only dates or
    headings, the question restated, no expression of the asked kind) or names another
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from rag.answering.agreement import Reference, non_answer, reference
 from rag.answering.answer_types import Expected
@@ -50,7 +52,7 @@ from rag.answering.prompts import (
     says_not_in_documents,
 )
 from rag.answering.questions import clean_question
-from rag.answering.refusal import RefusalModel, measure_evidence
+from rag.answering.refusal import Decision, Evidence, RefusalModel, measure_evidence
 from rag.answering.results import (
     Answer,
     AnswerMode,
@@ -97,6 +99,44 @@ class UnusableLLMAnswer(Exception):
         self.reason = reason
 
 
+def joined_notices(*notices: str) -> str:
+    """Notices for one answer, in the order they arose, as one line."""
+    return " ".join(notice for notice in notices if notice)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What retrieval found for a question: the deep ``pool`` the sentences come from,
+    the ``results`` asked for (its head), and the sentences ranked (``extract``)."""
+
+    pool: list[Scored]
+    results: list[Scored]
+    extract: Extract
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """The measured evidence, the refusal model's decision, and both as ``Answer.evidence``."""
+
+    measured: Evidence
+    decision: Decision
+    evidence: dict[str, float]
+
+
+class _Relay:
+    """Passes the LLM's pieces on to ``on_token`` and remembers whether any went out (an
+    extractive fallback is then sent whole only when nothing was streamed yet)."""
+
+    def __init__(self, on_token: TokenCallback | None) -> None:
+        self.on_token = on_token
+        self.streamed = False
+
+    def __call__(self, piece: str) -> None:
+        self.streamed = True
+        if self.on_token:
+            self.on_token(piece)
+
+
 class Answerer:
     def __init__(
         self,
@@ -134,9 +174,28 @@ class Answerer:
         on_token: TokenCallback | None = None,
     ) -> Answer:
         question, cut_notice = clean_question(question)
+        standalone, condense_notice = self._standalone_question(question, history)
+        notice = joined_notices(cut_notice, condense_notice)
+        found = self._retrieve(standalone, filters=filters, top_k=top_k)
+        judged = self._judge_evidence(standalone, found)
+        if not found.results or not judged.decision.answer:
+            return self._refuse(question, standalone, found, judged, notice)
+        if not judged.decision.sure:
+            notice = joined_notices(notice, NOT_SURE)
+        return self._answer_with_fallback(question, standalone, found, judged, notice,
+                                          on_token=on_token)
+
+    # --- the steps of ``ask`` ---------------------------------------------------------
+
+    def _standalone_question(self, question: str,
+                             history: Sequence[Turn]) -> tuple[str, str]:
+        """The question as retrieval reads it (normalised, a follow-up made standalone),
+        and a notice when the LLM could not help with that."""
         read = self.normaliser.normalise(question).text
-        standalone, notice = self._standalone(read, history)
-        notice = " ".join(part for part in (cut_notice, notice) if part)
+        return self._standalone(read, history)
+
+    def _retrieve(self, standalone: str, *, filters: Filters | None,
+                  top_k: int | None) -> _Found:
         wanted = top_k or self.retriever.settings.top_k
         # the number a "wie viele" question asks for may stand a few passages further down
         # than those that repeat the question's words: sentences come from a deeper pool
@@ -144,62 +203,71 @@ class Answerer:
             pool = self.retriever.search(standalone,
                                          top_k=max(wanted, COUNT_SOURCE_PASSAGES),
                                          filters=filters)
-        results = pool[:wanted]
         with stage(self.stage_hook, "sentence ranking"):
             extract = self.ranker.rank(standalone, pool)
+        return _Found(pool=pool, results=pool[:wanted], extract=extract)
+
+    def _judge_evidence(self, standalone: str, found: _Found) -> _Judged:
+        """Whether the passages found answer the question (the calibrated refusal)."""
         with stage(self.stage_hook, "evidence"):
-            measured = measure_evidence(self.weights, standalone, pool, extract)
+            measured = measure_evidence(self.weights, standalone, found.pool, found.extract)
         with stage(self.stage_hook, "refusal model"):
             decision = self.refusal.decide(measured,
                                            embedding_model=self.retriever.embedder.name)
         evidence = {**measured.as_dict(), "p_answerable": round(decision.probability, 4)}
-        if not results or not decision.answer:
-            nearest = (self._nearest(pool, extract)
-                       if measured.coverage >= NEAREST_MIN_COVERAGE else [])
-            with stage(self.stage_hook, "refusal answer"):
-                refusal = self._refusal(question, standalone, results, evidence, notice,
-                                        nearest=nearest)
-            date_answer(refusal, pool, extract)  # time: see rag.answering.dated
-            return refusal
-        if not decision.sure:
-            notice = " ".join(part for part in (notice, NOT_SURE) if part)
-        streamed = False
+        return _Judged(measured=measured, decision=decision, evidence=evidence)
 
-        def relay(piece: str) -> None:
-            nonlocal streamed
-            streamed = True
-            if on_token:
-                on_token(piece)
+    def _refuse(self, question: str, standalone: str, found: _Found, judged: _Judged,
+                notice: str) -> Answer:
+        nearest = (self._nearest(found.pool, found.extract)
+                   if judged.measured.coverage >= NEAREST_MIN_COVERAGE else [])
+        with stage(self.stage_hook, "refusal answer"):
+            refusal = self._refusal(question, standalone, found.results, judged.evidence,
+                                    notice, nearest=nearest)
+        date_answer(refusal, found.pool, found.extract)  # time: see rag.answering.dated
+        return refusal
 
+    def _answer_with_fallback(self, question: str, standalone: str, found: _Found,
+                              judged: _Judged, notice: str, *,
+                              on_token: TokenCallback | None) -> Answer:
+        """The LLM's checked answer; the extractive one when there is no LLM, it cannot
+        be reached (and was not explicitly required) or its answer is unusable."""
+        relay = _Relay(on_token)
         llm_check = ""
         if self.llm is not None:
             try:
-                answer = self._llm_answer(question, standalone, results, relay,
-                                          expected=extract.expected,
-                                          agree_with=reference(extract, self.weights))
+                answer = self._llm_answer(question, standalone, found.results, relay,
+                                          expected=found.extract.expected,
+                                          agree_with=reference(found.extract, self.weights))
             except LLMUnavailableError as exc:
                 if self.llm_required:
                     raise
-                notice = " ".join(part for part in (
-                    notice, f"LLM nicht erreichbar ({exc}); extraktive Antwort.") if part)
+                notice = joined_notices(
+                    notice, f"LLM nicht erreichbar ({exc}); extraktive Antwort.")
                 llm_check = "unavailable"
             except UnusableLLMAnswer as exc:
                 # for every backend, configured or automatic: an answer that says nothing
                 # the sources hold, or contradicts their plain answer, is worth less than
                 # the sentences of the sources
-                notice = " ".join(part for part in (notice, exc.notice) if part)
+                notice = joined_notices(notice, exc.notice)
                 llm_check = exc.reason
             else:
-                answer.evidence = evidence
-                answer.notice = " ".join(part for part in (notice, answer.notice) if part)
-                date_answer(answer, pool, extract)  # time: see rag.answering.dated
+                answer.evidence = judged.evidence
+                answer.notice = joined_notices(notice, answer.notice)
+                date_answer(answer, found.pool, found.extract)  # time: see rag.answering.dated
                 return answer
+        return self._extractive_fallback(question, standalone, found, judged, notice,
+                                         llm_check=llm_check, relay=relay)
+
+    def _extractive_fallback(self, question: str, standalone: str, found: _Found,
+                             judged: _Judged, notice: str, *, llm_check: str,
+                             relay: _Relay) -> Answer:
         with stage(self.stage_hook, "extractive selection"):
-            answer = self._extractive_answer(question, standalone, pool, extract)
-        answer.evidence, answer.notice, answer.llm_check = evidence, notice, llm_check
-        date_answer(answer, pool, extract)  # time: see rag.answering.dated
-        if on_token and not streamed:
-            on_token(answer.answer)
+            answer = self._extractive_answer(question, standalone, found.pool, found.extract)
+        answer.evidence, answer.notice, answer.llm_check = judged.evidence, notice, llm_check
+        date_answer(answer, found.pool, found.extract)  # time: see rag.answering.dated
+        if relay.on_token and not relay.streamed:
+            relay.on_token(answer.answer)
         return answer
 
     # --- follow-up questions ----------------------------------------------------------
