@@ -311,8 +311,8 @@ def test_borderline_answers_say_they_are_not_sure(answerer: Answerer) -> None:
     from dataclasses import fields
 
     from rag.answering import LogisticModel, RefusalModel
+    from rag.answering.evidence import Evidence
     from rag.answering.prompts import NOT_SURE
-    from rag.answering.refusal import Evidence
 
     model = answerer.refusal.with_dense
     unsure = RefusalModel(

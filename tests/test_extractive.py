@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering.answer_types import (
+from rag.answering.extractive import sentence_units, stands_alone
+from rag.answering.question_kinds import (
     Expected,
     counted_noun,
     expected_answer,
     find_expressions,
     focus_noun,
 )
-from rag.answering.extractive import sentence_units, stands_alone
 
 
 @pytest.mark.parametrize(("question", "expected"), [

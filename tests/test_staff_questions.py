@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from rag.answering.answer_types import (
+from rag.answering.normalise import QuestionNormaliser, colloquial_to_written
+from rag.answering.question_kinds import (
     Expected,
     asks_for_next,
     expected_answer,
@@ -18,7 +19,6 @@ from rag.answering.answer_types import (
     instance_pins,
     states_future,
 )
-from rag.answering.normalise import QuestionNormaliser, colloquial_to_written
 from rag.answering.sentence_model import looks_like_caption
 from rag.providers.embedding import Embedder
 from rag.providers.keyword import Vocabulary

@@ -87,8 +87,9 @@ class ChatHandlers:
         # keeps refused questions when record_unanswered is on (ui/quality.py)
         self.record_refused = record_refused or (lambda answer: None)
 
-    def refusal(self, token: Any, request: Any) -> str:
-        """"" when this caller may chat, else the German line that says why not."""
+    def access_refusal(self, token: Any, request: Any) -> str:
+        """"" when this caller may chat, else the German line that says why not (an
+        authorisation refusal, not the "the documents don't cover this" kind)."""
         caller = self.gate.proxy.caller(request)
         if caller.refused:
             # audited when the database is up; refused either way
@@ -115,9 +116,9 @@ class ChatHandlers:
         except EmptyQuestionError:
             yield messages, gr.skip(), gr.skip(), history, gr.skip(), ""
             return
-        refusal = self.refusal(token, request)
-        if refusal:
-            messages.append({"role": "assistant", "content": escape_markdown(refusal)})
+        refused_access = self.access_refusal(token, request)
+        if refused_access:
+            messages.append({"role": "assistant", "content": escape_markdown(refused_access)})
             yield messages, gr.skip(), "", history, gr.skip(), gr.skip()
             return
         messages.append({"role": "user", "content": escape_markdown(question)})
@@ -146,9 +147,9 @@ class ChatHandlers:
         """One question without a conversation: (answer text, sources HTML, mode)."""
         # API callers have no browser session: with the chat behind login only a user
         # vouched for by the trusted proxy gets an answer
-        refusal = self.refusal(None, request)
-        if refusal:
-            raise gr.Error(refusal, print_exception=False)
+        refused_access = self.access_refusal(None, request)
+        if refused_access:
+            raise gr.Error(refused_access, print_exception=False)
         try:
             with self.shared.answer_slots.hold(), self.shared.use() as assistant:
                 answer = assistant.answerer.ask(question, filters=filters_for(doc_type))
@@ -181,9 +182,9 @@ class ChatHandlers:
               request: Any) -> tuple[str, str]:
         """(status line, comment box): the comment stays when nothing was stored."""
         try:
-            refusal = self.refusal(token, request)
-            if refusal:
-                return refusal, comment
+            refused_access = self.access_refusal(token, request)
+            if refused_access:
+                return refused_access, comment
             if last is None:
                 return S.FEEDBACK_NO_ANSWER, comment
             self.feedback.add(rating=rating, question=last.question, answer=last.answer,

@@ -2,23 +2,16 @@
 of every citation; ``Assistant`` puts the stages together for one data directory."""
 
 from rag.answering.agreement import asked_expressions
-from rag.answering.answer_types import Expected, expected_answer, find_expressions
 from rag.answering.answerer import Answerer
 from rag.answering.assistant import Assistant, LLMSlots
 from rag.answering.dated import OLDER_LABEL, UNDATED, as_of, asks_for_latest, german_date
-from rag.answering.evidence import TermWeights
+from rag.answering.evidence import FEATURES, measure_evidence
 from rag.answering.extractive import COUNT_SOURCE_PASSAGES, SentenceRanker
 from rag.answering.normalise import QuestionNormaliser
 from rag.answering.prompts import NEAREST_HEADER, SYSTEM_PROMPT, UNSUPPORTED_MARK
+from rag.answering.question_kinds import Expected, expected_answer, find_expressions
 from rag.answering.questions import EmptyQuestionError, clean_question
-from rag.answering.refusal import (
-    CALIBRATION_FILE,
-    FEATURES,
-    LogisticModel,
-    RefusalModel,
-    measure_evidence,
-    veto,
-)
+from rag.answering.refusal import CALIBRATION_FILE, LogisticModel, RefusalModel, veto
 from rag.answering.results import Answer, AnswerMode, CheckedSentence, Citation, Nearest, Turn
 from rag.answering.sentence_model import (
     CHEAP_FEATURES,
@@ -26,6 +19,7 @@ from rag.answering.sentence_model import (
     SENTENCE_MODEL_FILE,
     SentenceModel,
 )
+from rag.answering.term_weights import TermWeights
 
 __all__ = [
     "CALIBRATION_FILE",

@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from rag.answering.answer_types import Expected, expected_answer, find_expressions
+from rag.answering.question_kinds import Expected, expected_answer, find_expressions
 
 if TYPE_CHECKING:
-    from rag.answering.evidence import Term, TermWeights
     from rag.answering.extractive import Extract
+    from rag.answering.term_weights import Term, TermWeights
 
 # the extractive lead sentence must cover this share of the question (family coverage, as
 # the ranker measures it) for its span to overrule the model's

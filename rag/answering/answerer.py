@@ -22,10 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.answering.agreement import Reference, non_answer, reference
-from rag.answering.answer_types import Expected
 from rag.answering.citations import CitationChecker
 from rag.answering.dated import date_answer
-from rag.answering.evidence import TermWeights
+from rag.answering.evidence import Evidence, measure_evidence
 from rag.answering.extractive import (
     COUNT_SOURCE_PASSAGES,
     Extract,
@@ -51,8 +50,9 @@ from rag.answering.prompts import (
     format_sources,
     says_not_in_documents,
 )
+from rag.answering.question_kinds import Expected
 from rag.answering.questions import clean_question
-from rag.answering.refusal import Decision, Evidence, RefusalModel, measure_evidence
+from rag.answering.refusal import Decision, RefusalModel
 from rag.answering.results import (
     Answer,
     AnswerMode,
@@ -62,6 +62,7 @@ from rag.answering.results import (
     Turn,
 )
 from rag.answering.sentence_model import SentenceModel
+from rag.answering.term_weights import TermWeights
 from rag.errors import LLMUnavailableError
 from rag.passage import Passage
 from rag.providers.keyword import Vocabulary

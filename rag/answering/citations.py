@@ -40,14 +40,14 @@ from rag.answering.agreement import (
     in_family,
     key_terms,
 )
-from rag.answering.answer_types import Expected, expected_answer
-from rag.answering.evidence import TermWeights, numbers_in
 from rag.answering.prompts import UNSUPPORTED_MARK, says_not_in_documents
+from rag.answering.question_kinds import Expected, expected_answer
 from rag.answering.results import CheckedSentence
+from rag.answering.term_weights import TermWeights, numbers_in
 from rag.text import sentence_spans
 
 if TYPE_CHECKING:
-    from rag.answering.evidence import Term
+    from rag.answering.term_weights import Term
     from rag.passage import Passage
     from rag.providers.embedding import Embedder
 

@@ -26,8 +26,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answering.answer_types import STATED_KINDS, Expected, find_expressions, instance_pins
 from rag.answering.extractive import Candidate, Extract
+from rag.answering.question_kinds import STATED_KINDS, Expected, find_expressions, instance_pins
 from rag.answering.results import Answer, CheckedSentence, Citation
 from rag.passage import Passage
 from rag.retrieval import Scored, date_sort_key

@@ -3,12 +3,12 @@
 Every sentence of the top passages is a candidate unless it cannot stand alone: a
 heading, a list introduction ("Beteiligt sind:"), a fragment, a byline or navigation text.
 Candidates are ranked by three things:
-- how much of the question's weight the sentence covers (``rag.answering.evidence``; the
+- how much of the question's weight the sentence covers (``rag.answering.term_weights``; the
   passage's title and section count at a quarter, so "Der Prototyp wurde ..." under the
   title "Stadt Herten: ..." still speaks about Herten);
 - what the sentence means: the cosine similarity of question and sentence in the
   embedding model, which bridges paraphrases ("Begrüßungsworte" ~ "eröffnete");
-- whether it contains what the question asks for (``rag.answering.answer_types``): "Wie viele
+- whether it contains what the question asks for (``rag.answering.question_kinds``): "Wie viele
   Prototypen ...?" prefers "Im Mittelpunkt standen die neun Prototypen ..." over
   sentences that repeat "vorgestellt" without a number.
 The best sentence leads the answer; up to two more follow when they score close to it.
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from rag.answering.answer_types import (
+from rag.answering.question_kinds import (
     STATED_KINDS,
     Expected,
     Found,
@@ -42,7 +42,7 @@ from rag.answering.sentence_model import SentenceFeatures, SentenceModel, looks_
 from rag.text import sentence_spans
 
 if TYPE_CHECKING:
-    from rag.answering.evidence import Term, TermWeights
+    from rag.answering.term_weights import Term, TermWeights
     from rag.providers.embedding import Embedder
     from rag.retrieval import Scored
 
@@ -176,7 +176,7 @@ def family_coverage(terms: list[Term], stems: set[str]) -> float:
 
 
 def _shares(terms: list[Term], stems: set[str]) -> list[float]:
-    from rag.answering.evidence import TermWeights
+    from rag.answering.term_weights import TermWeights
 
     return TermWeights.covered_shares(terms, stems)
 
