@@ -17,8 +17,8 @@ from loopback.deploy import (
     nginx_site,
     option,
 )
-from loopback.ports import free_port
+from loopback.ports import free_port, stop_process
 from loopback.postgres import PostgresCluster, server_binaries
 
 __all__ = ["DEPLOY", "NGINX", "Nginx", "PostgresCluster", "exec_start", "free_port",
-           "nginx_available", "nginx_site", "option", "server_binaries"]
+           "nginx_available", "nginx_site", "option", "server_binaries", "stop_process"]

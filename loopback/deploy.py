@@ -10,6 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from loopback.ports import stop_process
+
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "docs" / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -66,10 +68,4 @@ class Nginx:
                                         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        stop_process(self.process)

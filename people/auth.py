@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, select, update
 
 from people.accounts import ENV_ACCOUNT, Account, AccountStore, env_password
-from people.audit import AuditLog
+from people.audit import AuditLog, new_record
 from people.schema import login_failures as _failures
 from people.schema import sessions as _sessions
 from rag.settings import Settings
@@ -157,16 +157,22 @@ class Sessions:
                                .values(last_seen=now))
         return Session(row.account, row.role, row.fingerprint, row.client, now), False
 
-    def close(self, token: Any) -> Session | None:
+    def close(self, token: Any, *, audit: AuditLog | None = None,
+              client: str = "") -> Session | None:
+        """End the session; with ``audit``, its "logout" entry is written in the same
+        transaction, so a logout never lands without its line in the audit trail."""
         if not isinstance(token, str):
             return None
         key = _token_hash(token)
-        with self.database.transaction() as connection:
+        with self.database.transaction(serialise="audit" if audit else None) as connection:
             row = connection.execute(
                 select(_sessions).where(_sessions.c.token_hash == key)).first()
             if row is None:
                 return None
             connection.execute(delete(_sessions).where(_sessions.c.token_hash == key))
+            if audit is not None:
+                audit.append_in(connection, new_record(action="logout", account=row.account,
+                                                       client=client))
         return Session(row.account, row.role, row.fingerprint, row.client, row.last_seen)
 
     def close_account(self, account: str) -> None:
@@ -340,12 +346,9 @@ class Gate:
         return self.accounts.authenticate(name, password)
 
     def logout(self, token: Any, request: Any) -> str | None:
-        session = self.sessions.close(token)
-        if session is None:
-            return None
-        self.audit.append(action="logout", account=session.account,
-                          client=self.proxy.caller(request).client)
-        return session.account
+        session = self.sessions.close(token, audit=self.audit,
+                                      client=self.proxy.caller(request).client)
+        return session.account if session is not None else None
 
     def principal(self, token: Any, request: Any, *, role: str) -> tuple[Principal | None, str]:
         """Who may act, or (None, why not): "refused-header", "expired", "not-admin",

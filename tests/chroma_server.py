@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from loopback import free_port
+from loopback import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMA = Path(sys.executable).with_name("chroma")
@@ -115,13 +115,7 @@ class Worker:
         return Client(self.url, verbose=False)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        stop_process(self.process)
 
 
 class TokenProxy:

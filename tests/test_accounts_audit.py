@@ -377,6 +377,31 @@ def test_sessions_expire_when_idle_and_end_with_the_account(
     assert gate.principal(token, request(), role="admin") == (None, "not-logged-in")
 
 
+def test_logout_ends_the_session_only_with_its_audit_entry(
+        hashed: Any, tmp_path: Path, database_url: str | None) -> None:
+    from sqlalchemy.exc import ProgrammingError
+
+    from people import DatabaseUnavailableError
+
+    gate = gate_with(tmp_path, Clock(), database_url, hashed)
+    token = gate.login("anna", PASSWORD, request()).token
+    with gate.audit.database.transaction() as connection:
+        connection.execute(text("ALTER TABLE audit RENAME TO audit_unreachable"))
+    try:
+        with pytest.raises((DatabaseUnavailableError, ProgrammingError)):
+            gate.logout(token, request())
+    finally:
+        with gate.audit.database.transaction() as connection:
+            connection.execute(text("ALTER TABLE audit_unreachable RENAME TO audit"))
+    # the entry could not be written: the session goes on, as the trail says
+    principal, _ = gate.principal(token, request(), role="admin")
+    assert principal is not None and principal.account == "anna"
+    assert gate.logout(token, request()) == "anna"
+    assert gate.principal(token, request(), role="admin") == (None, "not-logged-in")
+    assert [e["action"] for e in gate.audit.entries()][-2:] == ["login", "logout"]
+    assert gate.audit.verify().intact
+
+
 def test_chat_role_cannot_administer(hashed: Any, tmp_path: Path) -> None:
     gate = gate_with(tmp_path, Clock(), None, hashed)
     token = gate.login("paul", "Paul-fragt-nur-nach", request()).token

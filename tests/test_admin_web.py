@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import IndexedCopy
 from tests.fakes import Clock
-from tests.webapp import CHROMIUM, SCHARRENBACH, factory_with, start_app
+from tests.webapp import CHROMIUM, SCHARRENBACH, chromium, factory_with, start_app
 
 pytestmark = pytest.mark.slow
 
@@ -296,11 +296,7 @@ def test_open_files_stay_flat_over_twenty_reindexes(web: Any) -> None:
 @pytest.mark.skipif(not os.path.exists(CHROMIUM),
                     reason=f"browser tests need Debian's chromium at {CHROMIUM}")
 def test_login_throttling_and_logout_in_the_browser(web: Any) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-gpu"])
+    with chromium() as browser:
         page = browser.new_context().new_page()
         page.goto(web.kora_url)
         page.locator("#kora-frage textarea").fill(SCHARRENBACH)
@@ -332,7 +328,6 @@ def test_login_throttling_and_logout_in_the_browser(web: Any) -> None:
                                ".textContent.includes('throttled')")
         page.locator("#kora-abmelden").click()
         status.get_by_text("Abgemeldet.").wait_for()
-        browser.close()
     logins = [(e["outcome"], e["detail"].get("wait_seconds"))
               for e in audit_entries(web) if e["action"] == "login" and e["account"] == "anna"]
     assert logins[-7:] == [("failed", None)] * 4 + [("failed", 30), ("throttled", 30),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,18 +10,13 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.conftest import REPO, IndexedCopy
-from tests.webapp import CHROMIUM, SCHARRENBACH, factory_with, start_app
+from tests.webapp import BROWSER_TESTS, SCHARRENBACH, chromium, factory_with, start_app
 
 PASSWORD = "Geheim-Test-42"
 SCREENSHOTS = REPO / "docs" / "screenshots"
 RECKLINGHAUSEN = "Was erkennt der Prototyp des Kreises Recklinghausen in Drohnenbildern?"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"browser tests need Debian's chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_TESTS
 
 MUSTERSTADT = """---
 title: "Kreis Musterstadt: KI-Assistent für Baumpflanzungen"
@@ -68,16 +62,8 @@ def app_url(app: Any) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Page:

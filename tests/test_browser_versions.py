@@ -5,7 +5,6 @@ a large removal needs the second confirmation and is audited."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,9 @@ import pytest
 
 from tests.conftest import IndexedCopy
 from tests.test_browser import PASSWORD, Page
-from tests.webapp import CHROMIUM, factory_with, start_app
+from tests.webapp import BROWSER_TESTS, chromium, factory_with, start_app
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"browser tests need Debian's chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_TESTS
 
 OLD = """Projekt Sensorampel Beispielstadt
 
@@ -54,13 +48,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, embedder: Any,
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM,
-                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def index_files(data: Path) -> dict[str, int]:

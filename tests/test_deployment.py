@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from loopback import Nginx, exec_start, free_port, nginx_available, option
+from loopback import Nginx, exec_start, free_port, nginx_available, option, stop_process
 from tests.chroma_server import CHROMA, REPO, kora_environment, wait_until
 from tests.conftest import CORPUS
 
@@ -113,11 +113,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres: Any,
     finally:
         nginx.stop()
         for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process)
 
 
 class Browser:

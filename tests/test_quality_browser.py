@@ -26,19 +26,14 @@ from tests.quality_corpus import (
     WINTER_QUESTION,
     write_corpus,
 )
-from tests.webapp import CHROMIUM, factory_with, start_app
+from tests.webapp import BROWSER_TESTS, chromium, factory_with, start_app
 
 PASSWORD = "Qualitaet-Test-21"
 SCREENSHOT = REPO / "docs" / "screenshots" / "quality.png"
 COMMENT = "Bitte nur den Namen"
 REFUSED = "Dazu steht nichts in den Dokumenten"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"browser tests need Debian's chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_TESTS
 
 
 def served_app(base: Path, embedder: Any, *, record_unanswered: bool) -> Any:
@@ -67,14 +62,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM,
-                                     args=["--no-sandbox", "--disable-gpu",
-                                           "--disable-background-networking", "--no-first-run"])
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def open_page(browser: Any, url: str) -> Any:

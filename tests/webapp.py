@@ -3,8 +3,12 @@ session's loaded embedding model, and what several app test modules share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from loopback import free_port
 
@@ -15,6 +19,16 @@ if TYPE_CHECKING:
     from rag.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
+# what a browser test module sets as its pytestmark
+BROWSER_TESTS = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"browser tests need Debian's chromium at {CHROMIUM}"),
+]
+# nothing in the background: no update checks, no sync, no first-run pages
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCHARRENBACH = "Wer hat die URBAN.KI-Jahrestagung 2025 eröffnet?"
 
 
@@ -37,3 +51,17 @@ def start_app(demo: Any, settings: Settings) -> Any:
     launch(demo, settings, host="127.0.0.1", port=port)
     demo.kora_url = f"http://127.0.0.1:{port}/"
     return demo
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (its own browser download does not
+    work here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
