@@ -2,7 +2,7 @@
 module is what the code reads and writes through (SQLAlchemy Core, no ORM: every query
 is visible where it runs).
 
-Times are ISO 8601 text in UTC as before (they sort as text and read the same in SQLite
+Times are ISO 8601 text in UTC (they sort as text and read the same in SQLite
 and PostgreSQL); the throttling and session clocks are epoch seconds, shared by every
 worker on every machine.
 """

@@ -9,8 +9,8 @@ Grouping merges near-identical questions by the similarity of their embeddings, 
 model KORA answers with: a greedy pass, most asked wording first, that joins a question
 to the first group whose centroid it is close to. "Close" is measured above the model's
 own similarity floor (``Embedder.similarity_floor``: the cosine of two unrelated
-sentences), so the same rule holds for e5 (unrelated pairs near 0.83) and MiniLM (0.38),
-without a cosine fitted to any corpus.
+sentences; the README's "How answers are made" gives the measured floors), so the same
+rule holds for e5 and MiniLM without a cosine fitted to any corpus.
 """
 
 from __future__ import annotations

@@ -318,7 +318,7 @@ CONSOLE_API_OPEN = (
     "verwenden."
 )
 
-# the quality loop (issue 21): feedback to test cases, missing topics, quality over time
+# the quality loop: feedback to test cases, missing topics, quality over time
 QUALITY_HEADING = "Qualität"
 QUALITY_NOTE = (
     "Rückmeldungen mit 👎, die neuesten zuerst. Mit „Aufnehmen“ wird eine Rückmeldung zum "

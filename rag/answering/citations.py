@@ -68,10 +68,10 @@ _REFERS_BACK = re.compile(
 LEXICAL_SUPPORTED = 0.6  # this share of the content words in the source suffices alone
 LEXICAL_WITH_MEANING = 0.3  # ... or this share plus a close sentence in the source
 # ... where "close" is this share of the way from the model's similarity of unrelated
-# sentences (Embedder.similarity_floor) to 1: for MiniLM (floor 0.38) that is about the
-# cosine 0.6 set with it; for e5 (floor 0.83) 0.88, where a fixed 0.6 would pass any
-# sentence on the topic. Measured with e5: paraphrased claims 0.53-0.79 of the way, a
-# claim supported by one clause of a long list sentence 0.34.
+# sentences (Embedder.similarity_floor) to 1, not a fixed cosine: e5's floor is so high
+# that a cosine which suits MiniLM would pass any sentence on the topic (the floors are
+# in the README, "How answers are made"). Measured with e5: paraphrased claims 0.53-0.79
+# of the way, a claim supported by one clause of a long list sentence 0.34.
 SEMANTIC_SUPPORTED = 0.3
 # ... and only when no single word the source lacks carries more than this share of the
 # claim's weight. Embeddings do not see a changed name, place or action: "Die Tagung

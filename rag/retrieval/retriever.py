@@ -1,14 +1,13 @@
 """Hybrid retrieval: dense (Chroma) and BM25 (German stems and compound parts), fused,
 filtered by metadata, near-duplicates collapsed.
 
-Fusion follows the embedder. With the multilingual e5-small default, the dense side is
-the stronger one (XQuAD-de nDCG@10: dense 0.957, BM25 0.946), and the best fusion scales
-both sides to [0, 1] over the query's candidates (the best candidate 1, the last 0) and
-weights the dense side 1.5 times: XQuAD-de 0.975 and golden set 0.968, against 0.967 /
-0.945 for reciprocal-rank fusion and 0.953 / 0.928 for the score fusion that suited the
-English MiniLM (BM25 / best BM25 + cosine; e5's cosines all sit between about 0.7 and
-0.9, so added raw they hardly move a ranking). All three are in settings (``fusion``);
-``benchmarks/retrieval_sweep.py`` measures them and the README has the figures.
+Fusion follows the embedder. With the multilingual e5-small default the best fusion
+scales both sides to [0, 1] over the query's candidates (the best candidate 1, the last
+0) and weights the dense side more (``Settings.fusion_weight_dense``); the score fusion
+that suited the English MiniLM (BM25 / best BM25 + cosine) hardly moves a ranking with
+e5, whose cosines all sit in a narrow band. All three are in settings (``fusion``);
+``benchmarks/retrieval_sweep.py`` measures them, and the figures are kept in one place:
+the README, "Quality" > "Retrieval: chunk size and fusion, re-measured for e5".
 """
 
 from __future__ import annotations

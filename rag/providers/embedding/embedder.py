@@ -252,9 +252,9 @@ class Embedder:
         """The cosine this model gives two sentences that have nothing to do with each
         other (the mean over pairs of unrelated municipal sentences).
 
-        Models differ widely: measured 0.38 for MiniLM and 0.83 for multilingual e5
-        (whose unrelated pairs reach 0.87). A similarity threshold is therefore set
-        above this floor, not as a fixed cosine. Computed once, on first use.
+        Models differ widely (the measured floors are in the README, "How answers are
+        made"). A similarity threshold is therefore set above this floor, not as a fixed
+        cosine. Computed once, on first use.
         """
         if self._floor is None:
             vectors = np.asarray(self.embed_sentences(list(UNRELATED_SENTENCES)))

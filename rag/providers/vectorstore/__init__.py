@@ -12,7 +12,7 @@ in service.
 
 Where these live depends on the set-up:
 
-- embedded (no ``KORA_CHROMA_URL``), as before: all in the data directory. Chroma in
+- embedded (no ``KORA_CHROMA_URL``, the default): all in the data directory. Chroma in
   ``chroma/``, the pointer in ``current.json``, the docstore in
   ``docstore-<generation>.sqlite``, the last report in ``last_ingest.json``, one ingest at
   a time by a file lock.
