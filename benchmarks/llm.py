@@ -182,7 +182,7 @@ def corpus_texts() -> list[str]:
 
 
 def build_model(kind: str, folder: Path) -> Path:
-    from evaluation import vocabulary, words_of, write_tiny_gguf
+    from loopback import vocabulary, words_of, write_tiny_gguf
 
     words = words_of(corpus_texts())
     if kind == "tiny":

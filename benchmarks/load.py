@@ -21,7 +21,7 @@ Three set-ups, each started once and then run for every number of users N:
     (as on two machines); users are spread over the workers and stay with theirs (sticky
     sessions at the reverse proxy). The re-index is ``kora ingest --rebuild`` from a third
     data directory (the command line on a third machine).
-(c) ``nginx``: the deployment of docs/deploy as ``tests/test_deployment.py`` runs it:
+(c) ``nginx``: the deployment of docs/deploy as ``tests/deployment/test_docs_deploy.py`` runs it:
     PostgreSQL (started with ``initdb`` on loopback, KORA's postgresql-kora.conf) holding
     people's data for both workers, a Chroma server, two workers, and nginx with the site
     file in front (``hash $remote_addr consistent``). Users reach the workers only through

@@ -23,7 +23,6 @@ from evaluation.history import (
 )
 from evaluation.metrics import retrieval_metrics, unique_in_order
 from evaluation.report import write_report
-from evaluation.tiny_gguf import vocabulary, words_of, write_tiny_gguf
 
 __all__ = [
     "GOLDEN_FILE",
@@ -46,8 +45,5 @@ __all__ = [
     "run_golden_on_index",
     "run_llm_eval",
     "unique_in_order",
-    "vocabulary",
-    "words_of",
     "write_report",
-    "write_tiny_gguf",
 ]

@@ -1,15 +1,21 @@
 """Stand-ins for what the tests do not run for real: LLM servers on loopback that speak
-Ollama's streaming chat and the OpenAI chat-completions protocol, the script and words of
-the tiny GGUF models, and a clock a test moves by hand."""
+Ollama's streaming chat and the OpenAI chat-completions protocol, an in-process chat
+model that tests enqueue replies into (``FakeChatModel``, for tests of KORA's side of the
+``ChatModel`` contract, where no wire is under test), the script and words of the tiny
+GGUF models, and a clock a test moves by hand."""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from rag.errors import LLMUnavailableError
+from rag.providers.llm.base import Message, estimate_tokens
 from tests.conftest import CORPUS
 from tests.servers import Reply, json_reply
 
@@ -174,3 +180,48 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class FakeChatModel:
+    """A ``ChatModel`` in this process whose replies the test enqueues, as simonw/llm's
+    ``MockModel`` does: ``model.enqueue(["Antwort ", "[1]."])`` makes the next stream
+    yield those pieces. With no reply queued it streams ``default``, or, without one,
+    fails the way an adapter does (``LLMUnavailableError``). It records the messages of
+    every stream and how many streams ran at once (``peak``); ``delay`` is slept before
+    each piece, so concurrent streams overlap."""
+
+    def __init__(self, *, name: str = "fake", context_window: int = 4096,
+                 default: Sequence[str] | None = None, delay: float = 0.0) -> None:
+        self.name = name
+        self.context_window = context_window
+        self.default = list(default) if default is not None else None
+        self.delay = delay
+        self.prompts: list[list[Message]] = []
+        self.active = 0
+        self.peak = 0
+        self._replies: deque[list[str]] = deque()
+        self._lock = threading.Lock()
+
+    def enqueue(self, pieces: Sequence[str]) -> None:
+        """The next stream yields ``pieces``, one by one."""
+        with self._lock:
+            self._replies.append(list(pieces))
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        with self._lock:
+            self.prompts.append(list(messages))
+            pieces = self._replies.popleft() if self._replies else self.default
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            if pieces is None:
+                raise LLMUnavailableError(f"{self.name}: no reply enqueued")
+            for piece in pieces:
+                time.sleep(self.delay)
+                yield piece
+        finally:
+            with self._lock:
+                self.active -= 1

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -65,3 +66,37 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+# the admin password the browser modules set (KORA_ADMIN_PASSWORD) and log in with
+PASSWORD = "Geheim-Test-42"
+
+
+class Page:
+    """A page that records every URL it requests."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.goto(url)
+        self.page.locator("#kora-frage textarea").wait_for()
+
+    def ask(self, question: str, expect: str) -> None:
+        # the final (checked) answer carries the citation links: wait for one more of
+        # them than before, or an earlier answer's link would end the wait too soon
+        links = 'document.querySelectorAll(\'#kora-chat a[href="#quelle-1"]\').length'
+        before = self.page.evaluate(f"() => {links}")
+        self.page.locator("#kora-frage textarea").fill(question)
+        self.page.locator("#kora-senden").click()
+        self.page.wait_for_function(f"(before) => {links} > before", arg=before,
+                                    timeout=60_000)
+        self.page.locator("#kora-chat").get_by_text(expect).first.wait_for(timeout=60_000)
+
+    def off_machine_requests(self) -> list[str]:
+        return [url for url in self.requests if url.startswith(("http:", "https:", "ws"))
+                and urlparse(url).hostname not in ("127.0.0.1", "localhost")]
+
+    def close(self) -> None:
+        self.context.close()

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rag.providers.embedding import Embedder
     from tests.conftest import SettingsFor
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 BUS_2023 = """---
 title: "Jahresbericht Bürgerbus Beispielstadt 2023"

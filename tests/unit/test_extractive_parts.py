@@ -1,5 +1,5 @@
 """What a German question asks for, which sentences may be quoted, and how the answer is
-marked: the pure parts of extractive answering (end to end: tests/test_answering.py)."""
+marked: the pure parts of extractive answering (end to end: tests/integration/test_extractive_answers.py)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import IndexedCopy
-from tests.test_browser import PASSWORD, Page
-from tests.webapp import BROWSER_TESTS, chromium, factory_with, start_app
+from tests.webapp import BROWSER_TESTS, PASSWORD, Page, chromium, factory_with, start_app
 
 pytestmark = BROWSER_TESTS
 

@@ -14,7 +14,7 @@ from rag.providers.embedding import Embedder
 from rag.text import sentence_spans
 from rag.text.sentences import split_sentences
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 SPECIAL_TOKENS = 2
 
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from evaluation import write_tiny_gguf
-from loopback import free_port
+from loopback import free_port, write_tiny_gguf
 from tests.conftest import IndexedCopy
 from tests.fakes import SCRIPT, corpus_words
 from tests.webapp import SCHARRENBACH, factory_with

@@ -1,5 +1,5 @@
 """KORA_LLM=llamacpp on the real llama.cpp engine (xllamacpp), with tiny GGUF models this
-module writes itself (evaluation/tiny_gguf.py): streaming, stopping, exact token counts, the
+module writes itself (loopback/tiny_gguf.py): streaming, stopping, exact token counts, the
 context limit, two answers at once, the errors a user can cause, auto mode, and the same
 engine's OpenAI-compatible HTTP endpoint driven by KORA's ``openai`` backend.
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from evaluation import vocabulary, write_tiny_gguf
+from loopback import vocabulary, write_tiny_gguf
 from rag.answering import SYSTEM_PROMPT, Answerer, RefusalModel
 from rag.answering.prompts import EXTRACTIVE_PREFIX, LLM_ANSWER_UNSUPPORTED, format_sources
 from rag.errors import LLMUnavailableError

@@ -17,6 +17,7 @@ import yaml
 
 from evaluation import GOLDEN_FILE
 from tests.conftest import CORPUS
+from tests.fakes import FakeChatModel
 
 DOCUMENTS = [
     "konferenzen/jahrestagung-2025.md",
@@ -132,37 +133,11 @@ def test_the_app_answers_up_to_answer_concurrency_questions_at_once(counting_app
     assert 2 <= counting_app.kora_state["peak"] <= 4  # KORA_ANSWER_CONCURRENCY=4
 
 
-class SlowModel:
-    """A ChatModel stand-in that records how many streams run at once (no server)."""
-
-    name = "langsam"
-    context_window = 4096
-
-    def __init__(self) -> None:
-        self.active = 0
-        self.peak = 0
-        self._lock = threading.Lock()
-
-    def count_tokens(self, text: str) -> int:
-        return len(text) // 3
-
-    def stream(self, messages: list[Any]) -> Iterator[str]:
-        with self._lock:
-            self.active += 1
-            self.peak = max(self.peak, self.active)
-        try:
-            for piece in ("Eine ", "Antwort ", "[1]."):
-                time.sleep(0.05)
-                yield piece
-        finally:
-            with self._lock:
-                self.active -= 1
-
-
 def test_llm_generation_is_bounded_apart() -> None:
     from rag.answering import LLMSlots
 
-    model = SlowModel()
+    # records how many streams run at once (no server)
+    model = FakeChatModel(name="langsam", default=["Eine ", "Antwort ", "[1]."], delay=0.05)
     bounded = LLMSlots(2).bound(model)
     assert (bounded.name, bounded.context_window) == ("langsam", 4096)
     with ThreadPoolExecutor(max_workers=6) as pool:

@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
 from tests.conftest import REPO, IndexedCopy
-from tests.webapp import BROWSER_TESTS, SCHARRENBACH, chromium, factory_with, start_app
+from tests.webapp import (
+    BROWSER_TESTS,
+    PASSWORD,
+    SCHARRENBACH,
+    Page,
+    chromium,
+    factory_with,
+    start_app,
+)
 
-PASSWORD = "Geheim-Test-42"
 SCREENSHOTS = REPO / "docs" / "screenshots"
 RECKLINGHAUSEN = "Was erkennt der Prototyp des Kreises Recklinghausen in Drohnenbildern?"
 
@@ -64,36 +70,6 @@ def app_url(app: Any) -> str:
 def browser() -> Iterator[Any]:
     with chromium() as launched:
         yield launched
-
-
-class Page:
-    """A page that records every URL it requests."""
-
-    def __init__(self, browser: Any, url: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        self.page = self.context.new_page()
-        self.requests: list[str] = []
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.goto(url)
-        self.page.locator("#kora-frage textarea").wait_for()
-
-    def ask(self, question: str, expect: str) -> None:
-        # the final (checked) answer carries the citation links: wait for one more of
-        # them than before, or an earlier answer's link would end the wait too soon
-        links = 'document.querySelectorAll(\'#kora-chat a[href="#quelle-1"]\').length'
-        before = self.page.evaluate(f"() => {links}")
-        self.page.locator("#kora-frage textarea").fill(question)
-        self.page.locator("#kora-senden").click()
-        self.page.wait_for_function(f"(before) => {links} > before", arg=before,
-                                    timeout=60_000)
-        self.page.locator("#kora-chat").get_by_text(expect).first.wait_for(timeout=60_000)
-
-    def off_machine_requests(self) -> list[str]:
-        return [url for url in self.requests if url.startswith(("http:", "https:", "ws"))
-                and urlparse(url).hostname not in ("127.0.0.1", "localhost")]
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def test_question_citation_and_sources_panel(browser: Any, app_url: str) -> None:
