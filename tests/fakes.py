@@ -164,7 +164,7 @@ def misattributing_ollama() -> Callable[..., Reply]:
 
 def corpus_words() -> list[str]:
     """The vocabulary of the tiny GGUF models: the words of the shipped corpus."""
-    from evaluation import words_of
+    from loopback import words_of
 
     return words_of(path.read_text(encoding="utf-8") for path in sorted(CORPUS.rglob("*.md")))
 
