@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ingest.llama_embedding import LlamaEmbedding
 from ingest.nodes import GermanChunker, to_llama_document
@@ -35,6 +35,9 @@ from rag.providers.embedding import Embedder
 from rag.providers.index_generation import publish, refresh_keyword_index
 from rag.providers.vectorstore import DataDir, Index
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.answering import Kora
 
 # At most this many documents per embedding batch (the text size comes from settings).
 BATCH_DOCUMENTS = 256
@@ -117,6 +120,11 @@ class Ingestor:
         import llama_index.core.ingestion  # noqa: F401
 
         Index.import_writer()
+
+    @classmethod
+    def over(cls, kora: Kora) -> Ingestor:
+        """An ingestor over an opened KORA's data directory and embedding model."""
+        return cls(kora.settings, kora.embedder, kora.data_dir)
 
     def run(
         self,

@@ -215,11 +215,10 @@ def collect(question_files: Sequence[Path], corpus: Path
         SentenceRanker,
         TermWeights,
         measure_evidence,
+        open_kora,
     )
-    from rag.providers.embedding import Embedder
     from rag.providers.keyword import Vocabulary
-    from rag.providers.vectorstore import DataDir
-    from rag.retrieval import Filters, Retriever
+    from rag.retrieval import Filters
     from rag.settings import Settings
 
     in_scope, out_of_scope = load_questions(question_files)
@@ -227,11 +226,9 @@ def collect(question_files: Sequence[Path], corpus: Path
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="kora-calibrate-") as temporary:
         settings = Settings.load(data_dir=Path(temporary), corpus_dir=corpus, llm="none")
-        embedder = Embedder.load(settings)
-        data_dir = DataDir(settings)
-        Ingestor(settings, embedder, data_dir).run([corpus])
-        retriever = Retriever.open(settings, data_dir, embedder)
-        try:
+        with open_kora(settings) as kora:
+            Ingestor.over(kora).run([corpus])
+            retriever, embedder = kora.retriever, kora.embedder
             weights = TermWeights(retriever.keyword, retriever.analyzer)
             vocabulary = retriever.keyword.vocabulary if retriever.keyword else Vocabulary({})
             normaliser = QuestionNormaliser(vocabulary, weights.zipf)
@@ -283,8 +280,6 @@ def collect(question_files: Sequence[Path], corpus: Path
             for item in out_of_scope:
                 rows.append(Row(item["question"], 0, 1.0, "", "out_of_scope",
                                 evidence(item["question"])))
-        finally:
-            retriever.close()
     return sentence_rows, rows, model_data, settings.embedding_model
 
 

@@ -150,21 +150,20 @@ def _llm_status(settings: Any) -> dict[str, Any]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from ingest import Ingestor
-    from rag.providers.embedding import Embedder
-    from rag.providers.vectorstore import DataDir
+    from rag.answering import open_kora
     from ui.progress import document_bar
 
     settings = load_settings(args)
-    data_dir = DataDir(settings)
-    if _index_is_empty(data_dir):
-        print(S.CLI_FIRST_INDEX.format(corpus=settings.corpus_dir), file=sys.stderr)
-        # several workers starting on one empty server: the first indexes, the others
-        # wait for it and then find every file indexed
-        report = Ingestor(settings, Embedder.load(settings), data_dir).run(
-            [settings.corpus_dir], progress=document_bar(),
-            wait_for_lock=SERVE_INGEST_WAIT_SECONDS if data_dir.shared else 0.0)
-        for failure in report.failed:
-            print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
+    with open_kora(settings) as kora:
+        if _index_is_empty(kora.data_dir):
+            print(S.CLI_FIRST_INDEX.format(corpus=settings.corpus_dir), file=sys.stderr)
+            # several workers starting on one empty server: the first indexes, the others
+            # wait for it and then find every file indexed
+            report = Ingestor.over(kora).run(
+                [settings.corpus_dir], progress=document_bar(),
+                wait_for_lock=SERVE_INGEST_WAIT_SECONDS if kora.data_dir.shared else 0.0)
+            for failure in report.failed:
+                print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
     from ui.app import serve
 
     serve(settings, args.host, args.port)
