@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from ui import strings as S
 
 if TYPE_CHECKING:
+    import gradio as gr
+
     from ingest import ProgressCallback
 
 
@@ -58,7 +60,7 @@ def stage_bars() -> ProgressCallback | None:
     return _TerminalBars(per_label=True)
 
 
-def web_progress(progress: Any) -> ProgressCallback:
+def web_progress(progress: gr.Progress) -> ProgressCallback:
     """The re-index reported to Gradio's progress display (``gr.Progress``)."""
 
     def report(done: int, total: int, label: str, /) -> None:
