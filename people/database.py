@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import KoraError
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -228,7 +229,7 @@ def _sqlite_rules(engine: Engine, event: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _connect_args(url: str) -> dict[str, Any]:
+def _connect_args(url: str) -> JSONObject:
     if url.startswith("postgresql"):
         return {"connect_timeout": _CONNECT_TIMEOUT_SECONDS,
                 "application_name": "kora"}

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from people.audit import AuditLog, document_ref
 from people.uploads import (
@@ -24,6 +24,7 @@ from people.uploads import (
     shown_name,
 )
 from rag.errors import KoraError
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from ingest import ProgressCallback
@@ -60,7 +61,7 @@ def document_rows(index: Any) -> list[list[Any]]:
     states = index.file_states()
     replaced = index.replaced()
     counts: dict[str, int] = {}
-    first: dict[str, dict[str, Any]] = {}
+    first: dict[str, JSONObject] = {}
     for _, _, metas in index.chunk_pages(texts=False):
         for meta in metas:
             doc_id = str((meta or {}).get("doc_id", ""))
@@ -75,14 +76,14 @@ def document_rows(index: Any) -> list[list[Any]]:
     return rows
 
 
-def delete_file(doc_id: str, *, states: dict[str, dict[str, Any]],
+def delete_file(doc_id: str, *, states: dict[str, JSONObject],
                 corpus_dir: Path) -> str | None:
     """Remove the file behind ``doc_id`` if it lies inside the corpus directory; None when
     removed, else why not ("unknown", "outside")."""
     state = states.get(doc_id)
     if state is None:
         return "unknown"
-    path = Path(state["path"]).resolve()
+    path = Path(str(state["path"])).resolve()
     if not path.is_relative_to(corpus_dir.resolve()):
         return "outside"
     path.unlink(missing_ok=True)
@@ -214,7 +215,8 @@ class DocumentAdmin:
         refusal = delete_file(doc_id, states=states, corpus_dir=self.settings.corpus_dir)
         self.audit.append(action="delete", account=principal.account, client=principal.client,
                           outcome="ok" if refusal is None else "refused",
-                          documents=[document_ref(doc_id, states.get(doc_id, {}).get("sha256"))],
+                          documents=[document_ref(
+                              doc_id, cast("str | None", states.get(doc_id, {}).get("sha256")))],
                           detail={} if refusal is None else {"reason": refusal})
         if refusal is not None:
             return DeleteOutcome(doc_id, refusal=refusal)

@@ -22,12 +22,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select
 
 from people.schema import unanswered as _unanswered
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from people.database import Database
@@ -57,7 +58,7 @@ class Topic:
     def examples(self, limit: int = EXAMPLES_SHOWN) -> list[str]:
         return [text for text, _ in self.wordings.most_common(limit)]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JSONObject:
         return {"topic": self.label, "count": self.count, "first_asked": self.first_asked,
                 "last_asked": self.last_asked, "examples": self.examples()}
 
@@ -170,7 +171,7 @@ def topics_csv(topics: Sequence[Topic]) -> str:
     writer.writeheader()
     for topic in topics:
         row = topic.as_dict()
-        writer.writerow({**row, "examples": " | ".join(row["examples"])})
+        writer.writerow({**row, "examples": " | ".join(cast("list[str]", row["examples"]))})
     return buffer.getvalue()
 
 

@@ -44,6 +44,7 @@ from rag.errors import (
     IndexUnavailableError,
     KoraError,
 )
+from rag.jsontypes import JSONObject
 from rag.providers.llm import ChatModel, Message
 from rag.settings import Settings
 from ui import strings as S
@@ -223,8 +224,8 @@ class OpenAIApi:
 
     async def _stream(self, chat: ChatRequest, ticket: Ticket, ident: str,
                       created: int) -> AsyncIterator[str]:
-        def chunk(delta: dict[str, Any], finish: str | None = None,
-                  kora: dict[str, Any] | None = None) -> str:
+        def chunk(delta: JSONObject, finish: str | None = None,
+                  kora: JSONObject | None = None) -> str:
             return _sse(chunk_body(ident=ident, model=chat.model, created=created,
                                    delta=delta, finish_reason=finish, kora=kora))
 
@@ -318,7 +319,7 @@ class OpenAIApi:
 
     def _refused(self, client: str, key_id: str | None, why: str, wait: float) -> NoReturn:
         """Audit a refused key (never the key itself) and raise the error the caller sees."""
-        detail: dict[str, Any] = {"reason": why}
+        detail: JSONObject = {"reason": why}
         if key_id:
             detail["key_id"] = key_id
         if wait > 0:
@@ -442,7 +443,7 @@ def _error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
-def _sse(data: dict[str, Any]) -> str:
+def _sse(data: JSONObject) -> str:
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 

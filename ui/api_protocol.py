@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.answering import Answer, EmptyQuestionError, Turn, clean_question
+from rag.jsontypes import JSONObject
 from rag.retrieval import Filters
 from ui import strings as S
 
@@ -57,12 +58,12 @@ class ApiError(Exception):
         self.param = param
         self.headers = headers or {}
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> JSONObject:
         return error_body(self.message, kind=self.kind, code=self.code, param=self.param)
 
 
 def error_body(message: str, *, kind: str, code: str,
-               param: str | None = None) -> dict[str, Any]:
+               param: str | None = None) -> JSONObject:
     return {"error": {"message": message, "type": kind, "code": code, "param": param}}
 
 
@@ -116,7 +117,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
                        stream=stream, filters=_filters(body.get("kora")))
 
 
-def _refuse_unsupported(body: dict[str, Any]) -> None:
+def _refuse_unsupported(body: JSONObject) -> None:
     n = body.get("n")
     if n is not None and n != 1:
         raise _bad(S.API_UNSUPPORTED.format(what=f"n={n!r} (mehrere Antworten)"),
@@ -264,7 +265,7 @@ def _filters(extra: Any) -> Filters:
 # --- what KORA sends back -----------------------------------------------------------
 
 
-def models_body(configured_mode: str, created: int) -> dict[str, Any]:
+def models_body(configured_mode: str, created: int) -> JSONObject:
     descriptions = {MODEL_CONFIGURED: S.API_MODEL_CONFIGURED.format(mode=configured_mode),
                     MODEL_EXTRACTIVE: S.API_MODEL_EXTRACTIVE}
     return {"object": "list",
@@ -276,7 +277,7 @@ def completion_id() -> str:
     return f"chatcmpl-{secrets.token_hex(12)}"
 
 
-def kora_field(answer: Answer, model: str) -> dict[str, Any]:
+def kora_field(answer: Answer, model: str) -> JSONObject:
     """KORA's structured answer beside the text: everything ``Answer.as_json`` carries
     (citations, refused, notice, mode, and whatever the answering core adds), so that a
     client which knows KORA reads the sources without parsing the text."""
@@ -284,7 +285,7 @@ def kora_field(answer: Answer, model: str) -> dict[str, Any]:
 
 
 def completion_body(*, ident: str, model: str, created: int, content: str,
-                    kora: dict[str, Any]) -> dict[str, Any]:
+                    kora: JSONObject) -> JSONObject:
     # no "usage": the prompt KORA builds (its packed sources) stays inside the answering
     # core, so its token count is unknown here, and an extractive answer has no model to
     # count with; the protocol allows leaving it out, and KORA does not guess
@@ -296,10 +297,10 @@ def completion_body(*, ident: str, model: str, created: int, content: str,
     }
 
 
-def chunk_body(*, ident: str, model: str, created: int, delta: dict[str, Any],
+def chunk_body(*, ident: str, model: str, created: int, delta: JSONObject,
                finish_reason: str | None = None,
-               kora: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
+               kora: JSONObject | None = None) -> JSONObject:
+    body: JSONObject = {
         "id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason,
                      "logprobs": None}],

@@ -8,9 +8,10 @@ import sys
 import textwrap
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from rag.choices import LLMKind
+from rag.jsontypes import JSONObject
 from ui import strings as S
 from ui.cli.shared import EXIT_OK, Commands, load_settings, print_json
 
@@ -53,7 +54,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     data_dir = DataDir(settings)
-    status: dict[str, Any] = {
+    status: JSONObject = {
         "documents": 0,
         "chunks": 0,
         "embedding_model": settings.embedding_model,
@@ -80,27 +81,30 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_json(status)
         return EXIT_OK
     for key, value in status.items():
+        # the records under these keys are the ones this module builds just above
         if key == "llm":
-            value = value["description"]
+            value = cast("JSONObject", value)["description"]
         if key == "people_data":
-            value = (f"accounts, audit and feedback in {value['database']}"
-                     + (f" ({value['error']})" if "error" in value else
-                        f" ({value['accounts']} accounts, {value['audit_entries']} audit "
-                        f"entries, {value['feedback']} feedback)"))
+            people = cast("JSONObject", value)
+            value = (f"accounts, audit and feedback in {people['database']}"
+                     + (f" ({people['error']})" if "error" in people else
+                        f" ({people['accounts']} accounts, {people['audit_entries']} audit "
+                        f"entries, {people['feedback']} feedback)"))
         if key == "last_ingest" and value:
-            value = (f"{value['finished_at']}: {value['added']} added, {value['updated']} "
-                     f"updated, {value['unchanged']} unchanged, {value['removed']} removed, "
-                     f"{len(value['failed'])} failed")
+            run = cast("JSONObject", value)
+            value = (f"{run['finished_at']}: {run['added']} added, {run['updated']} "
+                     f"updated, {run['unchanged']} unchanged, {run['removed']} removed, "
+                     f"{len(cast('list[object]', run['failed']))} failed")
         print(f"{key}: {value}")
     return EXIT_OK
 
 
-def _index_status(data_dir: DataDir, index: Index) -> dict[str, Any]:
+def _index_status(data_dir: DataDir, index: Index) -> JSONObject:
     """What `kora status` reports of the live index (in the order it prints it)."""
     from rag.errors import IndexModelMismatchError
     from rag.providers.index_generation import keyword_manifest
 
-    status: dict[str, Any] = {}
+    status: JSONObject = {}
     try:
         data_dir.check_model(index.generation)
     except IndexModelMismatchError as exc:
@@ -119,13 +123,13 @@ def _index_status(data_dir: DataDir, index: Index) -> dict[str, Any]:
     }
 
 
-def _people_status(settings: Any) -> dict[str, Any]:
+def _people_status(settings: Any) -> JSONObject:
     """Where accounts, API keys, the audit trail and feedback live, and how many; a
     database that is down is reported, not raised (the index may still be fine)."""
     from people import DatabaseUnavailableError, People
 
     people = People.open(settings, purge_feedback=False)
-    status: dict[str, Any] = {"database": people.database.location}
+    status: JSONObject = {"database": people.database.location}
     try:
         status.update(people.counts())
     except DatabaseUnavailableError as exc:
@@ -135,7 +139,7 @@ def _people_status(settings: Any) -> dict[str, Any]:
     return status
 
 
-def _llm_status(settings: Any) -> dict[str, Any]:
+def _llm_status(settings: Any) -> JSONObject:
     """Which answer generator `kora ask` and `kora serve` would use (nothing is loaded;
     auto mode probes Ollama and reads the GGUF file's header)."""
     from rag.errors import KoraError
