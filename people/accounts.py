@@ -222,7 +222,7 @@ class AccountStore:
         return replace(_account(row), password_hash=None)
 
     def _audit(self, connection: Connection, action: str, name: str, *, actor: str,
-               client: str, **detail: Any) -> None:
+               client: str, **detail: object) -> None:
         lock(connection, "audit")  # after "accounts": the one order both are taken in
         AuditLog(self.database).append_in(connection, new_record(
             action=action, account=actor, client=client, detail={"target": name, **detail}))

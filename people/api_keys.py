@@ -190,7 +190,7 @@ class DatabaseApiKeyStore:
                 requests=_keys.c.requests + 1, last_used=_now().isoformat(timespec="seconds")))
 
     def _audit(self, connection: Connection, action: str, key: ApiKey, *, actor: str,
-               client: str, **detail: Any) -> None:
+               client: str, **detail: object) -> None:
         lock(connection, "audit")  # after "api-keys": the one order both are taken in
         AuditLog(self.database).append_in(connection, new_record(
             action=action, account=actor, client=client,

@@ -27,6 +27,8 @@ from rag.jsontypes import JSONObject
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
+    from rag.settings import Settings
+
 DATABASE_FILE = "people.sqlite"
 POSTGRES_INSTALL_HINT = "pip install 'kora[postgres]'"
 _CONNECT_TIMEOUT_SECONDS = 5
@@ -70,7 +72,7 @@ class Database:
         self._ready_lock = threading.Lock()
 
     @classmethod
-    def for_settings(cls, settings: Any) -> Database:
+    def for_settings(cls, settings: Settings) -> Database:
         return cls(settings.database_url, data_dir=settings.data_dir)
 
     @property

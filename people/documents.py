@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from people.audit import AuditLog, document_ref
 from people.uploads import (
@@ -27,9 +27,10 @@ from rag.errors import KoraError
 from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
-    from ingest import ProgressCallback
+    from ingest import IngestReport, ProgressCallback
     from people.auth import Principal
-    from rag.providers.vectorstore import DataDir
+    from rag.providers.embedding import Embedder
+    from rag.providers.vectorstore import DataDir, Index
     from rag.settings import Settings
 
 
@@ -38,7 +39,7 @@ class ReindexOutcome:
     """A re-index: ``report`` when it ran, ``large_removal`` (removing, indexed) when it
     was refused for want of confirmation, ``error`` when it failed (the live index stays)."""
 
-    report: Any = None  # ingest.IngestReport
+    report: IngestReport | None = None
     large_removal: tuple[int, int] | None = None
     error: BaseException | None = None
 
@@ -53,7 +54,7 @@ class DeleteOutcome:
     reindex: ReindexOutcome | None = None
 
 
-def document_rows(index: Any) -> list[list[Any]]:
+def document_rows(index: Index) -> list[list[object]]:
     """One row per indexed document: id, title, type, date ("ohne Datum"), chunks, last
     indexed, and the document that replaces it (a replaced one stays listed)."""
     from rag.answering import UNDATED
@@ -97,7 +98,7 @@ class DocumentAdmin:
     worker's loaded embedding model (a re-index reuses it rather than loading another)."""
 
     def __init__(self, *, settings: Settings, data_dir: DataDir, audit: AuditLog,
-                 reload: Callable[[], None], embedder: Callable[[], Any]) -> None:
+                 reload: Callable[[], None], embedder: Callable[[], Embedder]) -> None:
         self.settings = settings
         self.data_dir = data_dir
         self.audit = audit
@@ -141,14 +142,14 @@ class DocumentAdmin:
                           detail={"replaces": replaces})
         return shown_name(name)
 
-    def preview(self, *, full: bool = False) -> Any:
+    def preview(self, *, full: bool = False) -> IngestReport:
         """What a re-index would do now, changing nothing (ingest's plan; may raise)."""
         from ingest import plan_ingest
 
         return plan_ingest(self.settings, self.data_dir, [self.settings.corpus_dir],
                            rebuild=full, prune=not full)
 
-    def documents(self) -> list[list[Any]]:
+    def documents(self) -> list[list[object]]:
         """The indexed documents' rows (``document_rows``); none without an index."""
         try:
             index = self.data_dir.open_current()

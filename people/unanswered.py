@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select
@@ -32,6 +32,7 @@ from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from people.database import Database
+    from rag.providers.embedding import Embedder
 
 PURGE_INTERVAL_SECONDS = 3600
 # how far above the model's floor two questions must be to count as one topic: half way
@@ -113,7 +114,7 @@ class UnansweredStore:
             return int(connection.execute(select(func.count()).select_from(_unanswered))
                        .scalar_one())
 
-    def topics(self, embedder: Any, *, limit: int | None = None) -> list[Topic]:
+    def topics(self, embedder: Embedder, *, limit: int | None = None) -> list[Topic]:
         """The recorded questions grouped by topic, most asked first."""
         return group_questions(self.questions(), embed=embedder.embed_sentences,
                                floor=embedder.similarity_floor(), limit=limit)

@@ -38,7 +38,7 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: Path, data: object) -> None:
     """Write ``data`` as JSON so that readers see either the old or the new file."""
     write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2))
 

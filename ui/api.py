@@ -27,7 +27,7 @@ import math
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 from pydantic import Field
@@ -66,6 +66,9 @@ from ui.api_protocol import (
 )
 from ui.failures import answer_failure
 from ui.shared_assistant import SharedAssistant
+
+if TYPE_CHECKING:
+    from rag.providers.llm import ChatModel
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 5.0
@@ -350,7 +353,7 @@ class OpenAIApi:
             raise _answer_error(exc) from None
 
 
-def mode_label_for(llm: Any) -> str:
+def mode_label_for(llm: ChatModel | None) -> str:
     """The configured answer mode in a few words, as the chat's badge says it."""
     if llm is None:
         return S.MODE_EXTRACTIVE

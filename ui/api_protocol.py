@@ -20,7 +20,6 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from rag.answering import Answer, EmptyQuestionError, Turn, clean_question
 from rag.jsontypes import JSONObject
@@ -87,7 +86,7 @@ class ChatRequest:
         return self.model == MODEL_EXTRACTIVE
 
 
-def parse_chat_request(body: Any) -> ChatRequest:
+def parse_chat_request(body: object) -> ChatRequest:
     """The request, checked; raises ``ApiError`` (400, or 404 for an unknown model)."""
     if not isinstance(body, dict):
         raise _bad(S.API_BAD_JSON, "invalid_json")
@@ -139,7 +138,7 @@ def _refuse_unsupported(body: JSONObject) -> None:
                    "unsupported_parameter", "response_format")
 
 
-def _message(entry: Any, index: int) -> tuple[str, str]:
+def _message(entry: object, index: int) -> tuple[str, str]:
     """(role, text) of one message."""
     param = f"messages[{index}]"
     if not isinstance(entry, dict):
@@ -156,7 +155,7 @@ def _message(entry: Any, index: int) -> tuple[str, str]:
     return role, _text(entry.get("content"), param)
 
 
-def _text(content: Any, param: str) -> str:
+def _text(content: object, param: str) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
@@ -228,7 +227,7 @@ def strip_sources(content: str) -> str:
     return content.split("\n\n" + S.API_SOURCES_HEADING, 1)[0].strip()
 
 
-def _filters(extra: Any) -> Filters:
+def _filters(extra: object) -> Filters:
     """KORA's filters from the extra body field ``kora``: ``type`` (one or a list of
     document types; "alle" for none), ``date_from`` and ``date_to`` (YYYY[-MM[-DD]])."""
     if extra is None:

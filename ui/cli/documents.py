@@ -6,7 +6,7 @@ import argparse
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, get_args
 
 from rag.choices import LLMKind, RetrieverMode
 from ui import strings as S
@@ -19,6 +19,10 @@ from ui.cli.shared import (
     load_settings,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from ingest import IngestReport
+    from rag.settings import Settings
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -56,7 +60,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
-def _audit_large_removal(settings: Any, report: Any, indexed: int) -> None:
+def _audit_large_removal(settings: Settings, report: IngestReport, indexed: int) -> None:
     """A confirmed large removal is recorded, as an admin's deletion is."""
     from people import People, document_ref
     from ui.cli.accounts import actor
@@ -67,7 +71,8 @@ def _audit_large_removal(settings: Any, report: Any, indexed: int) -> None:
         detail={"removed": report.removed, "indexed": indexed})
 
 
-def _print_ingest_report(report: Any, args: argparse.Namespace, settings: Any) -> None:
+def _print_ingest_report(report: IngestReport, args: argparse.Namespace,
+                         settings: Settings) -> None:
     if args.json:
         print_json(report.as_dict())
         return

@@ -7,10 +7,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from people import AcceptedCase, CaseError, LocalGolden, People, parse_facts
 from ui.cli.shared import EXIT_OK, Commands, action_group, load_settings, print_json
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 RATINGS = {"down": -1, "up": 1, "all": None}
 
@@ -83,7 +86,7 @@ def cmd_feedback_accept(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def check_document(settings: Any, doc_id: str) -> None:
+def check_document(settings: Settings, doc_id: str) -> None:
     """A named expected document must be one the live index holds (when there is one)."""
     from rag.errors import EmptyIndexError, UsageError
     from rag.providers.vectorstore import DataDir

@@ -17,6 +17,7 @@ from ui.cli.shared import EXIT_OK, Commands, load_settings, print_json
 
 if TYPE_CHECKING:
     from rag.providers.vectorstore import DataDir, Index
+    from rag.settings import Settings
 
 # `kora serve` on an empty Chroma server waits this long for another worker's first ingest
 SERVE_INGEST_WAIT_SECONDS = 3600.0
@@ -123,7 +124,7 @@ def _index_status(data_dir: DataDir, index: Index) -> JSONObject:
     }
 
 
-def _people_status(settings: Any) -> JSONObject:
+def _people_status(settings: Settings) -> JSONObject:
     """Where accounts, API keys, the audit trail and feedback live, and how many; a
     database that is down is reported, not raised (the index may still be fine)."""
     from people import DatabaseUnavailableError, People
@@ -139,7 +140,7 @@ def _people_status(settings: Any) -> JSONObject:
     return status
 
 
-def _llm_status(settings: Any) -> JSONObject:
+def _llm_status(settings: Settings) -> JSONObject:
     """Which answer generator `kora ask` and `kora serve` would use (nothing is loaded;
     auto mode probes Ollama and reads the GGUF file's header)."""
     from rag.errors import KoraError
