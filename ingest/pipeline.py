@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ingest.llama_embedding import LlamaEmbedding
 from ingest.nodes import GermanChunker, to_llama_document
@@ -38,6 +38,9 @@ from rag.providers.vectorstore import DataDir, Index
 from rag.settings import Settings
 
 if TYPE_CHECKING:
+    from llama_index.core import Document
+    from llama_index.core.ingestion import IngestionPipeline
+
     from rag.answering import Kora
 
 # At most this many documents per embedding batch (the text size comes from settings).
@@ -166,7 +169,7 @@ class Ingestor:
 
         def write(index: Index, report: IngestReport) -> bool:
             pipeline = self._pipeline(index)
-            batch: list[Any] = []
+            batch: list[Document] = []
             size = 0
             for done, (doc_id, parsed) in enumerate(documents, start=1):
                 batch.append(to_llama_document(doc_id, "", parsed, ""))
@@ -249,7 +252,7 @@ class Ingestor:
             )
         return None
 
-    def _pipeline(self, index: Index) -> Any:
+    def _pipeline(self, index: Index) -> IngestionPipeline:
         from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 
         return IngestionPipeline(

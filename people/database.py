@@ -19,13 +19,17 @@ import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag.errors import KoraError
 from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
+    import sqlite3
+    from types import ModuleType
+
     from sqlalchemy import Connection, Engine
+    from sqlalchemy.pool import ConnectionPoolEntry
 
     from rag.settings import Settings
 
@@ -214,9 +218,10 @@ def lock(connection: Connection, name: str) -> None:
     # SQLite: every transaction began with BEGIN IMMEDIATE and holds the write lock
 
 
-def _sqlite_rules(engine: Engine, event: Any) -> None:
+def _sqlite_rules(engine: Engine, event: ModuleType) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: sqlite3.Connection,
+                    _record: ConnectionPoolEntry) -> None:
         # the driver's own transaction handling would BEGIN only at the first write;
         # KORA begins itself (below) so that a read-then-write cannot interleave
         dbapi_connection.isolation_level = None
@@ -227,7 +232,7 @@ def _sqlite_rules(engine: Engine, event: Any) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
+    def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

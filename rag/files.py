@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from rag.errors import KoraError
 
@@ -61,7 +60,7 @@ def replace_folder(directory: Path, *, with_folder: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: Path) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

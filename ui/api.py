@@ -401,7 +401,7 @@ class _Stoppable:
         return getattr(self._model, name)
 
 
-async def _read_json(request: Request) -> Any:
+async def _read_json(request: Request) -> object:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _too_large()
