@@ -68,6 +68,7 @@ from ui.failures import answer_failure
 from ui.shared_assistant import SharedAssistant
 
 if TYPE_CHECKING:
+    from rag.answering import Answer
     from rag.providers.llm import ChatModel
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class OpenAIApi:
     def __init__(self, *, settings: Settings, api_settings: ApiSettings, shared: SharedAssistant,
                  slots: AnswerSlots, keys: ApiKeyStore, audit: AuditLog,
                  throttle: Throttle,
-                 record_refused: Callable[[Any], None] | None = None) -> None:
+                 record_refused: Callable[[Answer], None] | None = None) -> None:
         self.settings = settings
         self.api_settings = api_settings
         self.shared = shared

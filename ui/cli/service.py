@@ -8,7 +8,7 @@ import sys
 import textwrap
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast, get_args
+from typing import TYPE_CHECKING, cast, get_args
 
 from rag.choices import LLMKind
 from rag.jsontypes import JSONObject
@@ -24,14 +24,14 @@ SERVE_INGEST_WAIT_SECONDS = 3600.0
 _SECRET_SUFFIXES = ("_key", "password", "secret", "token")
 
 
-def _masked(name: str, value: Any) -> Any:
+def _masked(name: str, value: object) -> object:
     """Secrets are never printed: `kora config` output ends up in tickets and chats."""
     if name.endswith(_SECRET_SUFFIXES) and value:
         return "***"
     if name == "database_url" and value:
         from people import shown_url
 
-        return shown_url(value)  # the password in the URL becomes ***
+        return shown_url(str(value))  # the password in the URL becomes ***
     return value
 
 
