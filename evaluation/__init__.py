@@ -1,10 +1,11 @@
 """Evaluation above ``ingest`` and ``rag``: the golden set, BEIR folders, metrics, the
 report and the refusal calibration. It builds indexes from files, so it may import both."""
 
-from evaluation.beir import evaluate_beir
+from evaluation.beir import BeirResult, evaluate_beir
 from evaluation.charts import LINE_COLOURS, Panel, line_charts_png
 from evaluation.golden import (
     GOLDEN_FILE,
+    CaseResult,
     EvalResult,
     GoldenSet,
     case_results,
@@ -29,6 +30,8 @@ __all__ = [
     "HEADLINE_METRICS",
     "HISTORY_FILE",
     "LINE_COLOURS",
+    "BeirResult",
+    "CaseResult",
     "EvalResult",
     "GoldenSet",
     "Panel",

@@ -10,18 +10,22 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from evaluation.golden import RETRIEVERS
 from evaluation.metrics import mean_metrics, retrieval_metrics, unique_in_order
 from rag.errors import UsageError
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from ingest import ProgressCallback
+    from rag.providers.embedding import Embedder
+    from rag.settings import Settings
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_jsonl(path: Path) -> list[JSONObject]:
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
@@ -29,7 +33,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 Qrels = dict[str, dict[str, int]]
 
 
-def load_beir(folder: Path) -> tuple[list[dict[str, Any]], dict[str, str], Qrels]:
+def load_beir(folder: Path) -> tuple[list[JSONObject], dict[str, str], Qrels]:
     corpus_path, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
     for required in (corpus_path, queries_path):
         if not required.exists():
@@ -47,29 +51,34 @@ def load_beir(folder: Path) -> tuple[list[dict[str, Any]], dict[str, str], Qrels
         for judgement in _read_jsonl(folder / "qrels.jsonl"):
             qid = str(judgement.get("query-id", judgement.get("query_id")))
             cid = str(judgement.get("corpus-id", judgement.get("corpus_id")))
-            qrels.setdefault(qid, {})[cid] = int(judgement.get("score", 1))
+            qrels.setdefault(qid, {})[cid] = int(cast("int", judgement.get("score", 1)))
     else:
         raise UsageError(f"{folder} has no relevance judgements (qrels/*.tsv or qrels.jsonl).")
     queries = {str(q["_id"]): str(q["text"]) for q in _read_jsonl(queries_path)}
     return _read_jsonl(corpus_path), queries, qrels
 
 
+class BeirResult(TypedDict):
+    documents: int
+    queries: int
+    retrievers: dict[str, dict[str, float]]  # retriever -> metric -> mean
+
+
 def evaluate_beir(
     folder: Path,
     *,
-    settings: Any,
-    embedder: Any,
+    settings: Settings,
+    embedder: Embedder,
     progress: ProgressCallback | None = None,
-) -> dict[str, Any]:
+) -> BeirResult:
     from ingest import Ingestor, ParsedDocument, Section
-    from rag.providers.vectorstore import DataDir
-    from rag.retrieval import Retriever
+    from rag.answering import open_kora
 
     corpus, queries, qrels = load_beir(folder)
     judged = {qid: text for qid, text in queries.items() if qrels.get(qid)}
-    with tempfile.TemporaryDirectory(prefix="kora-beir-") as temporary:
+    with tempfile.TemporaryDirectory(prefix="kora-beir-") as temporary, ExitStack() as stack:
         run_settings = settings.model_copy(update={"data_dir": Path(temporary)})
-        data_dir = DataDir(run_settings)
+        kora = stack.enter_context(open_kora(run_settings, embedder=embedder))
         documents = []
         for row in corpus:
             text = str(row.get("text", "")).strip()
@@ -80,11 +89,11 @@ def evaluate_beir(
                 text=text, title=title, date="", type="beir", source=folder.name,
                 sections=[Section(0, len(text), title)],
             )))
-        Ingestor(run_settings, embedder, data_dir).index_parsed(
+        Ingestor.over(kora).index_parsed(
             documents,
             progress=(lambda done, total, _: progress(done, total, "index")) if progress else None,
         )
-        retriever = Retriever.open(run_settings, data_dir, embedder)
+        retriever = kora.retriever
         per_retriever: dict[str, dict[str, float]] = {}
         for mode in RETRIEVERS:
             rows = []
@@ -95,5 +104,4 @@ def evaluate_beir(
                 if progress:
                     progress(number, len(judged), mode)
             per_retriever[mode] = mean_metrics(rows)
-        retriever.close()
     return {"documents": len(documents), "queries": len(judged), "retrievers": per_retriever}

@@ -35,20 +35,44 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, get_args
+from typing import TYPE_CHECKING, NoReturn, TypedDict, get_args
 
 import yaml
 
 from evaluation.metrics import ndcg_at, reciprocal_rank, unique_in_order
 from rag.answering import OLDER_LABEL, Answer
 from rag.choices import RetrieverMode
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from ingest import ProgressCallback as Progress
+    from rag.answering import Answerer, Assistant, TermWeights
+    from rag.providers.embedding import Embedder
+    from rag.providers.llm import ChatModel
+    from rag.settings import Settings
 
 GOLDEN_FILE = Path(__file__).resolve().parent / "golden.yaml"
 # every ranking the settings offer, in the order the reports list them (alphabetical)
 RETRIEVERS: tuple[RetrieverMode, ...] = tuple(sorted(get_args(RetrieverMode)))
+
+
+class Turn(TypedDict):
+    question: str
+    expected_docs: list[str]
+    key_facts: list[list[str]]
+
+
+class Conversation(TypedDict):
+    """Two turns; the second is scored (read from the set's YAML as it stands)."""
+
+    turns: list[Turn]
+
+
+class CaseResult(TypedDict):
+    id: str
+    question: str
+    out_of_scope: bool
+    passed: bool
 
 
 @dataclass
@@ -76,7 +100,7 @@ class Dated:
 class GoldenSet:
     questions: list[Question]
     out_of_scope: list[dict[str, str]]
-    conversations: list[dict[str, Any]]
+    conversations: list[Conversation]
     # "local": a city's own cases (golden-local.yaml), run against the live index, where
     # every case must pass (``case_results``)
     kind: str = "shipped"
@@ -182,23 +206,23 @@ def _mean(values: Sequence[float | None]) -> float | None:
 class EvalResult:
     retrieval: dict[str, dict[str, float]] = field(default_factory=dict)
     retrieval_by_category: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    answers: dict[str, Any] = field(default_factory=dict)
-    answers_by_category: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refusal: dict[str, Any] = field(default_factory=dict)
-    conversations: dict[str, Any] = field(default_factory=dict)
-    faithfulness: dict[str, Any] = field(default_factory=dict)
+    answers: JSONObject = field(default_factory=dict)
+    answers_by_category: dict[str, JSONObject] = field(default_factory=dict)
+    refusal: JSONObject = field(default_factory=dict)
+    conversations: JSONObject = field(default_factory=dict)
+    faithfulness: JSONObject = field(default_factory=dict)
     recall_curves: dict[str, list[float]] = field(default_factory=dict)
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
+    failures: list[JSONObject] = field(default_factory=list)
+    meta: JSONObject = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JSONObject:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
 
 
 def run_golden(
     *,
-    settings: Any,
-    embedder: Any,
+    settings: Settings,
+    embedder: Embedder,
     golden: GoldenSet,
     corpus: Path,
     progress: Progress | None = None,
@@ -209,29 +233,25 @@ def run_golden(
 
 def run_golden_on_index(
     *,
-    settings: Any,
-    embedder: Any,
+    settings: Settings,
+    embedder: Embedder,
     golden: GoldenSet,
     progress: Progress | None = None,
 ) -> EvalResult:
     """The golden set against the live index of ``settings`` (read only): a city's own
     cases are about its documents and the answers its staff get."""
-    from rag.answering import Assistant
-    from rag.providers.vectorstore import DataDir
+    from rag.answering import open_kora
 
-    assistant = Assistant.open(settings, data_dir=DataDir(settings), embedder=embedder)
-    try:
-        return _evaluate(assistant, golden, progress)
-    finally:
-        assistant.close()
+    with open_kora(settings, embedder=embedder) as kora:
+        return _evaluate(kora.assistant, golden, progress)
 
 
-def case_results(result: EvalResult, golden: GoldenSet) -> list[dict[str, Any]]:
+def case_results(result: EvalResult, golden: GoldenSet) -> list[CaseResult]:
     """Per case of the set: passed when every key fact was stated (and, for a dated
     question, the newest value led), or when an out-of-scope question was refused.
     A local set's gate is that every case passes."""
     failed = {str(f["id"]) for f in result.failures}
-    cases = [{"id": q.id, "question": q.question, "out_of_scope": False,
+    cases: list[CaseResult] = [{"id": q.id, "question": q.question, "out_of_scope": False,
               "passed": q.id not in failed} for q in golden.questions]
     cases += [{"id": str(item["id"]), "question": item["question"], "out_of_scope": True,
                "passed": str(item["id"]) not in failed} for item in golden.out_of_scope]
@@ -239,26 +259,21 @@ def case_results(result: EvalResult, golden: GoldenSet) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def _indexed_assistant(settings: Any, embedder: Any, corpus: Path) -> Iterator[Any]:
+def _indexed_assistant(settings: Settings, embedder: Embedder, corpus: Path) -> Iterator[Assistant]:
     """An Assistant over ``corpus`` indexed into a temporary store, so that results do not
     depend on the user's index."""
     from ingest import Ingestor
-    from rag.answering import Assistant
-    from rag.providers.vectorstore import DataDir
+    from rag.answering import open_kora
 
     with tempfile.TemporaryDirectory(prefix="kora-eval-") as temporary:
         run_settings = settings.model_copy(update={"data_dir": Path(temporary),
                                                    "corpus_dir": corpus})
-        data_dir = DataDir(run_settings)
-        Ingestor(run_settings, embedder, data_dir).run([corpus])
-        assistant = Assistant.open(run_settings, data_dir=data_dir, embedder=embedder)
-        try:
-            yield assistant
-        finally:
-            assistant.close()
+        with open_kora(run_settings, embedder=embedder) as kora:
+            Ingestor.over(kora).run([corpus])
+            yield kora.assistant
 
 
-def _evaluate(assistant: Any, golden: GoldenSet, progress: Progress | None) -> EvalResult:
+def _evaluate(assistant: Assistant, golden: GoldenSet, progress: Progress | None) -> EvalResult:
     result = EvalResult()
     retriever, answerer = assistant.retriever, assistant.answerer
     result.meta = {"questions": len(golden.questions), "out_of_scope": len(golden.out_of_scope),
@@ -367,7 +382,7 @@ def _mean_rows(rows: Sequence[dict[str, float]]) -> dict[str, float]:
     return {key: round(sum(r[key] for r in rows) / len(rows), 4) for key in rows[0]}
 
 
-def _answer_summary(scores: Sequence[AnswerScore]) -> dict[str, Any]:
+def _answer_summary(scores: Sequence[AnswerScore]) -> JSONObject:
     answered = [s for s in scores if not s.refused]
     return {
         "count": len(scores),
@@ -381,7 +396,7 @@ def _answer_summary(scores: Sequence[AnswerScore]) -> dict[str, Any]:
 _YES = re.compile(r"^\s*(ja|yes)\b", re.IGNORECASE)
 
 
-def _judge_faithfulness(llm: Any, answer: Answer) -> bool:
+def _judge_faithfulness(llm: ChatModel, answer: Answer) -> bool:
     from rag.providers.llm import Message
 
     sources = "\n\n".join(f"[{c.n}] {c.passage.text}" for c in answer.citations)
@@ -400,13 +415,13 @@ def _judge_faithfulness(llm: Any, answer: Answer) -> bool:
 
 def run_llm_eval(
     *,
-    settings: Any,
-    embedder: Any,
+    settings: Settings,
+    embedder: Embedder,
     golden: GoldenSet,
     corpus: Path,
     limit: int | None = None,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The golden set answered by the configured LLM (see the module docstring)."""
     from rag.providers.llm import choose_llm
 
@@ -442,7 +457,7 @@ def _no_llm(description: str) -> NoReturn:
     )
 
 
-def _without_llm(answerer: Any) -> Any:
+def _without_llm(answerer: Answerer) -> Answerer:
     """The same answerer on the same index, answering extractively."""
     twin = copy.copy(answerer)
     twin.llm = None
@@ -453,7 +468,7 @@ def _with_fact(answer: Answer, q: Question) -> bool:
     return not answer.refused and all(fact_found(f, answer.answer) for f in q.key_facts)
 
 
-def _confidently_wrong(answer: Answer, q: Question, weights: Any) -> bool:
+def _confidently_wrong(answer: Answer, q: Question, weights: TermWeights) -> bool:
     """An LLM answer shown as checked that states an answer of the asked kind, none of
     which is the golden key fact (for description questions a wrong answer cannot be
     told from a paraphrase, so they never count)."""
@@ -469,7 +484,30 @@ def _confidently_wrong(answer: Answer, q: Question, weights: Any) -> bool:
         asked_expressions(shown, answer.standalone_question, expected, weights))
 
 
-def _timed_answer(answerer: Any, q: Question, extractive: Any) -> dict[str, Any]:
+class _TimedAnswer(TypedDict):
+    """One golden question answered by the LLM, as ``kora eval --llm`` reports it."""
+
+    id: str
+    category: str
+    mode: str
+    refused: bool
+    replaced: bool
+    llm_check: str | None
+    with_fact: bool
+    extractive_with_fact: bool
+    confidently_wrong: bool
+    seconds: float
+    first_piece_seconds: float | None
+    key_fact_recall: float
+    sentences: int
+    supported: int
+    repaired: int
+    citations: int
+    answer: str
+    notice: str
+
+
+def _timed_answer(answerer: Answerer, q: Question, extractive: Answerer) -> _TimedAnswer:
     started = time.perf_counter()
     first: list[float] = []
 
@@ -505,8 +543,8 @@ def _timed_answer(answerer: Any, q: Question, extractive: Any) -> dict[str, Any]
     }
 
 
-def _llm_summary(rows: list[dict[str, Any]], description: str, refused_out: int,
-                 out_of_scope: int) -> dict[str, Any]:
+def _llm_summary(rows: list[_TimedAnswer], description: str, refused_out: int,
+                 out_of_scope: int) -> JSONObject:
     answered = [r for r in rows if not r["refused"]]
     sentences = sum(r["sentences"] for r in rows)
     seconds = [r["seconds"] for r in rows]

@@ -15,9 +15,9 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from evaluation.golden import EvalResult, GoldenSet, case_results
+from rag.jsontypes import JSONObject
 
 HISTORY_FILE = "eval-history.jsonl"
 # the figures the history keeps and the admin area draws, in that order
@@ -33,7 +33,7 @@ def kora_version() -> str:
         return "unknown"
 
 
-def headline(result: EvalResult, golden: GoldenSet, *, name: str) -> dict[str, Any]:
+def headline(result: EvalResult, golden: GoldenSet, *, name: str) -> JSONObject:
     """One history line: when, which KORA, which set, and its headline figures."""
     cases = case_results(result, golden)
     hybrid = result.retrieval.get("hybrid", {})
@@ -53,7 +53,7 @@ def headline(result: EvalResult, golden: GoldenSet, *, name: str) -> dict[str, A
     }
 
 
-def append_history(data_dir: Path, lines: list[dict[str, Any]]) -> Path:
+def append_history(data_dir: Path, lines: list[JSONObject]) -> Path:
     path = data_dir / HISTORY_FILE
     data_dir.mkdir(parents=True, exist_ok=True)
     text = "".join(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n"
@@ -64,7 +64,7 @@ def append_history(data_dir: Path, lines: list[dict[str, Any]]) -> Path:
     return path
 
 
-def read_history(data_dir: Path) -> list[dict[str, Any]]:
+def read_history(data_dir: Path) -> list[JSONObject]:
     """The runs, oldest first; unreadable lines skipped."""
     path = data_dir / HISTORY_FILE
     try:

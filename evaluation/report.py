@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from evaluation.golden import RETRIEVERS, EvalResult
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else ("–" if value is None else str(value))
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def _table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -100,7 +99,7 @@ def write_report(result: EvalResult, folder: Path) -> Path:
                  result.refusal["in_scope_refused"]]]),
         "",
         "Recall by kind of out-of-scope question: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in result.refusal["recall_by_kind"].items()),
+        + ", ".join(f"{k} {v:.3f}" for k, v in _recall_by_kind(result).items()),
         "",
         "## Conversations (second turn)",
         "",
@@ -143,3 +142,9 @@ def _write_answers_only(result: EvalResult, folder: Path) -> Path:
     ]
     (folder / "report.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
     return folder / "report.md"
+
+
+def _recall_by_kind(result: EvalResult) -> dict[str, float]:
+    by_kind = result.refusal["recall_by_kind"]
+    assert isinstance(by_kind, dict)  # as _evaluate writes it
+    return by_kind

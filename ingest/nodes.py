@@ -5,7 +5,7 @@ that turns it into sentence-aligned ``TextNode``s with KORA's metadata."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from ingest.chunking import chunk_document, embedding_header
 from ingest.readers import ParsedDocument
@@ -13,8 +13,13 @@ from rag.providers.embedding import Embedder
 from rag.retrieval import date_sort_key
 from rag.settings import Settings
 
+if TYPE_CHECKING:
+    from llama_index.core import Document
+    from llama_index.core.schema import BaseNode, TextNode, TransformComponent
 
-def to_llama_document(doc_id: str, file_path: str, parsed: ParsedDocument, sha256: str) -> Any:
+
+def to_llama_document(doc_id: str, file_path: str, parsed: ParsedDocument,
+                      sha256: str) -> Document:
     from llama_index.core import Document
 
     return Document(
@@ -44,18 +49,20 @@ class GermanChunker:
         self._max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
         self._overlap = settings.chunk_overlap_tokens
 
-    def as_transform(self) -> Any:
+    def as_transform(self) -> TransformComponent:
         from llama_index.core.schema import TransformComponent
 
         chunker = self
 
         class _Transform(TransformComponent):
-            def __call__(self, nodes: Sequence[Any], **kwargs: Any) -> list[Any]:
-                return [node for document in nodes for node in chunker.nodes_for(document)]
+            def __call__(self, nodes: Sequence[BaseNode], **kwargs: object) -> list[BaseNode]:
+                # the pipeline hands this transformation the documents it was given
+                return [node for document in nodes
+                        for node in chunker.nodes_for(cast("Document", document))]
 
         return _Transform()
 
-    def nodes_for(self, document: Any) -> list[Any]:
+    def nodes_for(self, document: Document) -> list[TextNode]:
         from llama_index.core.schema import NodeRelationship, TextNode
 
         from ingest.readers import Section

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ingest.llama_embedding import LlamaEmbedding
 from ingest.nodes import GermanChunker, to_llama_document
@@ -31,10 +31,17 @@ from ingest.readers import VANISHED, ParsedDocument, read_file
 from ingest.sources import SourceFile, collect_files, sha256_of, source_problem
 from ingest.versions import declared_in_folders, replacements
 from rag.errors import ExceptionTable, IndexUnavailableError, KoraError, ReaderError, look_up_causes
+from rag.jsontypes import JSONObject
 from rag.providers.embedding import Embedder
 from rag.providers.index_generation import publish, refresh_keyword_index
 from rag.providers.vectorstore import DataDir, Index
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from llama_index.core import Document
+    from llama_index.core.ingestion import IngestionPipeline
+
+    from rag.answering import Kora
 
 # At most this many documents per embedding batch (the text size comes from settings).
 BATCH_DOCUMENTS = 256
@@ -71,7 +78,7 @@ class IngestReport:
     removed_ids: list[str] = field(default_factory=list)
     dry_run: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JSONObject:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 3)
         for key in ("added_ids", "updated_ids", "removed_ids", "dry_run"):
@@ -118,6 +125,11 @@ class Ingestor:
 
         Index.import_writer()
 
+    @classmethod
+    def over(cls, kora: Kora) -> Ingestor:
+        """An ingestor over an opened KORA's data directory and embedding model."""
+        return cls(kora.settings, kora.embedder, kora.data_dir)
+
     def run(
         self,
         paths: Sequence[Path] | None = None,
@@ -157,7 +169,7 @@ class Ingestor:
 
         def write(index: Index, report: IngestReport) -> bool:
             pipeline = self._pipeline(index)
-            batch: list[Any] = []
+            batch: list[Document] = []
             size = 0
             for done, (doc_id, parsed) in enumerate(documents, start=1):
                 batch.append(to_llama_document(doc_id, "", parsed, ""))
@@ -240,7 +252,7 @@ class Ingestor:
             )
         return None
 
-    def _pipeline(self, index: Index) -> Any:
+    def _pipeline(self, index: Index) -> IngestionPipeline:
         from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 
         return IngestionPipeline(
@@ -287,9 +299,10 @@ class Ingestor:
         return changed
 
     @staticmethod
-    def _state(read: _Read, indexed_at: str) -> dict[str, Any]:
+    def _state(read: _Read, indexed_at: str) -> JSONObject:
         """What the file table keeps of an indexed file."""
-        state = {"sha256": read.sha256, "path": str(read.source.path), "indexed_at": indexed_at}
+        state: JSONObject = {"sha256": read.sha256, "path": str(read.source.path),
+                             "indexed_at": indexed_at}
         if read.parsed.replaces:
             state["replaces"] = read.parsed.replaces
         return state
@@ -306,7 +319,7 @@ class Ingestor:
             report.undated += 1
 
     @staticmethod
-    def _note_declarations(files: list[SourceFile], states: dict[str, dict[str, Any]], *,
+    def _note_declarations(files: list[SourceFile], states: dict[str, JSONObject], *,
                            write: Index | None) -> None:
         """Bring the admin's upload choices ("ersetzt Dokument …") into the file table:
         they live beside the files, and change without the file changing."""
@@ -324,7 +337,7 @@ class Ingestor:
                 write.set_file_state(doc_id, state)
 
     @staticmethod
-    def _replacements(states: dict[str, dict[str, Any]]) -> dict[str, str]:
+    def _replacements(states: dict[str, JSONObject]) -> dict[str, str]:
         declared = {doc_id: str(state.get("declared") or state.get("replaces") or "")
                     for doc_id, state in states.items()
                     if state.get("declared") or state.get("replaces")}
@@ -361,7 +374,7 @@ class Ingestor:
         self,
         index: Index,
         files: list[SourceFile],
-        states: dict[str, dict[str, Any]],
+        states: dict[str, JSONObject],
         report: IngestReport,
         max_bytes: int,
         progress: ProgressCallback | None,
@@ -390,7 +403,7 @@ class Ingestor:
             progress(len(files), len(files), "")
 
     @staticmethod
-    def _classify(files: list[SourceFile], states: dict[str, dict[str, Any]],
+    def _classify(files: list[SourceFile], states: dict[str, JSONObject],
                   report: IngestReport, max_bytes: int, *, record_moves: Index | None,
                   on_step: Callable[[int, str], None] | None = None) -> Iterator[_Read]:
         """The files to write, parsed; unchanged and failed ones counted in ``report``.
@@ -443,10 +456,10 @@ class Ingestor:
             yield _Read(source, sha256, parsed, state is not None)
 
     @staticmethod
-    def _gone(states: dict[str, dict[str, Any]]) -> list[str]:
+    def _gone(states: dict[str, JSONObject]) -> list[str]:
         """The indexed documents whose files no longer exist (what --prune removes)."""
         return [doc_id for doc_id, state in sorted(states.items())
-                if not Path(state["path"]).exists()]
+                if not Path(str(state["path"])).exists()]
 
     def _prune(self, index: Index, report: IngestReport) -> bool:
         removed = False

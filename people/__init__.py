@@ -11,7 +11,7 @@ Sits below ``ui`` and above ``evaluation``, ``ingest`` and ``rag``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from people.accounts import (
     ACCOUNTS_FILE,
@@ -77,6 +77,9 @@ from people.uploads import (
     shown_name,
 )
 
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
 
 @dataclass(frozen=True, eq=False)
 class People:
@@ -90,7 +93,7 @@ class People:
     unanswered: UnansweredStore
 
     @classmethod
-    def open(cls, settings: Any, *, purge_feedback: bool = True) -> People:
+    def open(cls, settings: Settings, *, purge_feedback: bool = True) -> People:
         """Nothing is connected yet: the first use migrates and imports (a database that
         is down must not stop a worker from answering)."""
         database = Database.for_settings(settings)

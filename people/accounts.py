@@ -33,6 +33,7 @@ from people.database import lock
 from people.schema import accounts as _accounts
 from people.schema import sessions as _sessions
 from rag.errors import UsageError
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -221,12 +222,12 @@ class AccountStore:
         return replace(_account(row), password_hash=None)
 
     def _audit(self, connection: Connection, action: str, name: str, *, actor: str,
-               client: str, **detail: Any) -> None:
+               client: str, **detail: object) -> None:
         lock(connection, "audit")  # after "accounts": the one order both are taken in
         AuditLog(self.database).append_in(connection, new_record(
             action=action, account=actor, client=client, detail={"target": name, **detail}))
 
-    def import_rows(self, connection: Connection, entries: dict[str, dict[str, Any]]
+    def import_rows(self, connection: Connection, entries: dict[str, JSONObject]
                     ) -> tuple[int, list[str]]:
         """Accounts from an old ``accounts.json`` inside the importing transaction: (added,
         names skipped because the database has them already)."""

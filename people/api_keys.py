@@ -29,6 +29,7 @@ from people.audit import AuditLog, new_record
 from people.database import lock
 from people.schema import api_keys as _keys
 from rag.errors import UsageError
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -189,7 +190,7 @@ class DatabaseApiKeyStore:
                 requests=_keys.c.requests + 1, last_used=_now().isoformat(timespec="seconds")))
 
     def _audit(self, connection: Connection, action: str, key: ApiKey, *, actor: str,
-               client: str, **detail: Any) -> None:
+               client: str, **detail: object) -> None:
         lock(connection, "audit")  # after "api-keys": the one order both are taken in
         AuditLog(self.database).append_in(connection, new_record(
             action=action, account=actor, client=client,
@@ -199,11 +200,11 @@ class DatabaseApiKeyStore:
         """The database belongs to whoever opened it (``People``): nothing to close here."""
 
     @staticmethod
-    def import_rows(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, list[str]]:
+    def import_rows(connection: Connection, rows: list[JSONObject]) -> tuple[int, list[str]]:
         """Keys from an old ``api_keys.sqlite`` inside the importing transaction: (added,
         ids skipped because the database has them already)."""
         present = set(connection.execute(select(_keys.c.id)).scalars())
-        skipped = sorted(row["id"] for row in rows if row["id"] in present)
+        skipped = sorted(str(row["id"]) for row in rows if row["id"] in present)
         new = [{column: row[column] for column in COLUMNS}
                for row in rows if row["id"] not in present]
         if new:

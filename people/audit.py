@@ -18,14 +18,15 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import insert, select
 
 from people.schema import audit as _audit
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -61,13 +62,13 @@ class AuditLog:
 
     def append(self, *, action: str, account: str, client: str, outcome: str = "ok",
                documents: Iterable[dict[str, str]] = (),
-               detail: dict[str, Any] | None = None) -> dict[str, Any]:
+               detail: Mapping[str, object] | None = None) -> JSONObject:
         record = new_record(action=action, account=account, client=client, outcome=outcome,
                             documents=documents, detail=detail)
         with self.database.transaction(serialise="audit") as connection:
             return self.append_in(connection, record)
 
-    def append_in(self, connection: Connection, record: dict[str, Any]) -> dict[str, Any]:
+    def append_in(self, connection: Connection, record: JSONObject) -> JSONObject:
         """Chain ``record`` on inside a transaction serialised on "audit" (the import
         writes its entries this way, in its own transaction)."""
         last = connection.execute(
@@ -84,7 +85,7 @@ class AuditLog:
             record=_body(record), hash=record["hash"]))
         return record
 
-    def entries(self, *, limit: int | None = None) -> list[dict[str, Any]]:
+    def entries(self, *, limit: int | None = None) -> list[JSONObject]:
         """The entries, oldest first; with ``limit``, only the latest ones."""
         query = select(_audit.c.record, _audit.c.hash).order_by(_audit.c.seq.desc())
         if limit:
@@ -127,7 +128,7 @@ class AuditLog:
 
 def new_record(*, action: str, account: str, client: str, outcome: str = "ok",
                documents: Iterable[dict[str, str]] = (),
-               detail: dict[str, Any] | None = None) -> dict[str, Any]:
+               detail: Mapping[str, object] | None = None) -> JSONObject:
     """An entry as it is chained, stamped now (``append_in`` adds its hash)."""
     return {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -140,7 +141,7 @@ def new_record(*, action: str, account: str, client: str, outcome: str = "ok",
     }
 
 
-def verify_lines(lines: Iterable[str]) -> tuple[ChainCheck, list[dict[str, Any]]]:
+def verify_lines(lines: Iterable[str]) -> tuple[ChainCheck, list[JSONObject]]:
     """An old ``audit.jsonl``'s chain, and its records when it is whole."""
     previous = GENESIS
     records = []
@@ -157,7 +158,7 @@ def verify_lines(lines: Iterable[str]) -> tuple[ChainCheck, list[dict[str, Any]]
     return ChainCheck(len(records), True, None), records
 
 
-def entries_csv(entries: list[dict[str, Any]]) -> str:
+def entries_csv(entries: list[JSONObject]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
@@ -166,12 +167,12 @@ def entries_csv(entries: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def entry_row(entry: dict[str, Any]) -> dict[str, str]:
+def entry_row(entry: JSONObject) -> dict[str, str]:
     """An entry flattened for a table or CSV: documents as "id (sha256 prefix)"."""
     documents = "; ".join(
         f"{doc.get('doc_id', '')} ({str(doc.get('sha256', ''))[:12]})"
         if doc.get("sha256") else str(doc.get("doc_id", ""))
-        for doc in entry.get("documents") or [])
+        for doc in cast("list[JSONObject]", entry.get("documents") or []))
     detail = entry.get("detail") or {}
     return {
         "time": str(entry.get("time", "")),
@@ -184,12 +185,12 @@ def entry_row(entry: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _body(record: dict[str, Any]) -> str:
+def _body(record: JSONObject) -> str:
     return json.dumps({k: v for k, v in record.items() if k != "hash"},
                       ensure_ascii=False, sort_keys=True)
 
 
-def _chain_hash(previous: str, record: dict[str, Any]) -> str:
+def _chain_hash(previous: str, record: JSONObject) -> str:
     return hashlib.sha256(f"{previous}\n{_body(record)}".encode()).hexdigest()
 
 

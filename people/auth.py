@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, insert, select, update
 
@@ -138,7 +138,7 @@ class Sessions:
                 fingerprint=fingerprint, client=client[:200], last_seen=now))
         return token
 
-    def check(self, token: Any) -> tuple[Session | None, bool]:
+    def check(self, token: object) -> tuple[Session | None, bool]:
         """(session, expired): the live session for ``token`` (its idle time restarts),
         or None, with ``expired`` True when it existed but sat idle too long."""
         if not isinstance(token, str):
@@ -157,7 +157,7 @@ class Sessions:
                                .values(last_seen=now))
         return Session(row.account, row.role, row.fingerprint, row.client, now), False
 
-    def close(self, token: Any, *, audit: AuditLog | None = None,
+    def close(self, token: object, *, audit: AuditLog | None = None,
               client: str = "") -> Session | None:
         """End the session; with ``audit``, its "logout" entry is written in the same
         transaction, so a logout never lands without its line in the audit trail."""
@@ -213,7 +213,7 @@ class ProxyTrust:
             return False
         return any(ip in network for network in self.networks)
 
-    def caller(self, request: Any) -> Caller:
+    def caller(self, request: object) -> Caller:
         """Read the peer address and headers of a Gradio request (None: a direct call)."""
         peer = getattr(getattr(request, "client", None), "host", None) if request else None
         peer = str(peer) if peer else UNKNOWN_CLIENT
@@ -234,11 +234,14 @@ class ProxyTrust:
         return Caller(client=client, proxy_user=user)
 
 
-def _headers(request: Any) -> dict[str, str]:
+def _headers(request: object) -> dict[str, str]:
     if request is None:
         return {}
     try:
-        return {str(k).lower(): str(v) for k, v in dict(request.headers).items()}
+        headers = getattr(request, "headers", None)
+        if headers is None:
+            return {}
+        return {str(k).lower(): str(v) for k, v in dict(headers).items()}
     except (AttributeError, TypeError):
         return {}
 
@@ -300,7 +303,7 @@ class Gate:
         """The shared password counts only while no named account exists."""
         return self.shared_password is not None and not self.accounts.has_accounts()
 
-    def caller(self, request: Any) -> Caller:
+    def caller(self, request: object) -> Caller:
         caller = self.proxy.caller(request)
         if caller.refused:
             self.audit.append(action="untrusted-header", account=caller.untrusted_user or "",
@@ -308,7 +311,7 @@ class Gate:
                               detail={"header": self.settings.trusted_user_header})
         return caller
 
-    def login(self, name: str, password: str, request: Any) -> LoginResult:
+    def login(self, name: str, password: str, request: object) -> LoginResult:
         caller = self.caller(request)
         if caller.refused:
             return LoginResult(ok=False, refused_header=True)
@@ -345,12 +348,13 @@ class Gate:
             return None
         return self.accounts.authenticate(name, password)
 
-    def logout(self, token: Any, request: Any) -> str | None:
+    def logout(self, token: object, request: object) -> str | None:
         session = self.sessions.close(token, audit=self.audit,
                                       client=self.proxy.caller(request).client)
         return session.account if session is not None else None
 
-    def principal(self, token: Any, request: Any, *, role: str) -> tuple[Principal | None, str]:
+    def principal(self, token: object, request: object, *,
+                  role: str) -> tuple[Principal | None, str]:
         """Who may act, or (None, why not): "refused-header", "expired", "not-admin",
         "not-logged-in". ``role`` "admin" for the admin area, "chat" for the chat."""
         caller = self.caller(request)

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import yaml
 
 from rag.errors import KoraError
 from rag.files import file_lock, write_text_atomic
+from rag.jsontypes import JSONObject
 
 LOCAL_KIND = "local"
 LOCAL_CATEGORY = "local"
@@ -51,7 +52,7 @@ class AcceptedCase:
     id: str
     out_of_scope: bool
     replaced: bool  # the question had a case already, now replaced
-    entry: dict[str, Any]
+    entry: JSONObject
 
 
 def case_id(question: str) -> str:
@@ -77,7 +78,7 @@ class LocalGolden:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def load(self) -> dict[str, Any]:
+    def load(self) -> JSONObject:
         """The file's content; an empty set when it does not exist yet."""
         if not self.path.exists():
             return {"version": 1, "kind": LOCAL_KIND, "questions": [], "out_of_scope": [],
@@ -96,7 +97,7 @@ class LocalGolden:
         data["kind"] = LOCAL_KIND
         return data
 
-    def accept(self, feedback: dict[str, Any], *, facts: Sequence[Sequence[str]] = (),
+    def accept(self, feedback: Mapping[str, object], *, facts: Sequence[Sequence[str]] = (),
                doc: str | None = None, out_of_scope: bool = False,
                account: str) -> AcceptedCase:
         """Make a case of a feedback entry (``FeedbackStore.entry``): expected key facts
@@ -113,7 +114,7 @@ class LocalGolden:
         stamp = {"accepted_by": account,
                  "accepted_at": datetime.now(UTC).isoformat(timespec="seconds")}
         if out_of_scope:
-            entry: dict[str, Any] = {"id": identifier, "question": question,
+            entry: JSONObject = {"id": identifier, "question": question,
                                      "kind": LOCAL_KIND, **stamp}
         else:
             entry = {"id": identifier, "category": LOCAL_CATEGORY, "question": question,
@@ -122,17 +123,17 @@ class LocalGolden:
             data = self.load()
             replaced = False
             for key in ("questions", "out_of_scope"):
-                kept = [item for item in data[key] if item.get("id") != identifier]
-                replaced = replaced or len(kept) != len(data[key])
+                kept = [item for item in _entries(data, key) if item.get("id") != identifier]
+                replaced = replaced or len(kept) != len(_entries(data, key))
                 data[key] = kept
-            data["out_of_scope" if out_of_scope else "questions"].append(entry)
+            _entries(data, "out_of_scope" if out_of_scope else "questions").append(entry)
             self._write(data)
         return AcceptedCase(identifier, out_of_scope, replaced, entry)
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return file_lock(self.path.with_name(self.path.name + ".lock"))
 
-    def _write(self, data: dict[str, Any]) -> None:
+    def _write(self, data: JSONObject) -> None:
         ordered = {"version": data.get("version", 1), "kind": LOCAL_KIND,
                    "questions": data["questions"], "out_of_scope": data["out_of_scope"],
                    "conversations": data["conversations"]}
@@ -143,3 +144,8 @@ class LocalGolden:
 
 __all__ = ["LOCAL_KIND", "AcceptedCase", "CaseError", "LocalGolden", "case_id",
            "parse_facts"]
+
+
+def _entries(data: JSONObject, key: str) -> list[JSONObject]:
+    """One of the case file's lists of cases (load() fills in the missing ones)."""
+    return cast("list[JSONObject]", data[key])

@@ -19,12 +19,19 @@ import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag.errors import KoraError
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
+    import sqlite3
+    from types import ModuleType
+
     from sqlalchemy import Connection, Engine
+    from sqlalchemy.pool import ConnectionPoolEntry
+
+    from rag.settings import Settings
 
 DATABASE_FILE = "people.sqlite"
 POSTGRES_INSTALL_HINT = "pip install 'kora[postgres]'"
@@ -69,7 +76,7 @@ class Database:
         self._ready_lock = threading.Lock()
 
     @classmethod
-    def for_settings(cls, settings: Any) -> Database:
+    def for_settings(cls, settings: Settings) -> Database:
         return cls(settings.database_url, data_dir=settings.data_dir)
 
     @property
@@ -211,9 +218,10 @@ def lock(connection: Connection, name: str) -> None:
     # SQLite: every transaction began with BEGIN IMMEDIATE and holds the write lock
 
 
-def _sqlite_rules(engine: Engine, event: Any) -> None:
+def _sqlite_rules(engine: Engine, event: ModuleType) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: sqlite3.Connection,
+                    _record: ConnectionPoolEntry) -> None:
         # the driver's own transaction handling would BEGIN only at the first write;
         # KORA begins itself (below) so that a read-then-write cannot interleave
         dbapi_connection.isolation_level = None
@@ -224,11 +232,11 @@ def _sqlite_rules(engine: Engine, event: Any) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
+    def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _connect_args(url: str) -> dict[str, Any]:
+def _connect_args(url: str) -> JSONObject:
     if url.startswith("postgresql"):
         return {"connect_timeout": _CONNECT_TIMEOUT_SECONDS,
                 "application_name": "kora"}

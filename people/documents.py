@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from people.audit import AuditLog, document_ref
 from people.uploads import (
@@ -24,11 +24,13 @@ from people.uploads import (
     shown_name,
 )
 from rag.errors import KoraError
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
-    from ingest import ProgressCallback
+    from ingest import IngestReport, ProgressCallback
     from people.auth import Principal
-    from rag.providers.vectorstore import DataDir
+    from rag.providers.embedding import Embedder
+    from rag.providers.vectorstore import DataDir, Index
     from rag.settings import Settings
 
 
@@ -37,7 +39,7 @@ class ReindexOutcome:
     """A re-index: ``report`` when it ran, ``large_removal`` (removing, indexed) when it
     was refused for want of confirmation, ``error`` when it failed (the live index stays)."""
 
-    report: Any = None  # ingest.IngestReport
+    report: IngestReport | None = None
     large_removal: tuple[int, int] | None = None
     error: BaseException | None = None
 
@@ -52,7 +54,7 @@ class DeleteOutcome:
     reindex: ReindexOutcome | None = None
 
 
-def document_rows(index: Any) -> list[list[Any]]:
+def document_rows(index: Index) -> list[list[object]]:
     """One row per indexed document: id, title, type, date ("ohne Datum"), chunks, last
     indexed, and the document that replaces it (a replaced one stays listed)."""
     from rag.answering import UNDATED
@@ -60,7 +62,7 @@ def document_rows(index: Any) -> list[list[Any]]:
     states = index.file_states()
     replaced = index.replaced()
     counts: dict[str, int] = {}
-    first: dict[str, dict[str, Any]] = {}
+    first: dict[str, JSONObject] = {}
     for _, _, metas in index.chunk_pages(texts=False):
         for meta in metas:
             doc_id = str((meta or {}).get("doc_id", ""))
@@ -75,14 +77,14 @@ def document_rows(index: Any) -> list[list[Any]]:
     return rows
 
 
-def delete_file(doc_id: str, *, states: dict[str, dict[str, Any]],
+def delete_file(doc_id: str, *, states: dict[str, JSONObject],
                 corpus_dir: Path) -> str | None:
     """Remove the file behind ``doc_id`` if it lies inside the corpus directory; None when
     removed, else why not ("unknown", "outside")."""
     state = states.get(doc_id)
     if state is None:
         return "unknown"
-    path = Path(state["path"]).resolve()
+    path = Path(str(state["path"])).resolve()
     if not path.is_relative_to(corpus_dir.resolve()):
         return "outside"
     path.unlink(missing_ok=True)
@@ -96,7 +98,7 @@ class DocumentAdmin:
     worker's loaded embedding model (a re-index reuses it rather than loading another)."""
 
     def __init__(self, *, settings: Settings, data_dir: DataDir, audit: AuditLog,
-                 reload: Callable[[], None], embedder: Callable[[], Any]) -> None:
+                 reload: Callable[[], None], embedder: Callable[[], Embedder]) -> None:
         self.settings = settings
         self.data_dir = data_dir
         self.audit = audit
@@ -140,14 +142,14 @@ class DocumentAdmin:
                           detail={"replaces": replaces})
         return shown_name(name)
 
-    def preview(self, *, full: bool = False) -> Any:
+    def preview(self, *, full: bool = False) -> IngestReport:
         """What a re-index would do now, changing nothing (ingest's plan; may raise)."""
         from ingest import plan_ingest
 
         return plan_ingest(self.settings, self.data_dir, [self.settings.corpus_dir],
                            rebuild=full, prune=not full)
 
-    def documents(self) -> list[list[Any]]:
+    def documents(self) -> list[list[object]]:
         """The indexed documents' rows (``document_rows``); none without an index."""
         try:
             index = self.data_dir.open_current()
@@ -214,7 +216,8 @@ class DocumentAdmin:
         refusal = delete_file(doc_id, states=states, corpus_dir=self.settings.corpus_dir)
         self.audit.append(action="delete", account=principal.account, client=principal.client,
                           outcome="ok" if refusal is None else "refused",
-                          documents=[document_ref(doc_id, states.get(doc_id, {}).get("sha256"))],
+                          documents=[document_ref(
+                              doc_id, cast("str | None", states.get(doc_id, {}).get("sha256")))],
                           detail={} if refusal is None else {"reason": refusal})
         if refusal is not None:
             return DeleteOutcome(doc_id, refusal=refusal)

@@ -14,20 +14,34 @@ import io
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from sqlalchemy import delete, func, insert, select, update
 
 from people.schema import feedback as _feedback
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, RowMapping
 
     from people.database import Database
 
 FEEDBACK_FILE = "feedback.sqlite"  # where feedback lived before people's database
 CSV_COLUMNS = ["created_at", "rating", "comment", "question", "answer", "sources"]
 PURGE_INTERVAL_SECONDS = 3600
+
+
+class FeedbackEntry(TypedDict):
+    """One piece of feedback as ``entries`` and ``entry`` give it."""
+
+    id: int
+    created_at: str
+    rating: int
+    comment: str
+    question: str
+    answer: str
+    sources: list[JSONObject]
+    case_id: str | None
 
 
 class FeedbackStore:
@@ -63,7 +77,7 @@ class FeedbackStore:
         return self.purge(older_than_days=self.retention_days)
 
     def add(self, *, rating: int, question: str, answer: str,
-            sources: list[dict[str, Any]], comment: str = "") -> None:
+            sources: list[JSONObject], comment: str = "") -> None:
         """``rating`` is +1 (helpful) or -1 (not helpful)."""
         if rating not in (1, -1):
             raise ValueError(f"rating must be 1 or -1, not {rating!r}")
@@ -74,14 +88,14 @@ class FeedbackStore:
                 comment=comment.strip(), question=question, answer=answer,
                 sources=json.dumps(sources, ensure_ascii=False)))
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[JSONObject]:
         columns = [_feedback.c[name] for name in CSV_COLUMNS]
         with self.database.transaction() as connection:
             result = connection.execute(select(*columns).order_by(_feedback.c.id)).all()
         return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in result]
 
     def entries(self, *, rating: int | None = None,
-                limit: int | None = None) -> list[dict[str, Any]]:
+                limit: int | None = None) -> list[FeedbackEntry]:
         """Feedback newest first, with its id, sources as a list and the case made of it
         (``case_id``); only one ``rating`` (+1 or -1) when given."""
         query = select(_feedback).order_by(_feedback.c.created_at.desc(),
@@ -94,7 +108,7 @@ class FeedbackStore:
             result = connection.execute(query).mappings().all()
         return [_entry(row) for row in result]
 
-    def entry(self, feedback_id: int) -> dict[str, Any] | None:
+    def entry(self, feedback_id: int) -> FeedbackEntry | None:
         with self.database.transaction() as connection:
             row = connection.execute(select(_feedback).where(
                 _feedback.c.id == feedback_id)).mappings().first()
@@ -139,7 +153,7 @@ class FeedbackStore:
         return buffer.getvalue(), len(rows)
 
     @staticmethod
-    def import_rows(connection: Connection, rows: list[dict[str, Any]]) -> int:
+    def import_rows(connection: Connection, rows: list[JSONObject]) -> int:
         """Rows of an old ``feedback.sqlite``, inside the importing transaction."""
         if rows:
             connection.execute(insert(_feedback), [
@@ -150,7 +164,7 @@ class FeedbackStore:
         """Nothing to release: the database's engine is shared."""
 
 
-def _entry(row: Any) -> dict[str, Any]:
+def _entry(row: RowMapping) -> FeedbackEntry:
     try:
         sources = json.loads(row["sources"] or "[]")
     except ValueError:

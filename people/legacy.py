@@ -32,6 +32,7 @@ from people.audit import AUDIT_FILE, AuditLog, verify_lines
 from people.database import DatabaseSetupError, lock
 from people.feedback import CSV_COLUMNS, FEEDBACK_FILE, FeedbackStore
 from people.schema import legacy_imports
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -79,7 +80,7 @@ def _write(kind: str, connection: Connection, content: Any, path: Path,
         log = AuditLog(database)
         last = ""
         for record in content:
-            last = log.append_in(connection, record)["hash"]
+            last = str(log.append_in(connection, record)["hash"])
         _audit_import(connection, database, path,
                       {"entries": len(content), "last_hash_in_file": last})
         return len(content)
@@ -94,7 +95,7 @@ def _write(kind: str, connection: Connection, content: Any, path: Path,
 
 
 def _audit_import(connection: Connection, database: Database, path: Path,
-                  detail: dict[str, Any]) -> None:
+                  detail: JSONObject) -> None:
     lock(connection, "audit")
     AuditLog(database).append_in(connection, {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"), "account": "system",
@@ -102,7 +103,7 @@ def _audit_import(connection: Connection, database: Database, path: Path,
         "detail": {"file": str(path.resolve()), **detail}})
 
 
-def _read_accounts(path: Path) -> dict[str, dict[str, Any]]:
+def _read_accounts(path: Path) -> dict[str, JSONObject]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         entries = dict(raw.get("accounts", {}))
@@ -114,7 +115,7 @@ def _read_accounts(path: Path) -> dict[str, dict[str, Any]]:
     return entries
 
 
-def _read_audit(path: Path) -> list[dict[str, Any]]:
+def _read_audit(path: Path) -> list[JSONObject]:
     text = path.read_bytes().decode("utf-8", errors="replace")
     check, records = verify_lines(line for line in text.split("\n") if line)
     if not check.intact:
@@ -125,7 +126,7 @@ def _read_audit(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _read_api_keys(path: Path) -> list[dict[str, Any]]:
+def _read_api_keys(path: Path) -> list[JSONObject]:
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             rows = db.execute(f"SELECT {', '.join(API_KEY_COLUMNS)} FROM api_keys "
@@ -138,7 +139,7 @@ def _read_api_keys(path: Path) -> list[dict[str, Any]]:
     return [dict(zip(API_KEY_COLUMNS, row, strict=True)) for row in rows]
 
 
-def _read_feedback(path: Path) -> list[dict[str, Any]]:
+def _read_feedback(path: Path) -> list[JSONObject]:
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             rows = db.execute(f"SELECT {', '.join(CSV_COLUMNS)} FROM feedback ORDER BY id"

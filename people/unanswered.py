@@ -22,15 +22,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select
 
 from people.schema import unanswered as _unanswered
+from rag.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from people.database import Database
+    from rag.providers.embedding import Embedder
 
 PURGE_INTERVAL_SECONDS = 3600
 # how far above the model's floor two questions must be to count as one topic: half way
@@ -57,7 +59,7 @@ class Topic:
     def examples(self, limit: int = EXAMPLES_SHOWN) -> list[str]:
         return [text for text, _ in self.wordings.most_common(limit)]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JSONObject:
         return {"topic": self.label, "count": self.count, "first_asked": self.first_asked,
                 "last_asked": self.last_asked, "examples": self.examples()}
 
@@ -112,7 +114,7 @@ class UnansweredStore:
             return int(connection.execute(select(func.count()).select_from(_unanswered))
                        .scalar_one())
 
-    def topics(self, embedder: Any, *, limit: int | None = None) -> list[Topic]:
+    def topics(self, embedder: Embedder, *, limit: int | None = None) -> list[Topic]:
         """The recorded questions grouped by topic, most asked first."""
         return group_questions(self.questions(), embed=embedder.embed_sentences,
                                floor=embedder.similarity_floor(), limit=limit)
@@ -170,7 +172,7 @@ def topics_csv(topics: Sequence[Topic]) -> str:
     writer.writeheader()
     for topic in topics:
         row = topic.as_dict()
-        writer.writerow({**row, "examples": " | ".join(row["examples"])})
+        writer.writerow({**row, "examples": " | ".join(cast("list[str]", row["examples"]))})
     return buffer.getvalue()
 
 

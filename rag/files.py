@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from rag.errors import KoraError
 
@@ -38,7 +37,7 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: Path, data: object) -> None:
     """Write ``data`` as JSON so that readers see either the old or the new file."""
     write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -61,7 +60,7 @@ def replace_folder(directory: Path, *, with_folder: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: Path) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

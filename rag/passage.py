@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+
+from rag.jsontypes import JSONObject, as_int
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,11 @@ class Passage:
     end: int
     score: float
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JSONObject:
         return asdict(self)
 
     @classmethod
-    def from_chroma(cls, chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Passage:
+    def from_chroma(cls, chunk_id: str, text: str, meta: JSONObject, score: float) -> Passage:
         return cls(
             chunk_id=chunk_id,
             doc_id=str(meta.get("doc_id", "")),
@@ -34,7 +35,7 @@ class Passage:
             date=str(meta.get("date", "")),
             type=str(meta.get("type", "")),
             text=text,
-            start=int(meta.get("start_char", 0)),
-            end=int(meta.get("end_char", 0)),
+            start=as_int(meta.get("start_char", 0)),
+            end=as_int(meta.get("end_char", 0)),
             score=score,
         )

@@ -290,7 +290,7 @@ class Settings(BaseSettings):
         """Where the city's own golden set lives (golden_local, or the data directory's)."""
         return self.golden_local or self.data_dir / "golden-local.yaml"
 
-    def described(self) -> list[tuple[str, Any, str]]:
+    def described(self) -> list[tuple[str, object, str]]:
         """(name, effective value, description) for every field, for `kora config`."""
         fields = type(self).model_fields
         # a docstring keeps its line breaks; the description is one paragraph

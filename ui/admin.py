@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from people import DeleteOutcome, ReindexOutcome, UploadOutcome
 from ui import strings as S
 from ui.failures import failure_line
+
+if TYPE_CHECKING:
+    from ingest import IngestReport
 
 
 def refusal_reason(code: str, detail: str = "") -> str:
@@ -44,10 +47,11 @@ def reindex_message(outcome: ReindexOutcome, *, removal_limit: float) -> str:
         return S.ADMIN_LARGE_REMOVAL.format(
             removing=removing, indexed=indexed, share=removing / indexed, limit=removal_limit,
             confirm=S.ADMIN_LARGE_REMOVAL_CONFIRM)
+    assert outcome.report is not None  # neither failed nor refused: it ran
     return format_report(outcome.report)
 
 
-def format_report(report: Any) -> str:
+def format_report(report: IngestReport) -> str:
     lines = [S.ADMIN_REPORT.format(added=report.added, updated=report.updated,
                                    unchanged=report.unchanged, removed=report.removed,
                                    failed=len(report.failed), chunks=report.chunks)]
@@ -59,12 +63,12 @@ def format_report(report: Any) -> str:
     return "\n".join(lines)
 
 
-def _versions(report: Any) -> list[str]:
+def _versions(report: IngestReport) -> list[str]:
     return ([S.ADMIN_REPORT_REPLACED.format(doc_id=r.doc_id, by=r.by) for r in report.replaced]
             + [S.ADMIN_REPORT_RESTORED.format(doc_id=doc_id) for doc_id in report.restored])
 
 
-def format_preview(plan: Any) -> str:
+def format_preview(plan: IngestReport) -> str:
     """The dry run in the admin area: what "Neu indexieren" would do, document by document."""
     lines = [S.ADMIN_PREVIEW_HEADING.format(
         added=plan.added, updated=plan.updated, unchanged=plan.unchanged,

@@ -13,7 +13,7 @@ import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import gradio as gr
 
@@ -32,10 +32,16 @@ from rag.providers.vectorstore import DataDir
 from rag.settings import Settings
 from ui import admin
 from ui import strings as S
+from ui.browser import MaybeRequest, PageUpdate, SessionToken
 from ui.failures import failure_line
 from ui.progress import web_progress
 
+if TYPE_CHECKING:
+    from ingest import ProgressCallback
+    from rag.providers.embedding import Embedder
+
 Result = TypeVar("Result")
+Params = ParamSpec("Params")
 
 AUDIT_SHOWN = 50
 # Gradio copies a returned file into its own cache (cleaned hourly) at once; KORA's copy
@@ -50,14 +56,14 @@ REFUSALS = {
 
 
 def database_down(when_down: Callable[[], Result]) -> Callable[
-        [Callable[..., Result]], Callable[..., Result]]:
+        [Callable[Params, Result]], Callable[Params, Result]]:
     """A database that is down becomes the German line (in the shape the event returns):
     each action is one transaction, so nothing of it was written, and the next click
     tries again."""
 
-    def wrap(action: Callable[..., Result]) -> Callable[..., Result]:
+    def wrap(action: Callable[Params, Result]) -> Callable[Params, Result]:
         @functools.wraps(action)
-        def guarded(*args: Any, **kwargs: Any) -> Result:
+        def guarded(*args: Params.args, **kwargs: Params.kwargs) -> Result:
             try:
                 return action(*args, **kwargs)
             except DatabaseUnavailableError:
@@ -72,7 +78,7 @@ def _down_line() -> str:
     return S.DATABASE_DOWN
 
 
-def _down_pair() -> tuple[Any, str]:
+def _down_pair() -> tuple[str | None, str]:
     return None, S.DATABASE_DOWN
 
 
@@ -80,9 +86,14 @@ def _down_rows() -> tuple[list[list[str]], str]:
     return [], S.DATABASE_DOWN
 
 
+def _down_documents() -> tuple[PageUpdate, PageUpdate]:
+    return [], gr.update(choices=[], value=None)
+
+
 class AdminActions:
     def __init__(self, *, settings: Settings, data_dir: DataDir, gate: Gate, audit: AuditLog,
-                 feedback: FeedbackStore, reload: Callable[[], None], embedder: Callable[[], Any],
+                 feedback: FeedbackStore, reload: Callable[[], None],
+                 embedder: Callable[[], Embedder],
                  export_dir: Path) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -95,14 +106,14 @@ class AdminActions:
         self.documents_admin = DocumentAdmin(settings=settings, data_dir=data_dir, audit=audit,
                                              reload=reload, embedder=embedder)
 
-    def allowed(self, token: Any, request: Any) -> tuple[Principal | None, str]:
+    def allowed(self, token: SessionToken, request: MaybeRequest) -> tuple[Principal | None, str]:
         principal, why = self.gate.principal(token, request, role="admin")
         return principal, "" if principal else REFUSALS[why]
 
     # --- login and logout ---------------------------------------------------------------
 
     @database_down(_down_pair)
-    def login(self, name: str, password: str, request: Any) -> tuple[str | None, str]:
+    def login(self, name: str, password: str, request: MaybeRequest) -> tuple[str | None, str]:
         result = self.gate.login(name, password, request)
         if result.refused_header:
             return None, S.AUTH_HEADER_REFUSED
@@ -115,11 +126,11 @@ class AdminActions:
         return None, S.ADMIN_LOGIN_FAILED
 
     @database_down(_down_pair)
-    def logout(self, token: Any, request: Any) -> tuple[None, str]:
+    def logout(self, token: SessionToken, request: MaybeRequest) -> tuple[None, str]:
         self.gate.logout(token, request)
         return None, S.ADMIN_LOGGED_OUT
 
-    def greeting(self, token: Any, request: Any) -> str:
+    def greeting(self, token: SessionToken, request: MaybeRequest) -> str:
         """The login line on page load: users vouched for by the proxy are in already."""
         caller = self.gate.proxy.caller(request)
         if caller.refused:
@@ -131,7 +142,7 @@ class AdminActions:
     # --- documents ----------------------------------------------------------------------
 
     @database_down(_down_line)
-    def upload(self, files: list[Any] | None, token: Any, request: Any) -> str:
+    def upload(self, files: list[str] | None, token: SessionToken, request: MaybeRequest) -> str:
         principal, refusal = self.allowed(token, request)
         if principal is None:
             return refusal
@@ -142,8 +153,8 @@ class AdminActions:
                          for outcome in self.documents_admin.upload(paths, principal))
 
     @database_down(_down_line)
-    def declare_replacement(self, files: list[Any] | None, replaces: str | None,
-                            status: str, token: Any, request: Any) -> str:
+    def declare_replacement(self, files: list[str] | None, replaces: str | None,
+                            status: str, token: SessionToken, request: MaybeRequest) -> str:
         """After an upload: record that the uploaded file replaces ``replaces`` (the
         "ersetzt Dokument …" choice); effective with the next re-index."""
         principal, refusal = self.allowed(token, request)
@@ -159,7 +170,7 @@ class AdminActions:
             status, S.ADMIN_REPLACES_DONE.format(name=name, doc_id=replaces)) if part)
 
     @database_down(_down_line)
-    def preview(self, token: Any, request: Any, *, full: bool = False) -> str:
+    def preview(self, token: SessionToken, request: MaybeRequest, *, full: bool = False) -> str:
         """What "Neu indexieren" would do now, without changing anything (the dry run)."""
         principal, refusal = self.allowed(token, request)
         if principal is None:
@@ -171,7 +182,8 @@ class AdminActions:
         return admin.format_preview(plan)
 
     @database_down(_down_line)
-    def reindex(self, token: Any, request: Any, progress: Any = None, *,
+    def reindex(self, token: SessionToken, request: MaybeRequest,
+                progress: gr.Progress | None = None, *,
                 full: bool = False, confirmed: bool = True) -> str:
         """Index the corpus folder (``DocumentAdmin.reindex``): the changes only, or with
         ``full`` a new index; a large removal only ``confirmed``."""
@@ -182,15 +194,16 @@ class AdminActions:
                                                confirmed=confirmed)
         return admin.reindex_message(outcome, removal_limit=self.settings.max_removal_share)
 
-    @database_down(lambda: ([], gr.update(choices=[], value=None)))
-    def documents(self, token: Any, request: Any) -> tuple[Any, Any]:
+    @database_down(_down_documents)
+    def documents(self, token: SessionToken,
+                  request: MaybeRequest) -> tuple[PageUpdate, PageUpdate]:
         principal, _ = self.allowed(token, request)
         rows = self.documents_admin.documents() if principal is not None else []
         return rows, gr.update(choices=[row[0] for row in rows], value=None)
 
     @database_down(_down_line)
-    def delete(self, doc_id: str | None, confirmed: bool, token: Any, request: Any,
-               progress: Any = None) -> str:
+    def delete(self, doc_id: str | None, confirmed: bool, token: SessionToken,
+               request: MaybeRequest, progress: gr.Progress | None = None) -> str:
         principal, refusal = self.allowed(token, request)
         if principal is None:
             return refusal
@@ -205,7 +218,7 @@ class AdminActions:
     # --- exports and the audit view -----------------------------------------------------
 
     @database_down(_down_pair)
-    def export_feedback(self, token: Any, request: Any) -> tuple[str | None, str]:
+    def export_feedback(self, token: SessionToken, request: MaybeRequest) -> tuple[str | None, str]:
         principal, refusal = self.allowed(token, request)
         if principal is None:
             return None, refusal
@@ -218,7 +231,7 @@ class AdminActions:
                                                 days=self.settings.feedback_retention_days)
 
     @database_down(_down_rows)
-    def audit_rows(self, token: Any, request: Any) -> tuple[list[list[str]], str]:
+    def audit_rows(self, token: SessionToken, request: MaybeRequest) -> tuple[list[list[str]], str]:
         principal, _ = self.allowed(token, request)
         if principal is None:
             return [], ""
@@ -231,7 +244,7 @@ class AdminActions:
         return rows, note
 
     @database_down(_down_pair)
-    def export_audit(self, token: Any, request: Any) -> tuple[str | None, str]:
+    def export_audit(self, token: SessionToken, request: MaybeRequest) -> tuple[str | None, str]:
         principal, refusal = self.allowed(token, request)
         if principal is None:
             return None, refusal
@@ -243,7 +256,7 @@ class AdminActions:
         return path, ""
 
 
-def _progress(progress: Any) -> Any:
+def _progress(progress: gr.Progress | None) -> ProgressCallback | None:
     """Gradio's progress display as the ingest's callback; None without one."""
     return None if progress is None else web_progress(progress)
 

@@ -27,7 +27,7 @@ import math
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 from pydantic import Field
@@ -44,6 +44,7 @@ from rag.errors import (
     IndexUnavailableError,
     KoraError,
 )
+from rag.jsontypes import JSONObject
 from rag.providers.llm import ChatModel, Message
 from rag.settings import Settings
 from ui import strings as S
@@ -65,6 +66,10 @@ from ui.api_protocol import (
 )
 from ui.failures import answer_failure
 from ui.shared_assistant import SharedAssistant
+
+if TYPE_CHECKING:
+    from rag.answering import Answer
+    from rag.providers.llm import ChatModel
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 5.0
@@ -103,7 +108,7 @@ class OpenAIApi:
     def __init__(self, *, settings: Settings, api_settings: ApiSettings, shared: SharedAssistant,
                  slots: AnswerSlots, keys: ApiKeyStore, audit: AuditLog,
                  throttle: Throttle,
-                 record_refused: Callable[[Any], None] | None = None) -> None:
+                 record_refused: Callable[[Answer], None] | None = None) -> None:
         self.settings = settings
         self.api_settings = api_settings
         self.shared = shared
@@ -223,8 +228,8 @@ class OpenAIApi:
 
     async def _stream(self, chat: ChatRequest, ticket: Ticket, ident: str,
                       created: int) -> AsyncIterator[str]:
-        def chunk(delta: dict[str, Any], finish: str | None = None,
-                  kora: dict[str, Any] | None = None) -> str:
+        def chunk(delta: JSONObject, finish: str | None = None,
+                  kora: JSONObject | None = None) -> str:
             return _sse(chunk_body(ident=ident, model=chat.model, created=created,
                                    delta=delta, finish_reason=finish, kora=kora))
 
@@ -318,7 +323,7 @@ class OpenAIApi:
 
     def _refused(self, client: str, key_id: str | None, why: str, wait: float) -> NoReturn:
         """Audit a refused key (never the key itself) and raise the error the caller sees."""
-        detail: dict[str, Any] = {"reason": why}
+        detail: JSONObject = {"reason": why}
         if key_id:
             detail["key_id"] = key_id
         if wait > 0:
@@ -349,7 +354,7 @@ class OpenAIApi:
             raise _answer_error(exc) from None
 
 
-def mode_label_for(llm: Any) -> str:
+def mode_label_for(llm: ChatModel | None) -> str:
     """The configured answer mode in a few words, as the chat's badge says it."""
     if llm is None:
         return S.MODE_EXTRACTIVE
@@ -397,7 +402,7 @@ class _Stoppable:
         return getattr(self._model, name)
 
 
-async def _read_json(request: Request) -> Any:
+async def _read_json(request: Request) -> object:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _too_large()
@@ -442,7 +447,7 @@ def _error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
-def _sse(data: dict[str, Any]) -> str:
+def _sse(data: JSONObject) -> str:
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 

@@ -20,9 +20,9 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from rag.answering import Answer, EmptyQuestionError, Turn, clean_question
+from rag.jsontypes import JSONObject
 from rag.retrieval import Filters
 from ui import strings as S
 
@@ -57,12 +57,12 @@ class ApiError(Exception):
         self.param = param
         self.headers = headers or {}
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> JSONObject:
         return error_body(self.message, kind=self.kind, code=self.code, param=self.param)
 
 
 def error_body(message: str, *, kind: str, code: str,
-               param: str | None = None) -> dict[str, Any]:
+               param: str | None = None) -> JSONObject:
     return {"error": {"message": message, "type": kind, "code": code, "param": param}}
 
 
@@ -86,7 +86,7 @@ class ChatRequest:
         return self.model == MODEL_EXTRACTIVE
 
 
-def parse_chat_request(body: Any) -> ChatRequest:
+def parse_chat_request(body: object) -> ChatRequest:
     """The request, checked; raises ``ApiError`` (400, or 404 for an unknown model)."""
     if not isinstance(body, dict):
         raise _bad(S.API_BAD_JSON, "invalid_json")
@@ -116,7 +116,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
                        stream=stream, filters=_filters(body.get("kora")))
 
 
-def _refuse_unsupported(body: dict[str, Any]) -> None:
+def _refuse_unsupported(body: JSONObject) -> None:
     n = body.get("n")
     if n is not None and n != 1:
         raise _bad(S.API_UNSUPPORTED.format(what=f"n={n!r} (mehrere Antworten)"),
@@ -138,7 +138,7 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
                    "unsupported_parameter", "response_format")
 
 
-def _message(entry: Any, index: int) -> tuple[str, str]:
+def _message(entry: object, index: int) -> tuple[str, str]:
     """(role, text) of one message."""
     param = f"messages[{index}]"
     if not isinstance(entry, dict):
@@ -155,7 +155,7 @@ def _message(entry: Any, index: int) -> tuple[str, str]:
     return role, _text(entry.get("content"), param)
 
 
-def _text(content: Any, param: str) -> str:
+def _text(content: object, param: str) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
@@ -227,7 +227,7 @@ def strip_sources(content: str) -> str:
     return content.split("\n\n" + S.API_SOURCES_HEADING, 1)[0].strip()
 
 
-def _filters(extra: Any) -> Filters:
+def _filters(extra: object) -> Filters:
     """KORA's filters from the extra body field ``kora``: ``type`` (one or a list of
     document types; "alle" for none), ``date_from`` and ``date_to`` (YYYY[-MM[-DD]])."""
     if extra is None:
@@ -264,7 +264,7 @@ def _filters(extra: Any) -> Filters:
 # --- what KORA sends back -----------------------------------------------------------
 
 
-def models_body(configured_mode: str, created: int) -> dict[str, Any]:
+def models_body(configured_mode: str, created: int) -> JSONObject:
     descriptions = {MODEL_CONFIGURED: S.API_MODEL_CONFIGURED.format(mode=configured_mode),
                     MODEL_EXTRACTIVE: S.API_MODEL_EXTRACTIVE}
     return {"object": "list",
@@ -276,7 +276,7 @@ def completion_id() -> str:
     return f"chatcmpl-{secrets.token_hex(12)}"
 
 
-def kora_field(answer: Answer, model: str) -> dict[str, Any]:
+def kora_field(answer: Answer, model: str) -> JSONObject:
     """KORA's structured answer beside the text: everything ``Answer.as_json`` carries
     (citations, refused, notice, mode, and whatever the answering core adds), so that a
     client which knows KORA reads the sources without parsing the text."""
@@ -284,7 +284,7 @@ def kora_field(answer: Answer, model: str) -> dict[str, Any]:
 
 
 def completion_body(*, ident: str, model: str, created: int, content: str,
-                    kora: dict[str, Any]) -> dict[str, Any]:
+                    kora: JSONObject) -> JSONObject:
     # no "usage": the prompt KORA builds (its packed sources) stays inside the answering
     # core, so its token count is unknown here, and an extractive answer has no model to
     # count with; the protocol allows leaving it out, and KORA does not guess
@@ -296,10 +296,10 @@ def completion_body(*, ident: str, model: str, created: int, content: str,
     }
 
 
-def chunk_body(*, ident: str, model: str, created: int, delta: dict[str, Any],
+def chunk_body(*, ident: str, model: str, created: int, delta: JSONObject,
                finish_reason: str | None = None,
-               kora: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
+               kora: JSONObject | None = None) -> JSONObject:
+    body: JSONObject = {
         "id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason,
                      "logprobs": None}],

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import gradio as gr
 
@@ -66,7 +66,15 @@ CITATION_JS = """
 """
 
 
-def launch_options() -> dict[str, Any]:
+class LaunchOptions(TypedDict):
+    """What Gradio 6 takes at launch for the look of the app."""
+
+    theme: gr.themes.Base
+    css: str
+    js: str
+
+
+def launch_options() -> LaunchOptions:
     """The look of the app (Gradio 6 takes these at launch): local fonts only."""
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])
     return {"theme": theme, "css": CSS, "js": CITATION_JS}

@@ -18,10 +18,12 @@ import gradio as gr
 
 from people import DatabaseUnavailableError, FeedbackStore, Gate
 from rag.answering import Answer, EmptyQuestionError, Turn, clean_question
+from rag.jsontypes import JSONObject
 from rag.retrieval import Filters
 from rag.settings import Settings
 from ui import strings as S
 from ui.admin_actions import AdminActions
+from ui.browser import MaybeRequest, PageUpdate, SessionToken
 from ui.failures import answer_failure
 from ui.render import (
     escape_markdown,
@@ -87,7 +89,7 @@ class ChatHandlers:
         # keeps refused questions when record_unanswered is on (ui/quality.py)
         self.record_refused = record_refused or (lambda answer: None)
 
-    def access_refusal(self, token: Any, request: Any) -> str:
+    def access_refusal(self, token: SessionToken, request: MaybeRequest) -> str:
         """"" when this caller may chat, else the German line that says why not (an
         authorisation refusal, not the "the documents don't cover this" kind)."""
         caller = self.gate.proxy.caller(request)
@@ -106,8 +108,9 @@ class ChatHandlers:
             return ""
         return S.ADMIN_SESSION_EXPIRED if why == "expired" else S.CHAT_LOGIN_REQUIRED
 
-    def ask(self, question: str, doc_type: str, messages: list[dict[str, Any]],
-            history: list[Turn], token: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+    def ask(self, question: str, doc_type: str, messages: list[JSONObject],
+            history: list[Turn], token: SessionToken,
+            request: gr.Request) -> Iterator[tuple[PageUpdate, ...]]:
         """The chat: yields (chat, sources, badge, history, last answer, question box),
         first the question, then the answer as it is written, then the checked one."""
         messages = list(messages or [])
@@ -164,22 +167,22 @@ class ChatHandlers:
             text += "\n\n" + S.NOTICE_PREFIX + answer.notice
         return text, render_sources(answer, index=served_from), mode_label(answer)
 
-    def new_conversation(self) -> tuple[Any, ...]:
+    def new_conversation(self) -> tuple[PageUpdate, ...]:
         return [], render_sources(None), self.idle_badge(), [], None, "", ""
 
     def idle_badge(self) -> str:
         return render_badge(None, self.shared.llm)
 
-    def rate_up(self, last: Answer | None, comment: str, token: Any,
+    def rate_up(self, last: Answer | None, comment: str, token: SessionToken,
                 request: gr.Request) -> tuple[str, str]:
         return self._rate(1, last, comment, token, request)
 
-    def rate_down(self, last: Answer | None, comment: str, token: Any,
+    def rate_down(self, last: Answer | None, comment: str, token: SessionToken,
                   request: gr.Request) -> tuple[str, str]:
         return self._rate(-1, last, comment, token, request)
 
-    def _rate(self, rating: int, last: Answer | None, comment: str, token: Any,
-              request: Any) -> tuple[str, str]:
+    def _rate(self, rating: int, last: Answer | None, comment: str, token: SessionToken,
+              request: MaybeRequest) -> tuple[str, str]:
         """(status line, comment box): the comment stays when nothing was stored."""
         try:
             refused_access = self.access_refusal(token, request)
@@ -206,62 +209,63 @@ class AdminHandlers:
     def __init__(self, actions: AdminActions) -> None:
         self.actions = actions
 
-    def login(self, name: str, password: str, request: gr.Request) -> tuple[Any, str, str]:
+    def login(self, name: str, password: str, request: gr.Request) -> tuple[PageUpdate, str, str]:
         """(session token, status line, password box emptied)."""
         token, status = self.actions.login(name, password, request)
         return token, status, ""
 
-    def logout(self, token: Any, request: gr.Request) -> tuple[Any, str]:
+    def logout(self, token: SessionToken, request: gr.Request) -> tuple[PageUpdate, str]:
         return self.actions.logout(token, request)
 
-    def greeting(self, token: Any, request: gr.Request) -> str:
+    def greeting(self, token: SessionToken, request: gr.Request) -> str:
         return self.actions.greeting(token, request)
 
-    def upload(self, files: list[str] | None, token: Any, request: gr.Request) -> str:
+    def upload(self, files: list[str] | None, token: SessionToken, request: gr.Request) -> str:
         return self.actions.upload(files, token, request)
 
-    def reindex(self, token: Any, request: gr.Request,
+    def reindex(self, token: SessionToken, request: gr.Request,
                 progress: gr.Progress = gr.Progress(),  # noqa: B008
                 full: bool = False) -> str:
         return self.actions.reindex(token, request, progress, full=full)
 
-    def reindex_clicked(self, full: bool, token: Any, request: gr.Request,
+    def reindex_clicked(self, full: bool, token: SessionToken, request: gr.Request,
                         progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
         """The button, with the "rebuild" checkbox as its first input."""
         return self.actions.reindex(token, request, progress, full=bool(full))
 
-    def reindex_confirmed(self, full: bool, confirmed: bool, token: Any, request: gr.Request,
+    def reindex_confirmed(self, full: bool, confirmed: bool, token: SessionToken,
+                          request: gr.Request,
                           progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
         """The button, with the "rebuild" and the large-removal checkboxes."""
         return self.actions.reindex(token, request, progress, full=bool(full),
                                     confirmed=bool(confirmed))
 
-    def preview(self, full: bool, token: Any, request: gr.Request) -> str:
+    def preview(self, full: bool, token: SessionToken, request: gr.Request) -> str:
         return self.actions.preview(token, request, full=bool(full))
 
     def declare_replacement(self, files: list[str] | None, replaces: str | None, status: str,
-                            token: Any, request: gr.Request) -> str:
+                            token: SessionToken, request: gr.Request) -> str:
         return self.actions.declare_replacement(files, replaces, status, token, request)
 
-    def documents(self, token: Any, request: gr.Request) -> tuple[Any, Any]:
+    def documents(self, token: SessionToken, request: gr.Request) -> tuple[PageUpdate, PageUpdate]:
         return self.actions.documents(token, request)
 
-    def replace_choices(self, token: Any, request: gr.Request) -> Any:
+    def replace_choices(self, token: SessionToken, request: gr.Request) -> PageUpdate:
         """The documents an upload may replace ("ersetzt Dokument …")."""
         _, choice = self.actions.documents(token, request)
         return choice
 
-    def delete(self, doc_id: str | None, confirmed: bool, token: Any, request: gr.Request,
+    def delete(self, doc_id: str | None, confirmed: bool, token: SessionToken, request: gr.Request,
                progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
         return self.actions.delete(doc_id, confirmed, token, request, progress)
 
-    def export(self, token: Any, request: gr.Request) -> tuple[str | None, str]:
+    def export(self, token: SessionToken, request: gr.Request) -> tuple[str | None, str]:
         return self.actions.export_feedback(token, request)
 
-    def audit_rows(self, token: Any, request: gr.Request) -> tuple[Any, str]:
+    def audit_rows(self, token: SessionToken, request: gr.Request) -> tuple[PageUpdate, str]:
         return self.actions.audit_rows(token, request)
 
-    def export_audit(self, token: Any, request: gr.Request) -> tuple[str | None, str]:
+    def export_audit(self, token: SessionToken, request: gr.Request) -> tuple[str | None, str]:
         return self.actions.export_audit(token, request)
 
 

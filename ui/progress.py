@@ -5,11 +5,14 @@ display. All are fed through one callback shape, ``ingest.ProgressCallback``
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ui import strings as S
 
 if TYPE_CHECKING:
+    import gradio as gr
+    from tqdm import tqdm
+
     from ingest import ProgressCallback
 
 
@@ -22,7 +25,7 @@ class _TerminalBars:
         self.per_label = per_label
         self.desc = desc
         self.unit = unit
-        self._bars: dict[str, Any] = {}
+        self._bars: dict[str, tqdm] = {}
 
     def __call__(self, done: int, total: int, label: str, /) -> None:
         key = label if self.per_label else ""
@@ -58,7 +61,7 @@ def stage_bars() -> ProgressCallback | None:
     return _TerminalBars(per_label=True)
 
 
-def web_progress(progress: Any) -> ProgressCallback:
+def web_progress(progress: gr.Progress) -> ProgressCallback:
     """The re-index reported to Gradio's progress display (``gr.Progress``)."""
 
     def report(done: int, total: int, label: str, /) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import html
 import threading
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import gradio as gr
 
@@ -33,11 +33,14 @@ from people import (
     parse_facts,
     topics_csv,
 )
+from rag.answering import Answer
 from rag.errors import KoraError
+from rag.jsontypes import JSONObject
 from rag.settings import Settings
 from ui import admin
 from ui import strings as S
 from ui.admin_actions import EXPORT_KEEP_SECONDS, AdminActions, database_down
+from ui.browser import BrowserValue, MaybeRequest, PageUpdate, SessionToken
 
 TOPICS_SHOWN = 20
 HISTORY_ROWS = 10
@@ -52,7 +55,7 @@ class RefusalRecorder:
         self.settings = settings
         self.store = store
 
-    def __call__(self, answer: Any) -> None:
+    def __call__(self, answer: Answer) -> None:
         if not self.settings.record_unanswered or not getattr(answer, "refused", False):
             return
         # the question as it was searched: a follow-up ("und wann?") made standalone
@@ -61,7 +64,7 @@ class RefusalRecorder:
             self.store.add(str(question))
 
 
-def _down_table() -> tuple[list[list[Any]], Any, str]:
+def _down_table() -> tuple[list[list[object]], PageUpdate, str]:
     return [], gr.skip(), S.DATABASE_DOWN
 
 
@@ -69,7 +72,7 @@ def _down_pair() -> tuple[str | None, str]:
     return None, S.DATABASE_DOWN
 
 
-def _down_topics() -> tuple[list[list[Any]], str]:
+def _down_topics() -> tuple[list[list[object]], str]:
     return [], S.DATABASE_DOWN
 
 
@@ -91,7 +94,8 @@ class QualityActions:
     # --- Qualität ------------------------------------------------------------------------
 
     @database_down(_down_table)
-    def feedback_rows(self, token: Any, request: Any) -> tuple[list[list[Any]], Any, str]:
+    def feedback_rows(self, token: SessionToken,
+                      request: MaybeRequest) -> tuple[list[list[object]], PageUpdate, str]:
         """(table rows, the choice of entries, note) for the 👎 feedback, newest first."""
         principal, _ = self.actions.allowed(token, request)
         if principal is None:
@@ -108,7 +112,7 @@ class QualityActions:
                 S.QUALITY_NONE.format(days=self.settings.feedback_retention_days))
         return rows, gr.update(choices=choices, value=None), note
 
-    def document_choices(self, token: Any, request: Any) -> Any:
+    def document_choices(self, token: SessionToken, request: MaybeRequest) -> PageUpdate:
         principal, _ = self.actions.allowed(token, request)
         return gr.update(choices=self._documents() if principal else [], value=None)
 
@@ -123,13 +127,14 @@ class QualityActions:
             index.close()
 
     @database_down(_down_line)
-    def accept(self, feedback_id: Any, facts_text: str, doc_id: str | None,
-               out_of_scope: bool, token: Any, request: Any) -> str:
+    def accept(self, feedback_id: BrowserValue, facts_text: str, doc_id: str | None,
+               out_of_scope: bool, token: SessionToken, request: MaybeRequest) -> str:
         principal, refusal = self.actions.allowed(token, request)
         if principal is None:
             return refusal
         try:
-            entry = self.feedback.entry(int(feedback_id))
+            # a dropdown's value: a number or its text, or None when nothing is picked
+            entry = self.feedback.entry(int(cast("str | int", feedback_id)))
         except (TypeError, ValueError):
             return S.QUALITY_PICK
         if entry is None:
@@ -166,7 +171,8 @@ class QualityActions:
     # --- Fehlende Themen -----------------------------------------------------------------
 
     @database_down(_down_topics)
-    def topic_rows(self, token: Any, request: Any) -> tuple[list[list[Any]], str]:
+    def topic_rows(self, token: SessionToken,
+                   request: MaybeRequest) -> tuple[list[list[object]], str]:
         principal, _ = self.actions.allowed(token, request)
         if principal is None:
             return [], ""
@@ -183,7 +189,7 @@ class QualityActions:
                                                           topics=len(topics))
 
     @database_down(_down_pair)
-    def export_topics(self, token: Any, request: Any) -> tuple[str | None, str]:
+    def export_topics(self, token: SessionToken, request: MaybeRequest) -> tuple[str | None, str]:
         principal, refusal = self.actions.allowed(token, request)
         if principal is None:
             return None, refusal
@@ -201,7 +207,7 @@ class QualityActions:
     # --- Qualität im Verlauf -------------------------------------------------------------
 
     @database_down(_down_line)
-    def history(self, token: Any, request: Any) -> str:
+    def history(self, token: SessionToken, request: MaybeRequest) -> str:
         """The charts as a PNG inside the page (a data: URI), and the latest runs."""
         principal, refusal = self.actions.allowed(token, request)
         if principal is None:
@@ -217,18 +223,19 @@ class QualityActions:
                 + _history_table(runs[-HISTORY_ROWS:]))
 
 
-def history_panels(runs: list[dict[str, Any]],
+def history_panels(runs: list[JSONObject],
                    weekly: list[tuple[str, float, int]]) -> list[Panel]:
     """One panel per headline metric (a line per golden set) and one for the 👍 share."""
-    ticks = {run["time"]: f"{run['time'][5:10]}\nv{run.get('version', '?')}" for run in runs}
+    ticks = {str(run["time"]): f"{str(run['time'])[5:10]}\nv{run.get('version', '?')}"
+             for run in runs}
     panels = []
     for metric in HEADLINE_METRICS:
         series: dict[str, list[tuple[str, float]]] = {}
         for run in runs:
             value = run.get(metric)
             if isinstance(value, int | float):
-                name = S.HISTORY_SETS.get(run["set"], run["set"])
-                series.setdefault(name, []).append((run["time"], float(value)))
+                name = S.HISTORY_SETS.get(str(run["set"]), str(run["set"]))
+                series.setdefault(name, []).append((str(run["time"]), float(value)))
         panels.append(Panel(S.HISTORY_PANELS[metric], series, ticks, S.HISTORY_EMPTY))
     helpful = {S.HISTORY_HELPFUL_SERIES: [(week, share) for week, share, _ in weekly]}
     panels.append(Panel(S.HISTORY_HELPFUL, helpful if weekly else {},
@@ -236,7 +243,7 @@ def history_panels(runs: list[dict[str, Any]],
     return panels
 
 
-def _history_table(runs: list[dict[str, Any]]) -> str:
+def _history_table(runs: list[JSONObject]) -> str:
     if not runs:
         return ""
     keys = ("time", "version", "set", "questions", "key_fact_recall", "hit@3",
@@ -248,7 +255,7 @@ def _history_table(runs: list[dict[str, Any]]) -> str:
     return f'<table class="kora-verlauf-tabelle"><tr>{head}</tr>{body}</table>'
 
 
-def _shown(value: Any) -> str:
+def _shown(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return "–" if value is None else str(value)
@@ -259,7 +266,7 @@ def _shortened(text: str, limit: int = ANSWER_SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _sources(sources: list[dict[str, Any]]) -> str:
+def _sources(sources: list[JSONObject]) -> str:
     return "; ".join(f"[{s.get('n', '')}] {s.get('doc_id', '')}" for s in sources)
 
 
@@ -277,23 +284,25 @@ class QualityHandlers:
     def __init__(self, actions: QualityActions) -> None:
         self.actions = actions
 
-    def feedback_rows(self, token: Any, request: gr.Request) -> tuple[Any, Any, str]:
+    def feedback_rows(self, token: SessionToken,
+                      request: gr.Request) -> tuple[PageUpdate, PageUpdate, str]:
         return self.actions.feedback_rows(token, request)
 
-    def document_choices(self, token: Any, request: gr.Request) -> Any:
+    def document_choices(self, token: SessionToken, request: gr.Request) -> PageUpdate:
         return self.actions.document_choices(token, request)
 
-    def accept(self, feedback_id: Any, facts: str, doc_id: str | None, out_of_scope: bool,
-               token: Any, request: gr.Request) -> str:
+    def accept(self, feedback_id: BrowserValue, facts: str, doc_id: str | None,
+               out_of_scope: bool,
+               token: SessionToken, request: gr.Request) -> str:
         return self.actions.accept(feedback_id, facts, doc_id, out_of_scope, token, request)
 
-    def topic_rows(self, token: Any, request: gr.Request) -> tuple[Any, str]:
+    def topic_rows(self, token: SessionToken, request: gr.Request) -> tuple[PageUpdate, str]:
         return self.actions.topic_rows(token, request)
 
-    def export_topics(self, token: Any, request: gr.Request) -> tuple[str | None, str]:
+    def export_topics(self, token: SessionToken, request: gr.Request) -> tuple[str | None, str]:
         return self.actions.export_topics(token, request)
 
-    def history(self, token: Any, request: gr.Request) -> str:
+    def history(self, token: SessionToken, request: gr.Request) -> str:
         return self.actions.history(token, request)
 
 

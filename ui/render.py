@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag.answering import UNSUPPORTED_MARK, Answer
 from rag.errors import EmptyIndexError, IndexModelMismatchError, IndexUnavailableError, KoraError
 from rag.providers.llm import ChatModel
 from rag.settings import Settings
 from ui import strings as S
+
+if TYPE_CHECKING:
+    from rag.answering import Assistant
 
 _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|~=:$")
 _HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
@@ -145,7 +148,7 @@ def _highlight(passage: str, sentences: list[str], answers: tuple[str, ...] = ()
     return "".join(out).replace("</mark><mark>", "")
 
 
-def index_label(assistant: Any) -> str:
+def index_label(assistant: Assistant) -> str:
     """Which index generation and version answered ("<generation>@<version>")."""
     generation = getattr(assistant, "generation", None)
     return f"{generation.name}@{generation.version}" if generation is not None else ""

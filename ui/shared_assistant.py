@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag.answering import Assistant, LLMSlots
 from rag.errors import EmptyIndexError, IndexModelMismatchError, KoraError
@@ -15,11 +15,15 @@ from rag.settings import Settings
 from ui import strings as S
 from ui.answer_slots import AnswerSlots
 
-AssistantFactory = Callable[[Settings, DataDir, Any], Assistant]
+if TYPE_CHECKING:
+    from rag.providers.embedding import Embedder
+    from rag.providers.llm import ChatModel
+
+AssistantFactory = Callable[[Settings, DataDir, "Embedder | None"], Assistant]
 log = logging.getLogger(__name__)
 
 
-def open_assistant(settings: Settings, data_dir: DataDir, embedder: Any) -> Assistant:
+def open_assistant(settings: Settings, data_dir: DataDir, embedder: Embedder | None) -> Assistant:
     """The factory `kora serve` uses; tests pass their own."""
     return Assistant.open(settings, data_dir=data_dir, embedder=embedder)
 
@@ -53,7 +57,7 @@ class SharedAssistant:
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._in_use: dict[int, int] = {}
-        self._embedder: Any = None
+        self._embedder: Embedder | None = None
         self._assistant: Assistant | None = None
         self._problem: KoraError | None = None
         self._logged = ""
@@ -107,7 +111,7 @@ class SharedAssistant:
                 self._retire(assistant)
 
     @property
-    def embedder(self) -> Any:
+    def embedder(self) -> Embedder:
         with self._lock:
             assistant = self._assistant
             if assistant is not None:
@@ -119,7 +123,7 @@ class SharedAssistant:
             return self._embedder
 
     @property
-    def llm(self) -> Any:
+    def llm(self) -> ChatModel | None:
         """The loaded answer generator (None: extractive, or no usable index yet)."""
         with self._lock:
             return self._assistant.answerer.llm if self._assistant is not None else None
@@ -142,7 +146,7 @@ class SharedAssistant:
                      else self.factory(self.settings, self.data_dir, self._loaded_embedder()))
             self._install(fresh)
 
-    def _loaded_embedder(self) -> Any:
+    def _loaded_embedder(self) -> Embedder | None:
         with self._lock:
             if self._assistant is not None:
                 return self._assistant.retriever.embedder

@@ -36,10 +36,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import NotRequired, TypedDict, cast
 
 import numpy as np
 import yaml
+
+from rag.jsontypes import JSONObject
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -168,12 +170,21 @@ class SentenceRow:
     features: list[float]
 
 
-def load_questions(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+class TrainingItem(TypedDict):
+    """One question of the training files, in the schema ``load_questions`` gives."""
+
+    question: str
+    docs: NotRequired[list[str]]
+    answer: NotRequired[str | None]
+    key_facts: NotRequired[list[list[str]]]
+
+
+def load_questions(paths: Sequence[Path]) -> tuple[list[TrainingItem], list[TrainingItem]]:
     """In-scope and out-of-scope items of the training files, in one schema: ``docs``
     (the documents a question is about), ``answer`` (the answer sentence, where given),
     ``key_facts``."""
-    in_scope: list[dict[str, Any]] = []
-    out_of_scope: list[dict[str, Any]] = []
+    in_scope: list[TrainingItem] = []
+    out_of_scope: list[TrainingItem] = []
     for path in paths:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for item in data.get("in_scope", []):
@@ -190,7 +201,7 @@ def _plain(text: str) -> str:
     return " ".join(text.replace("**", "").replace("__", "").lower().split())
 
 
-def holds_answer(sentence: str, item: dict[str, Any]) -> bool:
+def holds_answer(sentence: str, item: TrainingItem) -> bool:
     """Whether a candidate sentence is the answer sentence of a training item: it
     contains the given answer text (or is part of it), or else all its key facts."""
     text = _plain(sentence)
@@ -203,7 +214,7 @@ def holds_answer(sentence: str, item: dict[str, Any]) -> bool:
 
 
 def collect(question_files: Sequence[Path], corpus: Path
-            ) -> tuple[list[SentenceRow], list[Row], dict[str, Any], str]:
+            ) -> tuple[list[SentenceRow], list[Row], JSONObject, str]:
     """Sentence rows for the ranker and, with the ranker fitted on them, evidence rows
     for the refusal model."""
     from ingest import Ingestor
@@ -215,11 +226,10 @@ def collect(question_files: Sequence[Path], corpus: Path
         SentenceRanker,
         TermWeights,
         measure_evidence,
+        open_kora,
     )
-    from rag.providers.embedding import Embedder
     from rag.providers.keyword import Vocabulary
-    from rag.providers.vectorstore import DataDir
-    from rag.retrieval import Filters, Retriever
+    from rag.retrieval import Filters
     from rag.settings import Settings
 
     in_scope, out_of_scope = load_questions(question_files)
@@ -227,11 +237,9 @@ def collect(question_files: Sequence[Path], corpus: Path
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="kora-calibrate-") as temporary:
         settings = Settings.load(data_dir=Path(temporary), corpus_dir=corpus, llm="none")
-        embedder = Embedder.load(settings)
-        data_dir = DataDir(settings)
-        Ingestor(settings, embedder, data_dir).run([corpus])
-        retriever = Retriever.open(settings, data_dir, embedder)
-        try:
+        with open_kora(settings) as kora:
+            Ingestor.over(kora).run([corpus])
+            retriever, embedder = kora.retriever, kora.embedder
             weights = TermWeights(retriever.keyword, retriever.analyzer)
             vocabulary = retriever.keyword.vocabulary if retriever.keyword else Vocabulary({})
             normaliser = QuestionNormaliser(vocabulary, weights.zipf)
@@ -283,8 +291,6 @@ def collect(question_files: Sequence[Path], corpus: Path
             for item in out_of_scope:
                 rows.append(Row(item["question"], 0, 1.0, "", "out_of_scope",
                                 evidence(item["question"])))
-        finally:
-            retriever.close()
     return sentence_rows, rows, model_data, settings.embedding_model
 
 
@@ -340,7 +346,7 @@ def fit_ranking(x: np.ndarray, y: np.ndarray, question: np.ndarray, w: np.ndarra
     return direction * slope[0], bias
 
 
-def fit_sentence_model(rows: list[SentenceRow]) -> dict[str, Any]:
+def fit_sentence_model(rows: list[SentenceRow]) -> JSONObject:
     """Two models over the candidates' features (see ``rag.answering.sentence_model``),
     and their top-1 accuracy with whole documents left out of the fit."""
     from rag.answering import CHEAP_FEATURES, FEATURE_NAMES
@@ -356,7 +362,7 @@ def fit_sentence_model(rows: list[SentenceRow]) -> dict[str, Any]:
     groups = sorted({r.group for r in rows})
     order = np.random.default_rng(11).permutation(len(groups))
     fold_of = {groups[g]: i % FOLDS for i, g in enumerate(order)}
-    result: dict[str, Any] = {"questions": len(per_question), "candidates": len(rows),
+    result: JSONObject = {"questions": len(per_question), "candidates": len(rows),
                               "method": "softmax over each question's candidates (L2 1.0), "
                                         "then a logistic over its score"}
     for name, columns in (("cheap", CHEAP_FEATURES), ("full", FEATURE_NAMES)):
@@ -378,7 +384,7 @@ def fit_sentence_model(rows: list[SentenceRow]) -> dict[str, Any]:
     return result
 
 
-def fit(rows: list[Row], columns: Sequence[str]) -> dict[str, Any]:
+def fit(rows: list[Row], columns: Sequence[str]) -> JSONObject:
     x, y, w = matrices(rows, columns)
     weights, bias = fit_logistic(x, y, w)
     p = probabilities(x, weights, bias)
@@ -408,7 +414,7 @@ def main() -> None:
 
     _, rows, sentence_model, model_name = collect(
         [q for q in args.questions if q.exists()], args.corpus)
-    result: dict[str, Any] = {
+    result: JSONObject = {
         "embedding_model": model_name,
         "calibrated_at": datetime.now(UTC).date().isoformat(),
         "data": {
@@ -434,10 +440,11 @@ def main() -> None:
     }
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k != "data"}, indent=2))
-    summary: dict[str, Any] = {key: value for key, value in sentence_model.items()
+    summary: JSONObject = {key: value for key, value in sentence_model.items()
                if key not in ("cheap", "full")}
     for name in ("cheap", "full"):
-        summary[name] = {k: v for k, v in sentence_model[name].items() if k != "weights"}
+        fitted = cast("JSONObject", sentence_model[name])
+        summary[name] = {k: v for k, v in fitted.items() if k != "weights"}
     print(json.dumps({"sentence_model": summary}, indent=2))
 
 

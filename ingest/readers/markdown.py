@@ -13,6 +13,7 @@ from ingest.readers.base import ParsedDocument, SectionBuilder, title_from_filen
 from ingest.readers.dates import date_in_text
 from ingest.readers.encoding import decode_text
 from rag.errors import ReaderError
+from rag.jsontypes import JSONObject
 
 EXTENSIONS = (".md", ".markdown")
 
@@ -21,7 +22,7 @@ _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^(```|~~~)")
 
 
-def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+def split_front_matter(text: str) -> tuple[JSONObject, str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text

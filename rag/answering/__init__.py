@@ -7,6 +7,7 @@ from rag.answering.assistant import Assistant, LLMSlots
 from rag.answering.dated import OLDER_LABEL, UNDATED, as_of, asks_for_latest, german_date
 from rag.answering.evidence import FEATURES, measure_evidence
 from rag.answering.extractive import COUNT_SOURCE_PASSAGES, SentenceRanker
+from rag.answering.kora import Kora, open_kora
 from rag.answering.normalise import QuestionNormaliser
 from rag.answering.prompts import NEAREST_HEADER, SYSTEM_PROMPT, UNSUPPORTED_MARK
 from rag.answering.question_kinds import Expected, expected_answer, find_expressions
@@ -41,6 +42,7 @@ __all__ = [
     "Citation",
     "EmptyQuestionError",
     "Expected",
+    "Kora",
     "LLMSlots",
     "LogisticModel",
     "Nearest",
@@ -58,5 +60,6 @@ __all__ = [
     "find_expressions",
     "german_date",
     "measure_evidence",
+    "open_kora",
     "veto",
 ]

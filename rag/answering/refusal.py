@@ -40,7 +40,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from rag.answering.evidence import Evidence
 
@@ -81,6 +81,21 @@ class Decision:
     probability: float
 
 
+class _ModelEntry(TypedDict):
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+    sure: float
+
+
+class _CalibrationFile(TypedDict):
+    """The calibration file as evaluation/calibration writes it."""
+
+    with_dense: _ModelEntry
+    without_dense: _ModelEntry
+    embedding_model: str
+
+
 class RefusalModel:
     """P(the documents answer the question) from the evidence; one model per embedding
     model it was calibrated with, and one without the model-specific similarities for
@@ -94,9 +109,9 @@ class RefusalModel:
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> RefusalModel:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        data: _CalibrationFile = json.loads(path.read_text(encoding="utf-8"))
 
-        def model(entry: dict[str, Any]) -> LogisticModel:
+        def model(entry: _ModelEntry) -> LogisticModel:
             return LogisticModel(dict(entry["weights"]), float(entry["bias"]),
                                  float(entry["threshold"]), float(entry["sure"]))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
 
+from rag.jsontypes import JSONObject
 from rag.passage import Passage
 
 
@@ -27,7 +27,7 @@ class Citation:
     n: int
     passage: Passage
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JSONObject:
         """The contract's citation object: the number and the passage, without the
         positions inside the document (``--json`` has never carried them)."""
         fields = {key: value for key, value in self.passage.as_dict().items()
@@ -42,7 +42,7 @@ class Nearest:
     citation: Citation
     sentence: str  # its sentence that comes closest to the question
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JSONObject:
         return {**self.citation.as_json(), "sentence": self.sentence}
 
 
@@ -87,7 +87,7 @@ class Answer:
         """The documents do not cover the question."""
         return self.mode is AnswerMode.REFUSED
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JSONObject:
         return {
             "question": self.question,
             "answer": self.answer,

@@ -16,7 +16,7 @@ import math
 import re
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 SENTENCE_MODEL_FILE = Path(__file__).resolve().parent / "sentence_model.json"
 
@@ -65,6 +65,13 @@ FEATURE_NAMES = tuple(f.name for f in fields(SentenceFeatures))
 CHEAP_FEATURES = FEATURE_NAMES[:-1]
 
 
+class LogisticJSON(TypedDict):
+    """One fitted logistic model as the model file holds it."""
+
+    weights: dict[str, float]
+    bias: float
+
+
 @dataclass(frozen=True)
 class Logistic:
     names: tuple[str, ...]
@@ -76,7 +83,7 @@ class Logistic:
         return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Logistic:
+    def from_json(cls, data: LogisticJSON) -> Logistic:
         names = tuple(data["weights"])
         return cls(names, tuple(float(data["weights"][n]) for n in names), float(data["bias"]))
 

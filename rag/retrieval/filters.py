@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+
+from rag.jsontypes import JSONObject, as_int
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
 
@@ -49,8 +50,8 @@ class Filters:
                 high += 99
         return low, high
 
-    def chroma_where(self) -> dict[str, Any] | None:
-        clauses: list[dict[str, Any]] = []
+    def chroma_where(self) -> JSONObject | None:
+        clauses: list[JSONObject] = []
         if self.types:
             clauses.append({"type": {"$in": list(self.types)}})
         if self.exclude_docs:
@@ -64,13 +65,13 @@ class Filters:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def matches(self, meta: dict[str, Any]) -> bool:
+    def matches(self, meta: JSONObject) -> bool:
         if self.types and meta.get("type") not in self.types:
             return False
         if meta.get("doc_id") in self.exclude_docs:
             return False
         low, high = self._bounds()
-        key = int(meta.get("date_sort", 0) or 0)
+        key = as_int(meta.get("date_sort", 0) or 0)
         if low is not None and key < low:
             return False
         return not (high is not None and key > high)

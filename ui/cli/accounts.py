@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from people import People, env_password
 from ui.cli.quality import add_feedback_actions
@@ -18,6 +18,9 @@ from ui.cli.shared import (
     load_settings,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from people import AccountStore, ApiKey
 
 
 def actor() -> str:
@@ -80,7 +83,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _admin_list(args: argparse.Namespace, store: Any) -> int:
+def _admin_list(args: argparse.Namespace, store: AccountStore) -> int:
     accounts = store.accounts()
     env_set = env_password() is not None
     env_state = "unset" if not env_set else "ignored" if accounts else "active"
@@ -138,7 +141,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _token_list(args: argparse.Namespace, keys: list[Any]) -> int:
+def _token_list(args: argparse.Namespace, keys: list[ApiKey]) -> int:
     rows = [{"id": k.id, "name": k.name, "state": k.state(), "created": k.created,
              "expires": k.expires, "revoked": k.revoked, "requests": k.requests,
              "last_used": k.last_used} for k in keys]

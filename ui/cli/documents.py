@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from contextlib import closing
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, get_args
 
 from rag.choices import LLMKind, RetrieverMode
 from ui import strings as S
@@ -21,44 +20,47 @@ from ui.cli.shared import (
     print_json,
 )
 
+if TYPE_CHECKING:
+    from ingest import IngestReport
+    from rag.settings import Settings
+
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest import Ingestor, needs_confirmation, plan_ingest, removal_check
+    from rag.answering import open_kora
     from rag.errors import UsageError
-    from rag.providers.embedding import Embedder
-    from rag.providers.vectorstore import DataDir
     from ui.progress import document_bar
 
     settings = load_settings(args)
-    data_dir = DataDir(settings)
-    data_dir.current()  # an unreachable Chroma server fails here, before the model loads
-    paths = [Path(p) for p in args.paths] or None
-    if args.dry_run:
-        report = plan_ingest(settings, data_dir, paths, rebuild=args.rebuild, prune=args.prune)
-        _print_ingest_report(report, args, settings)
-        return EXIT_FAILED if report.failed else EXIT_OK
-    removing, indexed = removal_check(settings, data_dir, paths) if args.prune else (0, 0)
-    large = needs_confirmation(settings, removing, indexed)
-    if large and not args.yes:
-        raise UsageError(
-            f"--prune would remove {removing} of {indexed} indexed documents "
-            f"({removing / indexed:.0%}, more than {settings.max_removal_share:.0%}): see "
-            "which with `kora ingest --prune --dry-run`, then confirm with --yes.")
-    embedder = Embedder.load(settings)
-    ingestor = Ingestor(settings, embedder, data_dir)
-    report = ingestor.run(
-        paths,
-        rebuild=args.rebuild,
-        prune=args.prune,
-        progress=None if args.json else document_bar(),
-    )
+    with open_kora(settings) as kora:
+        kora.data_dir.current()  # an unreachable Chroma server fails here, before the model loads
+        paths = [Path(p) for p in args.paths] or None
+        if args.dry_run:
+            report = plan_ingest(settings, kora.data_dir, paths, rebuild=args.rebuild,
+                                 prune=args.prune)
+            _print_ingest_report(report, args, settings)
+            return EXIT_FAILED if report.failed else EXIT_OK
+        removing, indexed = (removal_check(settings, kora.data_dir, paths) if args.prune
+                             else (0, 0))
+        large = needs_confirmation(settings, removing, indexed)
+        if large and not args.yes:
+            raise UsageError(
+                f"--prune would remove {removing} of {indexed} indexed documents "
+                f"({removing / indexed:.0%}, more than {settings.max_removal_share:.0%}): see "
+                "which with `kora ingest --prune --dry-run`, then confirm with --yes.")
+        report = Ingestor.over(kora).run(
+            paths,
+            rebuild=args.rebuild,
+            prune=args.prune,
+            progress=None if args.json else document_bar(),
+        )
     if large:
         _audit_large_removal(settings, report, indexed)
     _print_ingest_report(report, args, settings)
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
-def _audit_large_removal(settings: Any, report: Any, indexed: int) -> None:
+def _audit_large_removal(settings: Settings, report: IngestReport, indexed: int) -> None:
     """A confirmed large removal is recorded, as an admin's deletion is."""
     from people import People, document_ref
     from ui.cli.accounts import actor
@@ -69,7 +71,8 @@ def _audit_large_removal(settings: Any, report: Any, indexed: int) -> None:
         detail={"removed": report.removed, "indexed": indexed})
 
 
-def _print_ingest_report(report: Any, args: argparse.Namespace, settings: Any) -> None:
+def _print_ingest_report(report: IngestReport, args: argparse.Namespace,
+                         settings: Settings) -> None:
     if args.json:
         print_json(report.as_dict())
         return
@@ -101,20 +104,15 @@ def _print_ingest_report(report: Any, args: argparse.Namespace, settings: Any) -
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from rag.answering import clean_question
-    from rag.providers.embedding import Embedder
-    from rag.providers.vectorstore import DataDir
-    from rag.retrieval import Retriever
+    from rag.answering import clean_question, open_kora
 
     query, notice = clean_question(args.query)
     if notice:
         print(f"{S.NOTICE_PREFIX}{notice}", file=sys.stderr)
     settings = load_settings(args)
-    data_dir = DataDir(settings)
-    data_dir.require_chunks()
     mode = args.retriever or settings.retriever
-    with closing(Retriever.open(settings, data_dir, Embedder.load(settings))) as retriever:
-        results = retriever.search(query, mode=mode, filters=filters_from(args))
+    with open_kora(settings) as kora:
+        results = kora.retriever.search(query, mode=mode, filters=filters_from(args))
     if args.json:
         print_json({"query": query, "retriever": mode,
                     "passages": [r.passage.as_dict() for r in results]})
@@ -130,7 +128,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.answering import Assistant, clean_question
+    from rag.answering import clean_question, open_kora
 
     # an empty question is a usage error before the model is loaded; the Answerer
     # cleans (and, if needed, cuts) the question again and reports that in the notice
@@ -143,7 +141,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         streamed.append(piece)
         print(piece, end="", flush=True)
 
-    with Assistant.open(settings) as assistant:
+    with open_kora(settings) as kora:
+        assistant = kora.assistant
         answer = assistant.answerer.ask(
             args.question, filters=filters_from(args), top_k=settings.top_k,
             on_token=show if streaming else None,

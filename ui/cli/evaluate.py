@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ui.cli.shared import EXIT_FAILED, EXIT_OK, Commands, load_settings, print_json
+
+if TYPE_CHECKING:
+    from evaluation import CaseResult, EvalResult, GoldenSet
+    from rag.jsontypes import JSONObject
+    from rag.providers.embedding import Embedder
+    from rag.settings import Settings
 
 # the repository's corpus, which the golden set refers to
 SHIPPED_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
@@ -22,7 +28,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return _eval_beir(args, settings)
 
 
-def _eval_beir(args: argparse.Namespace, settings: Any) -> int:
+def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
     from evaluation import evaluate_beir
     from rag.errors import UsageError
     from rag.providers.embedding import Embedder
@@ -44,7 +50,7 @@ def _eval_beir(args: argparse.Namespace, settings: Any) -> int:
     return EXIT_OK
 
 
-def _eval_golden(args: argparse.Namespace, settings: Any) -> int:
+def _eval_golden(args: argparse.Namespace, settings: Settings) -> int:
     """The shipped set (or --golden FILE), then the city's own set when it exists; each
     run's headline figures are appended to the history in the data directory. A local
     set (``kind: local``) fails the command when any of its cases fails."""
@@ -52,7 +58,7 @@ def _eval_golden(args: argparse.Namespace, settings: Any) -> int:
     from rag.providers.embedding import Embedder
 
     embedder = Embedder.load(settings)
-    sets: list[tuple[str, Any]] = []
+    sets: list[tuple[str, GoldenSet]] = []
     if args.golden:
         golden = GoldenSet.load(Path(args.golden))
         sets.append(("local" if golden.kind == "local" else Path(args.golden).stem, golden))
@@ -69,7 +75,7 @@ def _eval_golden(args: argparse.Namespace, settings: Any) -> int:
                              [headline(result, golden, name=name)
                               for name, golden, result in runs])
     outputs = []
-    failing: list[tuple[str, list[dict[str, Any]]]] = []
+    failing: list[tuple[str, list[CaseResult]]] = []
     for number, (name, golden, result) in enumerate(runs):
         folder = Path(args.report) if number == 0 else Path(args.report) / name
         output = {**result.as_dict(), "report": str(write_report_for(result, folder))}
@@ -97,8 +103,8 @@ def _eval_golden(args: argparse.Namespace, settings: Any) -> int:
     return EXIT_FAILED if failing else EXIT_OK
 
 
-def _run_set(args: argparse.Namespace, settings: Any, embedder: Any, golden: Any, *,
-             alone: bool) -> Any:
+def _run_set(args: argparse.Namespace, settings: Settings, embedder: Embedder, golden: GoldenSet, *,
+             alone: bool) -> EvalResult:
     """A city's set runs against the live index (its documents, the answers its staff
     get) unless --corpus names a folder for it alone; the others against the corpus."""
     from evaluation import run_golden, run_golden_on_index
@@ -113,13 +119,13 @@ def _run_set(args: argparse.Namespace, settings: Any, embedder: Any, golden: Any
                       progress=progress)
 
 
-def write_report_for(result: Any, folder: Path) -> Path:
+def write_report_for(result: EvalResult, folder: Path) -> Path:
     from evaluation import write_report
 
     return write_report(result, folder)
 
 
-def _print_golden(name: str, golden: Any, result: Any, output: dict[str, Any]) -> None:
+def _print_golden(name: str, golden: GoldenSet, result: EvalResult, output: JSONObject) -> None:
     print(f"== {name} golden set: {len(golden.questions)} questions, "
           f"{len(golden.out_of_scope)} out of scope ==")
     if result.retrieval:
@@ -136,14 +142,16 @@ def _print_golden(name: str, golden: Any, result: Any, output: dict[str, Any]) -
         for key, value in result.conversations.items():
             print(f"second turn {key}: {value}")
         print(f"faithfulness: {result.faithfulness}")
-    for case in output.get("cases", []):
+    cases = output.get("cases", [])
+    assert isinstance(cases, list)  # a local set's CaseResults, as _eval_golden adds them
+    for case in cases:
         kind = "out of scope" if case["out_of_scope"] else "facts"
         print(f"{'PASS' if case['passed'] else 'FAIL'}  {case['id']}  ({kind})  "
               f"{case['question']}")
     print(f"report: {output['report']}\n")
 
 
-def _eval_llm(args: argparse.Namespace, settings: Any) -> int:
+def _eval_llm(args: argparse.Namespace, settings: Settings) -> int:
     from evaluation import GOLDEN_FILE, GoldenSet, run_llm_eval
     from rag.errors import UsageError
     from rag.providers.embedding import Embedder
@@ -166,7 +174,9 @@ def _eval_llm(args: argparse.Namespace, settings: Any) -> int:
     print(f"answers with the fact: {result['answers_with_fact']}/{questions} "
           f"(extractive on the same index: {result['extractive_answers_with_fact']}/{questions})")
     print(f"confidently wrong: {result['confidently_wrong']}")
-    reasons = ", ".join(f"{k} {v}" for k, v in result["fallbacks_by_reason"].items())
+    by_reason = result["fallbacks_by_reason"]
+    assert isinstance(by_reason, dict)  # as run_llm_eval writes it
+    reasons = ", ".join(f"{k} {v}" for k, v in by_reason.items())
     print(f"fallbacks to the extractive answer: {result['fallbacks']}"
           + (f" ({reasons})" if reasons else ""))
     print(f"disagreements with the extractive answer: {result['disagreements']}")

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from people import CaseError, LocalGolden, People, parse_facts
+from people import AcceptedCase, CaseError, LocalGolden, People, parse_facts
 from ui.cli.shared import EXIT_OK, Commands, action_group, load_settings, print_json
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 RATINGS = {"down": -1, "up": 1, "all": None}
 
@@ -82,7 +86,7 @@ def cmd_feedback_accept(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def check_document(settings: Any, doc_id: str) -> None:
+def check_document(settings: Settings, doc_id: str) -> None:
     """A named expected document must be one the live index holds (when there is one)."""
     from rag.errors import EmptyIndexError, UsageError
     from rag.providers.vectorstore import DataDir
@@ -100,8 +104,8 @@ def check_document(settings: Any, doc_id: str) -> None:
                          "--json` shows it (the path relative to the corpus folder).")
 
 
-def audit_accept(people: People, *, account: str, client: str, entry: dict[str, Any],
-                 case: Any, facts: int, doc: str | None, path: str) -> None:
+def audit_accept(people: People, *, account: str, client: str, entry: Mapping[str, object],
+                 case: AcceptedCase, facts: int, doc: str | None, path: str) -> None:
     people.audit.append(action="feedback-accept", account=account, client=client,
                         documents=[{"doc_id": doc, "sha256": ""}] if doc else [],
                         detail={"feedback_id": entry["id"], "case_id": case.id,

@@ -8,28 +8,30 @@ import sys
 import textwrap
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, cast, get_args
 
 from rag.choices import LLMKind
+from rag.jsontypes import JSONObject
 from ui import strings as S
 from ui.cli.shared import EXIT_OK, Commands, load_settings, print_json
 
 if TYPE_CHECKING:
     from rag.providers.vectorstore import DataDir, Index
+    from rag.settings import Settings
 
 # `kora serve` on an empty Chroma server waits this long for another worker's first ingest
 SERVE_INGEST_WAIT_SECONDS = 3600.0
 _SECRET_SUFFIXES = ("_key", "password", "secret", "token")
 
 
-def _masked(name: str, value: Any) -> Any:
+def _masked(name: str, value: object) -> object:
     """Secrets are never printed: `kora config` output ends up in tickets and chats."""
     if name.endswith(_SECRET_SUFFIXES) and value:
         return "***"
     if name == "database_url" and value:
         from people import shown_url
 
-        return shown_url(value)  # the password in the URL becomes ***
+        return shown_url(str(value))  # the password in the URL becomes ***
     return value
 
 
@@ -53,7 +55,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     data_dir = DataDir(settings)
-    status: dict[str, Any] = {
+    status: JSONObject = {
         "documents": 0,
         "chunks": 0,
         "embedding_model": settings.embedding_model,
@@ -80,27 +82,30 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_json(status)
         return EXIT_OK
     for key, value in status.items():
+        # the records under these keys are the ones this module builds just above
         if key == "llm":
-            value = value["description"]
+            value = cast("JSONObject", value)["description"]
         if key == "people_data":
-            value = (f"accounts, audit and feedback in {value['database']}"
-                     + (f" ({value['error']})" if "error" in value else
-                        f" ({value['accounts']} accounts, {value['audit_entries']} audit "
-                        f"entries, {value['feedback']} feedback)"))
+            people = cast("JSONObject", value)
+            value = (f"accounts, audit and feedback in {people['database']}"
+                     + (f" ({people['error']})" if "error" in people else
+                        f" ({people['accounts']} accounts, {people['audit_entries']} audit "
+                        f"entries, {people['feedback']} feedback)"))
         if key == "last_ingest" and value:
-            value = (f"{value['finished_at']}: {value['added']} added, {value['updated']} "
-                     f"updated, {value['unchanged']} unchanged, {value['removed']} removed, "
-                     f"{len(value['failed'])} failed")
+            run = cast("JSONObject", value)
+            value = (f"{run['finished_at']}: {run['added']} added, {run['updated']} "
+                     f"updated, {run['unchanged']} unchanged, {run['removed']} removed, "
+                     f"{len(cast('list[object]', run['failed']))} failed")
         print(f"{key}: {value}")
     return EXIT_OK
 
 
-def _index_status(data_dir: DataDir, index: Index) -> dict[str, Any]:
+def _index_status(data_dir: DataDir, index: Index) -> JSONObject:
     """What `kora status` reports of the live index (in the order it prints it)."""
     from rag.errors import IndexModelMismatchError
     from rag.providers.index_generation import keyword_manifest
 
-    status: dict[str, Any] = {}
+    status: JSONObject = {}
     try:
         data_dir.check_model(index.generation)
     except IndexModelMismatchError as exc:
@@ -119,13 +124,13 @@ def _index_status(data_dir: DataDir, index: Index) -> dict[str, Any]:
     }
 
 
-def _people_status(settings: Any) -> dict[str, Any]:
+def _people_status(settings: Settings) -> JSONObject:
     """Where accounts, API keys, the audit trail and feedback live, and how many; a
     database that is down is reported, not raised (the index may still be fine)."""
     from people import DatabaseUnavailableError, People
 
     people = People.open(settings, purge_feedback=False)
-    status: dict[str, Any] = {"database": people.database.location}
+    status: JSONObject = {"database": people.database.location}
     try:
         status.update(people.counts())
     except DatabaseUnavailableError as exc:
@@ -135,7 +140,7 @@ def _people_status(settings: Any) -> dict[str, Any]:
     return status
 
 
-def _llm_status(settings: Any) -> dict[str, Any]:
+def _llm_status(settings: Settings) -> JSONObject:
     """Which answer generator `kora ask` and `kora serve` would use (nothing is loaded;
     auto mode probes Ollama and reads the GGUF file's header)."""
     from rag.errors import KoraError
@@ -150,21 +155,20 @@ def _llm_status(settings: Any) -> dict[str, Any]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from ingest import Ingestor
-    from rag.providers.embedding import Embedder
-    from rag.providers.vectorstore import DataDir
+    from rag.answering import open_kora
     from ui.progress import document_bar
 
     settings = load_settings(args)
-    data_dir = DataDir(settings)
-    if _index_is_empty(data_dir):
-        print(S.CLI_FIRST_INDEX.format(corpus=settings.corpus_dir), file=sys.stderr)
-        # several workers starting on one empty server: the first indexes, the others
-        # wait for it and then find every file indexed
-        report = Ingestor(settings, Embedder.load(settings), data_dir).run(
-            [settings.corpus_dir], progress=document_bar(),
-            wait_for_lock=SERVE_INGEST_WAIT_SECONDS if data_dir.shared else 0.0)
-        for failure in report.failed:
-            print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
+    with open_kora(settings) as kora:
+        if _index_is_empty(kora.data_dir):
+            print(S.CLI_FIRST_INDEX.format(corpus=settings.corpus_dir), file=sys.stderr)
+            # several workers starting on one empty server: the first indexes, the others
+            # wait for it and then find every file indexed
+            report = Ingestor.over(kora).run(
+                [settings.corpus_dir], progress=document_bar(),
+                wait_for_lock=SERVE_INGEST_WAIT_SECONDS if kora.data_dir.shared else 0.0)
+            for failure in report.failed:
+                print(f"FAILED {failure.path}: {failure.reason}", file=sys.stderr)
     from ui.app import serve
 
     serve(settings, args.host, args.port)

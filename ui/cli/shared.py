@@ -6,7 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from rag.retrieval import Filters
+    from rag.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Handler = Callable[[argparse.Namespace], int]
@@ -18,7 +22,7 @@ class AddAction(Protocol):
                  shared_options: bool = ...) -> argparse.ArgumentParser: ...
 
 
-def load_settings(args: argparse.Namespace) -> Any:
+def load_settings(args: argparse.Namespace) -> Settings:
     from pydantic import ValidationError
 
     from rag.errors import KoraError
@@ -42,11 +46,11 @@ def load_settings(args: argparse.Namespace) -> Any:
         ) from exc
 
 
-def print_json(data: Any) -> None:
+def print_json(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def filters_from(args: argparse.Namespace) -> Any:
+def filters_from(args: argparse.Namespace) -> Filters:
     from rag.retrieval import Filters
 
     return Filters(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.files import replace_folder, temporary_folder_for, write_json_atomic
+from rag.jsontypes import JSONObject, as_int
 
 if TYPE_CHECKING:
     import bm25s
@@ -163,7 +164,7 @@ class Vocabulary:
 
 class KeywordIndex:
     def __init__(self, bm25: bm25s.BM25 | None, ids: list[str], analyzer: GermanAnalyzer,
-                 manifest: dict[str, Any], vocabulary: Vocabulary | None = None) -> None:
+                 manifest: JSONObject, vocabulary: Vocabulary | None = None) -> None:
         self._bm25 = bm25
         self.ids = ids
         self.analyzer = analyzer
@@ -173,7 +174,7 @@ class KeywordIndex:
     @classmethod
     def build(
         cls, ids: list[str], texts: list[str], directory: Path, *, analyzer: GermanAnalyzer,
-        source: dict[str, Any] | None = None,
+        source: JSONObject | None = None,
     ) -> None:
         """Index ``texts`` and write the index to ``directory`` (replacing it atomically).
         ``source`` (generation and version of the index read) goes into the manifest."""
@@ -194,7 +195,7 @@ class KeywordIndex:
         replace_folder(directory, with_folder=temporary)
 
     @staticmethod
-    def read_manifest(directory: Path) -> dict[str, Any] | None:
+    def read_manifest(directory: Path) -> JSONObject | None:
         try:
             data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError):
@@ -213,7 +214,7 @@ class KeywordIndex:
         return bool(
             manifest.get("analyzer") == analyzer
             and manifest.get("generation", generation) == generation
-            and int(manifest.get("version", 0)) == version
+            and as_int(manifest.get("version", 0)) == version
             and manifest.get("count") == count
         )
 
@@ -227,7 +228,7 @@ class KeywordIndex:
             return
         generation, version = built_from
         if (manifest.get("generation", generation) == generation
-                and int(manifest.get("version", 0)) == version):
+                and as_int(manifest.get("version", 0)) == version):
             write_json_atomic(directory / MANIFEST, {**manifest, "generation": now_from[0],
                                                      "version": now_from[1]})
 

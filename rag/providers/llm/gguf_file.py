@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import LLMUnavailableError
+from rag.jsontypes import JSONObject
 from rag.providers.llm.base import FALLBACK, one_line
 
 GGUF_MAGIC = b"GGUF"
@@ -196,7 +197,7 @@ def _positive_int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and value > 0 else None
 
 
-def _kv_bytes_per_token(fields: dict[str, Any], architecture: str) -> int:
+def _kv_bytes_per_token(fields: JSONObject, architecture: str) -> int:
     """f16 keys and values of every layer for one token; 0 where the header does not say
     (recurrent architectures keep a fixed-size state instead)."""
     prefix = f"{architecture}."

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import LLMUnavailableError
+from rag.jsontypes import JSONObject
 from rag.providers.llm.base import FALLBACK, Message, one_line
 from rag.providers.llm.gguf_file import GGUFInfo, check_memory, find_gguf, read_gguf
 
@@ -218,7 +219,7 @@ class LlamaCppChat:
         content = delta.get("content")
         return content if isinstance(content, str) else ""
 
-    def _refused(self, error: dict[str, Any]) -> LLMUnavailableError:
+    def _refused(self, error: JSONObject) -> LLMUnavailableError:
         if error.get("type") == "exceed_context_size_error":
             return LLMUnavailableError(
                 f"The question and its sources need {error.get('n_prompt_tokens', '?')} tokens, "

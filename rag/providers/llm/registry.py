@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag.errors import LLMUnavailableError
+from rag.jsontypes import JSONObject
 from rag.providers.llm.base import ChatModel
 from rag.providers.llm.gguf_file import GGUFInfo, check_memory, find_gguf, read_gguf
 from rag.providers.llm.llamacpp import LlamaCppChat, context_for, default_threads
@@ -35,7 +36,7 @@ class LLMChoice:
     # the start of the line that says why it fell back to extractive answers
     label: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JSONObject:
         """What the reports show (the GGUF header stays out)."""
         return {name: getattr(self, name)
                 for name in ("backend", "model", "context_window", "description")}

@@ -20,12 +20,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from llama_index.core.storage.kvstore.types import BaseKVStore
 
 from rag.errors import KoraError
 from rag.files import file_lock, read_json, write_json_atomic
+from rag.jsontypes import JSONObject, as_float, as_int
 from rag.providers.vectorstore.chroma import ChromaClient
 from rag.providers.vectorstore.docstore import ChromaKVStore, SqliteKVStore
 from rag.providers.vectorstore.generation import KV_PREFIX
@@ -59,24 +60,24 @@ class FileCatalog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _read(self, name: str) -> dict[str, Any] | None:
+    def _read(self, name: str) -> JSONObject | None:
         data = read_json(self.path / name)
         return data if isinstance(data, dict) else None
 
-    def _write(self, name: str, data: dict[str, Any]) -> None:
+    def _write(self, name: str, data: JSONObject) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.path / name, data)
 
-    def read_pointer(self) -> dict[str, Any] | None:
+    def read_pointer(self) -> JSONObject | None:
         return self._read(POINTER_FILE)
 
-    def write_pointer(self, data: dict[str, Any]) -> None:
+    def write_pointer(self, data: JSONObject) -> None:
         self._write(POINTER_FILE, data)
 
-    def read_report(self) -> dict[str, Any] | None:
+    def read_report(self) -> JSONObject | None:
         return self._read(LAST_INGEST_FILE)
 
-    def write_report(self, report: dict[str, Any]) -> None:
+    def write_report(self, report: JSONObject) -> None:
         self._write(LAST_INGEST_FILE, report)
 
     def lock(self, *, wait_seconds: float) -> contextlib.AbstractContextManager[None]:
@@ -109,7 +110,7 @@ class ChromaCatalog:
             self._meta = self.chroma.plain_collection(META_COLLECTION)
         return self._meta
 
-    def _read(self, record: str) -> dict[str, Any] | None:
+    def _read(self, record: str) -> JSONObject | None:
         with self.chroma.guarded():
             try:
                 found = self._records().get(ids=[record], include=["documents"])
@@ -125,7 +126,7 @@ class ChromaCatalog:
         data = json.loads(documents[0])
         return data if isinstance(data, dict) else None
 
-    def _write(self, record: str, data: dict[str, Any]) -> None:
+    def _write(self, record: str, data: JSONObject) -> None:
         with self.chroma.guarded():
             self._records().upsert(ids=[record], documents=[json.dumps(data, ensure_ascii=False)],
                                    embeddings=[[1.0]], metadatas=[{"kora": record}])
@@ -134,16 +135,16 @@ class ChromaCatalog:
         with self.chroma.guarded():
             self._records().delete(ids=[record])
 
-    def read_pointer(self) -> dict[str, Any] | None:
+    def read_pointer(self) -> JSONObject | None:
         return self._read("live")
 
-    def write_pointer(self, data: dict[str, Any]) -> None:
+    def write_pointer(self, data: JSONObject) -> None:
         self._write("live", data)
 
-    def read_report(self) -> dict[str, Any] | None:
+    def read_report(self) -> JSONObject | None:
         return self._read("last-ingest")
 
-    def write_report(self, report: dict[str, Any]) -> None:
+    def write_report(self, report: JSONObject) -> None:
         self._write("last-ingest", report)
 
     @contextlib.contextmanager
@@ -180,6 +181,15 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
+class _Claim(TypedDict):
+    """Who holds the ingest lease: written with its expiry into the catalog."""
+
+    owner: str
+    host: str
+    pid: int
+    data_dir: str
+
+
 class _Lease:
     """One ingest at a time across machines: a record in the server names its holder and
     when the claim ends; the holder renews it while it works."""
@@ -193,21 +203,21 @@ class _Lease:
     def __init__(self, catalog: ChromaCatalog, *, path: Path, url: str) -> None:
         self.catalog = catalog
         self.url = url
-        self.claim: dict[str, Any] = {"owner": uuid.uuid4().hex, "host": socket.gethostname(),
-                      "pid": os.getpid(), "data_dir": str(path.resolve())}
+        self.claim: _Claim = {"owner": uuid.uuid4().hex, "host": socket.gethostname(),
+                              "pid": os.getpid(), "data_dir": str(path.resolve())}
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
-    def _held_elsewhere(self, holder: dict[str, Any] | None) -> bool:
+    def _held_elsewhere(self, holder: JSONObject | None) -> bool:
         if not holder or holder.get("owner") == self.claim["owner"]:
             return False
-        if float(holder.get("expires", 0)) < time.time():
+        if as_float(holder.get("expires", 0)) < time.time():
             return False
         if holder.get("host") == self.claim["host"]:
-            if int(holder.get("pid", 0)) == os.getpid():
+            if as_int(holder.get("pid", 0)) == os.getpid():
                 with self._held_lock:
                     return holder.get("owner") in self._held
-            return _process_exists(int(holder.get("pid", 0)))
+            return _process_exists(as_int(holder.get("pid", 0)))
         return True
 
     def _write(self) -> None:
@@ -220,7 +230,7 @@ class _Lease:
             if self._held_elsewhere(holder):
                 if time.monotonic() >= deadline:
                     assert holder is not None
-                    until = datetime.fromtimestamp(float(holder["expires"]), UTC)
+                    until = datetime.fromtimestamp(as_float(holder["expires"]), UTC)
                     raise KoraError(
                         f"Another ingest into the Chroma server {self.url} is running (host "
                         f"{holder.get('host')}, process {holder.get('pid')}): wait for it to "

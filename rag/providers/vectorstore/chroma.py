@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlparse
 
 from rag.errors import ExceptionTable, IndexUnavailableError, KoraError, look_up_causes
@@ -141,6 +141,16 @@ def probe_server(settings: Settings) -> None:
             f"{response.status_code} for /api/v2/heartbeat): check KORA_CHROMA_URL.")
 
 
+class _ChromaOptions(TypedDict, total=False):
+    """The chromadb.config.Settings that KORA sets."""
+
+    anonymized_telemetry: bool
+    allow_reset: bool
+    chroma_client_auth_provider: str
+    chroma_client_auth_credentials: str
+    chroma_auth_token_transport_header: str
+
+
 class ChromaClient:
     """One Chroma client per data directory and process (Chroma requires that)."""
 
@@ -150,15 +160,15 @@ class ChromaClient:
 
         self.settings = settings
         self.url = settings.chroma_url
-        options: dict[str, Any] = {"anonymized_telemetry": False, "allow_reset": False}
+        options: _ChromaOptions = {"anonymized_telemetry": False, "allow_reset": False}
         if settings.chroma_url:
             probe_server(settings)
             if settings.chroma_token:
-                options.update(
+                options.update(_ChromaOptions(
                     chroma_client_auth_provider="chromadb.auth.token_authn.TokenAuthClientProvider",
                     chroma_client_auth_credentials=settings.chroma_token,
                     chroma_auth_token_transport_header=settings.chroma_token_header,
-                )
+                ))
             url = urlparse(settings.chroma_url)
             with translated(settings):
                 self.client = chromadb.HttpClient(

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from rag.errors import EmptyIndexError, IndexModelMismatchError, IndexUnavailableError, KoraError
+from rag.jsontypes import JSONObject, as_float
 from rag.providers.vectorstore.catalog import Catalog, ChromaCatalog, FileCatalog
 from rag.providers.vectorstore.chroma import ChromaClient, translated, unavailable_error
 from rag.providers.vectorstore.generation import Generation, is_generation_name
@@ -84,7 +85,7 @@ class DataDir:
 
     # --- the pointer --------------------------------------------------------------------
 
-    def _pointer(self) -> dict[str, Any] | None:
+    def _pointer(self) -> JSONObject | None:
         data = self.catalog.read_pointer()
         return data if data and data.get("name") else None
 
@@ -148,7 +149,7 @@ class DataDir:
         old = self._pointer()
         previous = Generation.from_pointer(old) if old else None
         now = time.time()
-        retired = [entry for entry in (old or {}).get("retired", [])
+        retired = [entry for entry in _retired(old)
                    if entry.get("name") != index.generation.name]
         if previous is not None and previous.name != index.generation.name:
             retired.append({"name": previous.name, "since": now})
@@ -186,13 +187,14 @@ class DataDir:
         data = self._pointer() or {}
         now = time.time()
         grace = self.retire_grace_seconds
-        kept_retired = [entry for entry in data.get("retired", [])
-                        if entry.get("name") != keep and now - float(entry.get("since", 0)) < grace]
+        kept_retired = [entry for entry in _retired(data)
+                        if entry.get("name") != keep
+                        and now - as_float(entry.get("since", 0)) < grace]
         protected = {keep, *(entry["name"] for entry in kept_retired)}
         names = set(self.chroma.generation_names()) | self.catalog.kv_names()
         for name in names - protected:
             self._drop(name)
-        if data and len(kept_retired) != len(data.get("retired", [])):
+        if data and len(kept_retired) != len(_retired(data)):
             self.catalog.write_pointer({**data, "retired": kept_retired})
         for name, folder in list(self._local_dirs()):
             if name not in protected:
@@ -214,17 +216,17 @@ class DataDir:
             return
         data = self._pointer()
         if data is not None:
-            retired = [e for e in data.get("retired", []) if e.get("name") != generation_name]
-            if len(retired) != len(data.get("retired", [])):
+            retired = [e for e in _retired(data) if e.get("name") != generation_name]
+            if len(retired) != len(_retired(data)):
                 self.catalog.write_pointer({**data, "retired": retired})
         self._drop(generation_name)
 
     # --- reports and locks ----------------------------------------------------------------
 
-    def last_ingest(self) -> dict[str, Any] | None:
+    def last_ingest(self) -> JSONObject | None:
         return self.catalog.read_report()
 
-    def record_ingest(self, report: dict[str, Any]) -> None:
+    def record_ingest(self, report: JSONObject) -> None:
         self.catalog.write_report(report)
 
     @contextlib.contextmanager
@@ -232,3 +234,8 @@ class DataDir:
         """One ingest at a time: per data directory, and with a server across machines."""
         with self.catalog.lock(wait_seconds=wait_seconds):
             yield
+
+
+def _retired(pointer: JSONObject | None) -> list[JSONObject]:
+    """The generations the pointer lists as retired (name, since), none when it has none."""
+    return cast("list[JSONObject]", (pointer or {}).get("retired", []))

@@ -7,7 +7,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+
+from rag.jsontypes import JSONObject, as_int
 
 COLLECTION_PREFIX = "kora-"
 KV_PREFIX = "kora-kv-"
@@ -43,10 +44,10 @@ class Generation:
         return cls(f"{stamp}-{os.getpid()}-{secrets.token_hex(2)}", embedding_model, dimension)
 
     @classmethod
-    def from_pointer(cls, data: dict[str, Any]) -> Generation:
-        return cls(str(data["name"]), str(data["embedding_model"]), int(data["dimension"]),
-                   int(data.get("version", 0)))
+    def from_pointer(cls, data: JSONObject) -> Generation:
+        return cls(str(data["name"]), str(data["embedding_model"]), as_int(data["dimension"]),
+                   as_int(data.get("version", 0)))
 
-    def as_pointer(self) -> dict[str, Any]:
+    def as_pointer(self) -> JSONObject:
         return {"name": self.name, "embedding_model": self.embedding_model,
                 "dimension": self.dimension, "version": self.version}

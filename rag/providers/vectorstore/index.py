@@ -13,6 +13,7 @@ from llama_index.core.storage.docstore.keyval_docstore import KVDocumentStore
 from llama_index.core.storage.kvstore.types import BaseKVStore
 from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
+from rag.jsontypes import JSONObject
 from rag.providers.vectorstore.docstore import open_docstore
 from rag.providers.vectorstore.generation import Generation
 
@@ -35,7 +36,7 @@ class StoredChunk:
 
     chunk_id: str
     text: str
-    metadata: dict[str, Any]
+    metadata: JSONObject
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class ChunkPage(NamedTuple):
 
     ids: list[str]
     texts: list[str]  # empty strings when the texts were not asked for
-    metadatas: list[dict[str, Any]]
+    metadatas: list[JSONObject]
 
 
 class Index:
@@ -76,11 +77,11 @@ class Index:
     def _guarded(self) -> contextlib.AbstractContextManager[None]:
         return self.data_dir.guarded()
 
-    def file_states(self) -> dict[str, dict[str, Any]]:
+    def file_states(self) -> dict[str, JSONObject]:
         """doc_id -> {"sha256", "path", "indexed_at"} for every indexed file."""
         return self.kvstore.get_all(FILE_STATE_COLLECTION)
 
-    def set_file_state(self, doc_id: str, state: dict[str, Any]) -> None:
+    def set_file_state(self, doc_id: str, state: JSONObject) -> None:
         self.kvstore.put(doc_id, state, collection=FILE_STATE_COLLECTION)
 
     def delete_file_state(self, doc_id: str) -> None:
@@ -155,7 +156,7 @@ class Index:
             return int(self._collection.count())
 
     def nearest(self, embedding: list[float], *, limit: int,
-                where: dict[str, Any] | None) -> list[NearestChunk]:
+                where: JSONObject | None) -> list[NearestChunk]:
         """The ``limit`` chunks nearest to ``embedding``, nearest first."""
         with self._guarded():
             result = self._collection.query(
