@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
-import threading
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -35,9 +33,8 @@ from people import (
 )
 from rag.errors import KoraError
 from rag.settings import Settings
-from ui import admin
 from ui import strings as S
-from ui.admin_actions import EXPORT_KEEP_SECONDS, AdminActions, database_down
+from ui.admin_actions import AdminActions, database_down, export_for_download
 
 TOPICS_SHOWN = 20
 HISTORY_ROWS = 10
@@ -193,9 +190,8 @@ class QualityActions:
                           client=principal.client,
                           detail={"topics": len(topics),
                                   "questions": sum(t.count for t in topics)})
-        path = admin.export_file(self.actions.export_dir, S.TOPICS_EXPORT_NAME,
-                                 topics_csv(topics))
-        _remove_later(path)
+        path = export_for_download(self.actions.export_dir, S.TOPICS_EXPORT_NAME,
+                                   topics_csv(topics))
         return path, S.TOPICS_EXPORT_DONE.format(topics=len(topics))
 
     # --- Qualität im Verlauf -------------------------------------------------------------
@@ -263,11 +259,6 @@ def _sources(sources: list[dict[str, Any]]) -> str:
     return "; ".join(f"[{s.get('n', '')}] {s.get('doc_id', '')}" for s in sources)
 
 
-def _remove_later(path: str) -> None:
-    """As the other exports: KORA's copy goes once Gradio has taken its own."""
-    timer = threading.Timer(EXPORT_KEEP_SECONDS, Path(path).unlink, kwargs={"missing_ok": True})
-    timer.daemon = True
-    timer.start()
 
 
 class QualityHandlers:
