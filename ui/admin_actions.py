@@ -225,8 +225,7 @@ class AdminActions:
         text, rows = self.feedback.export_csv()
         self.audit.append(action="feedback-export", account=principal.account,
                           client=principal.client, detail={"rows": rows})
-        path = admin.export_file(self.export_dir, S.FEEDBACK_EXPORT_NAME, text)
-        _remove_later(path)
+        path = export_for_download(self.export_dir, S.FEEDBACK_EXPORT_NAME, text)
         return path, S.ADMIN_EXPORT_DONE.format(rows=rows,
                                                 days=self.settings.feedback_retention_days)
 
@@ -251,8 +250,7 @@ class AdminActions:
         entries = self.audit.entries()
         self.audit.append(action="audit-export", account=principal.account,
                           client=principal.client, detail={"entries": len(entries)})
-        path = admin.export_file(self.export_dir, S.AUDIT_EXPORT_NAME, entries_csv(entries))
-        _remove_later(path)
+        path = export_for_download(self.export_dir, S.AUDIT_EXPORT_NAME, entries_csv(entries))
         return path, ""
 
 
@@ -261,7 +259,11 @@ def _progress(progress: gr.Progress | None) -> ProgressCallback | None:
     return None if progress is None else web_progress(progress)
 
 
-def _remove_later(path: str) -> None:
+def export_for_download(folder: Path, name: str, text: str) -> str:
+    """An export written for Gradio to hand out; KORA's copy goes once Gradio has taken
+    its own (after EXPORT_KEEP_SECONDS)."""
+    path = admin.export_file(folder, name, text)
     timer = threading.Timer(EXPORT_KEEP_SECONDS, Path(path).unlink, kwargs={"missing_ok": True})
     timer.daemon = True
     timer.start()
+    return path

@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
-import threading
-from pathlib import Path
 from typing import cast
 
 import gradio as gr
@@ -37,9 +35,8 @@ from rag.answering import Answer
 from rag.errors import KoraError
 from rag.jsontypes import JSONObject
 from rag.settings import Settings
-from ui import admin
 from ui import strings as S
-from ui.admin_actions import EXPORT_KEEP_SECONDS, AdminActions, database_down
+from ui.admin_actions import AdminActions, database_down, export_for_download
 from ui.browser import BrowserValue, MaybeRequest, PageUpdate, SessionToken
 
 TOPICS_SHOWN = 20
@@ -199,9 +196,8 @@ class QualityActions:
                           client=principal.client,
                           detail={"topics": len(topics),
                                   "questions": sum(t.count for t in topics)})
-        path = admin.export_file(self.actions.export_dir, S.TOPICS_EXPORT_NAME,
-                                 topics_csv(topics))
-        _remove_later(path)
+        path = export_for_download(self.actions.export_dir, S.TOPICS_EXPORT_NAME,
+                                   topics_csv(topics))
         return path, S.TOPICS_EXPORT_DONE.format(topics=len(topics))
 
     # --- Qualität im Verlauf -------------------------------------------------------------
@@ -270,11 +266,6 @@ def _sources(sources: list[JSONObject]) -> str:
     return "; ".join(f"[{s.get('n', '')}] {s.get('doc_id', '')}" for s in sources)
 
 
-def _remove_later(path: str) -> None:
-    """As the other exports: KORA's copy goes once Gradio has taken its own."""
-    timer = threading.Timer(EXPORT_KEEP_SECONDS, Path(path).unlink, kwargs={"missing_ok": True})
-    timer.daemon = True
-    timer.start()
 
 
 class QualityHandlers:
