@@ -80,25 +80,19 @@ def evaluate(cands: list[Candidates], judge: Callable[[int, list[str]], dict[str
 def golden_run(settings: Any, embedder: Any) -> dict[str, dict[str, float]]:
     from evaluation import GoldenSet, retrieval_row
     from ingest import Ingestor
-    from rag.providers.vectorstore import DataDir
-    from rag.retrieval import Retriever
+    from rag.answering import open_kora
 
     golden = GoldenSet.load()
-    data_dir = DataDir(settings)
-    Ingestor(settings, embedder, data_dir).run([REPO / "corpus"])
-    retriever = Retriever.open(settings, data_dir, embedder)
-    try:
-        cands = candidates_for(retriever, [q.question for q in golden.questions])
-    finally:
-        retriever.close()
+    with open_kora(settings, embedder=embedder) as kora:
+        Ingestor.over(kora).run([REPO / "corpus"])
+        cands = candidates_for(kora.retriever, [q.question for q in golden.questions])
     return evaluate(cands, lambda i, docs: retrieval_row(docs, golden.questions[i].expected_docs))
 
 
 def xquad_run(settings: Any, embedder: Any, source: Path) -> dict[str, dict[str, float]]:
     from evaluation import retrieval_metrics
     from ingest import Ingestor, ParsedDocument, Section
-    from rag.providers.vectorstore import DataDir
-    from rag.retrieval import Retriever
+    from rag.answering import open_kora
 
     data = json.loads(source.read_text(encoding="utf-8"))
     documents, questions, gold = [], [], []
@@ -112,13 +106,9 @@ def xquad_run(settings: Any, embedder: Any, source: Path) -> dict[str, dict[str,
             for qa in paragraph["qas"]:
                 questions.append(qa["question"])
                 gold.append(doc_id)
-    data_dir = DataDir(settings)
-    Ingestor(settings, embedder, data_dir).index_parsed(documents)
-    retriever = Retriever.open(settings, data_dir, embedder)
-    try:
-        cands = candidates_for(retriever, questions)
-    finally:
-        retriever.close()
+    with open_kora(settings, embedder=embedder) as kora:
+        Ingestor.over(kora).index_parsed(documents)
+        cands = candidates_for(kora.retriever, questions)
     return evaluate(cands, lambda i, docs: retrieval_metrics(docs, {gold[i]: 1}))
 
 
