@@ -12,11 +12,13 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import TypedDict
 
 import gradio as gr
@@ -377,21 +379,29 @@ def api_console_line(people: People, api_settings: ApiSettings) -> str:
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Run the app until Ctrl-C."""
+    """Run the app until Ctrl-C or SIGTERM."""
     for line in start_checks(settings):
         print(line, flush=True)
     app = build_app(settings)
     if app.shared.problem is None:
         print(f"Antwortmodus: {app.shared.get().llm_description}", flush=True)
-    launch(app, settings, host=host, port=port)
-    print(S.CONSOLE_RUNNING.format(host=host, port=port), flush=True)
+    # systemd (and `kill`) stop the server with SIGTERM, which would end the process on
+    # the spot: the exports (feedback, audit: people's data) would stay in the temporary
+    # folder and in Gradio's cache. Stop as on Ctrl-C instead, so both are removed.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        launch(app, settings, host=host, port=port)
+        print(S.CONSOLE_RUNNING.format(host=host, port=port), flush=True)
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:
         app.close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 __all__ = ["KoraApp", "api_console_line", "build_app", "launch", "launch_options", "serve",

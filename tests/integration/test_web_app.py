@@ -314,6 +314,42 @@ def test_serve_command_defaults_to_loopback() -> None:
     assert build_parser().parse_args(["serve", "--port", "9000"]).port == 9000
 
 
+def test_a_server_stopped_with_sigterm_leaves_no_files_behind(
+        tmp_path: Path, shipped_data: Path) -> None:
+    """systemd stops `kora serve` with SIGTERM. The server ends as on Ctrl-C (exit 0): its
+    export folder (where feedback and audit CSVs are written) and Gradio's copies of
+    files it handed out or took in are removed, not left in the temporary folder."""
+    import shutil
+    import signal
+
+    import httpx
+
+    from tests.chroma_server import Worker, kora_environment
+
+    temporary, cache = tmp_path / "tmp", tmp_path / "gradio"
+    temporary.mkdir()
+    shutil.copytree(shipped_data, tmp_path / "data")
+    env = kora_environment(data_dir=str(tmp_path / "data"), corpus_dir=str(tmp_path / "leer"),
+                           llm="none")
+    env.update(TMPDIR=str(temporary), GRADIO_TEMP_DIR=str(cache))
+    worker = Worker(env, tmp_path / "serve.log").wait_ready()
+    try:
+        [export_folder] = temporary.glob("kora-export-*")
+        (export_folder / "kora-rueckmeldungen.csv").write_text("Zeit;Bewertung\n", "utf-8")
+        upload = httpx.post(f"{worker.url}gradio_api/upload", timeout=30, files={
+            "files": ("notiz.txt", "Rückmeldung mit Namen".encode(), "text/plain")})
+        assert upload.status_code == 200, upload.text
+        [cached] = [Path(path) for path in upload.json()]
+        assert cached.is_file() and cached.is_relative_to(cache)
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.process.wait(timeout=60) == 0, worker.log.read_text()[-2000:]
+    finally:
+        worker.stop()
+    assert not export_folder.exists()
+    assert not cached.exists()
+    assert "Traceback" not in worker.log.read_text()
+
+
 def test_index_of_another_model_is_rebuilt_from_the_admin_area(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedder: Any) -> None:
     """An index built with the English MiniLM (an older KORA's default): the app starts,
