@@ -36,12 +36,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NotRequired, TypedDict, cast
+from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
 import numpy as np
 import yaml
 
 from rag.jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    from rag.answering import Evidence
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -62,7 +65,7 @@ class Row:
     weight: float
     group: str  # the document the question is about (for leave-documents-out)
     kind: str  # in_scope, out_of_scope, left_out
-    features: dict[str, float]
+    evidence: Evidence
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, l2: float = 1.0
@@ -105,7 +108,7 @@ def outcome(answered: np.ndarray, rows: Sequence[Row]) -> dict[str, float]:
     """Shares answered and refused per kind of question, the vetoes applied."""
     from rag.answering import veto
 
-    answered = answered & np.array([veto(r.features) is None for r in rows])
+    answered = answered & np.array([veto(r.evidence) is None for r in rows])
     kinds = np.array([r.kind for r in rows])
     result = {}
     for kind, wanted in (("in_scope", True), ("out_of_scope", False), ("left_out", False)):
@@ -132,7 +135,7 @@ def cross_validate(rows: list[Row], columns: Sequence[str], folds: list[np.ndarr
 
 def matrices(rows: Sequence[Row], columns: Sequence[str]
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = np.array([[r.features[c] for c in columns] for r in rows], dtype=float)
+    x = np.array([[getattr(r.evidence, c) for c in columns] for r in rows], dtype=float)
     return x, np.array([r.label for r in rows], float), np.array([r.weight for r in rows], float)
 
 
@@ -275,12 +278,12 @@ def collect(question_files: Sequence[Path], corpus: Path
             ranker = SentenceRanker(weights, embedder, SentenceModel.load())
 
             # 2. the refusal model, on the evidence the fitted ranker gives
-            def evidence(question: str, filters: Filters | None = None) -> dict[str, float]:
+            def evidence(question: str, filters: Filters | None = None) -> Evidence:
                 question = read(question)
                 results = retriever.search(question, top_k=COUNT_SOURCE_PASSAGES,
                                            filters=filters)
                 extract = ranker.rank(question, results)
-                return measure_evidence(weights, question, results, extract).by_name()
+                return measure_evidence(weights, question, results, extract)
 
             for item in in_scope:
                 docs = tuple(item["docs"])
@@ -433,7 +436,8 @@ def main() -> None:
         "with_dense": fit(rows, FEATURES),
         "without_dense": fit(rows, WITHOUT_DENSE),
         "feature_means": {
-            kind: {c: round(float(np.mean([r.features[c] for r in rows if r.kind == kind])), 4)
+            kind: {c: round(float(np.mean([getattr(r.evidence, c)
+                                           for r in rows if r.kind == kind])), 4)
                    for c in FEATURES}
             for kind in ("in_scope", "out_of_scope", "left_out")
         },

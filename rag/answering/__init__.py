@@ -5,7 +5,7 @@ from rag.answering.agreement import asked_expressions
 from rag.answering.answerer import Answerer
 from rag.answering.assistant import Assistant, LLMSlots
 from rag.answering.dated import OLDER_LABEL, UNDATED, as_of, asks_for_latest, german_date
-from rag.answering.evidence import FEATURES, measure_evidence
+from rag.answering.evidence import FEATURES, Evidence, measure_evidence
 from rag.answering.extractive import COUNT_SOURCE_PASSAGES, SentenceRanker
 from rag.answering.kora import Kora, open_kora
 from rag.answering.normalise import QuestionNormaliser
@@ -41,6 +41,7 @@ __all__ = [
     "CheckedSentence",
     "Citation",
     "EmptyQuestionError",
+    "Evidence",
     "Expected",
     "Kora",
     "LLMSlots",

@@ -47,16 +47,16 @@ from rag.answering.evidence import Evidence
 CALIBRATION_FILE = Path(__file__).resolve().parent / "refusal.json"
 
 
-def veto(values: dict[str, float]) -> str | None:
+def veto(evidence: Evidence) -> str | None:
     """Why the evidence rules an answer out, if it does."""
     # stated kinds include every number kind and dates ("number_question")
-    if values.get("typed_missing") and values.get("stated_question"):
+    if evidence.typed_missing and evidence.stated_question:
         return "asks for a number, date or contact detail that no top sentence contains"
-    if values.get("pins_missing"):
+    if evidence.pins_missing:
         return "pins a year or place (Stadt/Kreis) that no top passage is about"
-    if values.get("next_missing"):
+    if evidence.next_missing:
         return "asks for something coming, and no top sentence states a future date"
-    if values.get("number_missing"):
+    if evidence.number_missing:
         return "names a number none of the top passages contains"
     return None
 
@@ -122,7 +122,7 @@ class RefusalModel:
     def decide(self, evidence: Evidence, *, embedding_model: str) -> Decision:
         model = self.with_dense if embedding_model == self.dense_model else self.without_dense
         probability = model.probability(evidence)
-        if veto(evidence.by_name()):
+        if veto(evidence):
             return Decision(False, False, probability)
         sure = probability >= model.sure and not evidence.count_unattached
         return Decision(probability >= model.threshold, sure, probability)
