@@ -117,11 +117,15 @@ class _Found:
 
 @dataclass(frozen=True)
 class _Judged:
-    """The measured evidence, the refusal model's decision, and both as ``Answer.evidence``."""
+    """The measured evidence and the refusal model's decision."""
 
     measured: Evidence
     decision: Decision
-    evidence: dict[str, float]
+
+    @property
+    def evidence(self) -> dict[str, float]:
+        """Both as ``Answer.evidence``."""
+        return {**self.measured.as_dict(), "p_answerable": round(self.decision.probability, 4)}
 
 
 class _Relay:
@@ -215,8 +219,7 @@ class Answerer:
         with stage(self.stage_hook, "refusal model"):
             decision = self.refusal.decide(measured,
                                            embedding_model=self.retriever.embedder.name)
-        evidence = {**measured.as_dict(), "p_answerable": round(decision.probability, 4)}
-        return _Judged(measured=measured, decision=decision, evidence=evidence)
+        return _Judged(measured=measured, decision=decision)
 
     def _refuse(self, question: str, standalone: str, found: _Found, judged: _Judged,
                 notice: str) -> Answer:
