@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from people.audit import AuditLog, document_ref
 from people.uploads import (
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from rag.providers.embedding import Embedder
     from rag.providers.vectorstore import DataDir, Index
     from rag.settings import Settings
+
+
+Read = TypeVar("Read")
 
 
 @dataclass(frozen=True)
@@ -151,12 +154,20 @@ class DocumentAdmin:
 
     def documents(self) -> list[list[object]]:
         """The indexed documents' rows (``document_rows``); none without an index."""
+        return self._read_live(document_rows, [])
+
+    def file_states(self) -> dict[str, JSONObject]:
+        """The live index's file table (doc id -> state); empty without a usable index."""
+        return self._read_live(lambda index: index.file_states(), {})
+
+    def _read_live(self, read: Callable[[Index], Read], empty: Read) -> Read:
+        """``read`` of the live index, or ``empty`` when there is no usable one."""
         try:
             index = self.data_dir.open_current()
         except KoraError:
-            return []
+            return empty
         try:
-            return document_rows(index)
+            return read(index)
         finally:
             index.close()
 
@@ -233,15 +244,8 @@ class DocumentAdmin:
                                                          indexed) else None
 
     def _file_hashes(self) -> dict[str, str]:
-        try:
-            index = self.data_dir.open_current()
-        except KoraError:
-            return {}
-        try:
-            return {doc_id: str(state.get("sha256", ""))
-                    for doc_id, state in index.file_states().items()}
-        finally:
-            index.close()
+        return {doc_id: str(state.get("sha256", ""))
+                for doc_id, state in self.file_states().items()}
 
 
 __all__ = ["DeleteOutcome", "DocumentAdmin", "ReindexOutcome", "delete_file", "document_rows"]

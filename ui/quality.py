@@ -32,7 +32,6 @@ from people import (
     topics_csv,
 )
 from rag.answering import Answer
-from rag.errors import KoraError
 from rag.jsontypes import JSONObject
 from rag.settings import Settings
 from ui import strings as S
@@ -114,14 +113,7 @@ class QualityActions:
         return gr.update(choices=self._documents() if principal else [], value=None)
 
     def _documents(self) -> list[str]:
-        try:
-            index = self.actions.data_dir.open_current()
-        except KoraError:
-            return []
-        try:
-            return sorted(index.file_states())
-        finally:
-            index.close()
+        return sorted(self.actions.documents_admin.file_states())
 
     @database_down(_down_line)
     def accept(self, feedback_id: BrowserValue, facts_text: str, doc_id: str | None,
