@@ -69,7 +69,6 @@ from ui.shared_assistant import SharedAssistant
 
 if TYPE_CHECKING:
     from rag.answering import Answer
-    from rag.providers.llm import ChatModel
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 5.0

@@ -52,12 +52,12 @@ class RefusalRecorder:
         self.store = store
 
     def __call__(self, answer: Answer) -> None:
-        if not self.settings.record_unanswered or not getattr(answer, "refused", False):
+        if not self.settings.record_unanswered or not answer.refused:
             return
         # the question as it was searched: a follow-up ("und wann?") made standalone
-        question = getattr(answer, "standalone_question", "") or answer.question
+        question = answer.standalone_question or answer.question
         with contextlib.suppress(DatabaseUnavailableError):
-            self.store.add(str(question))
+            self.store.add(question)
 
 
 def _down_table() -> tuple[list[list[object]], PageUpdate, str]:

@@ -81,8 +81,6 @@ class TermWeights:
     def zipf(self, word: str) -> float:
         """How common ``word`` is in German at large (wordfreq's Zipf scale, 0: unknown)."""
         if self._splitter is None:
-            from rag.text import CompoundSplitter
-
             self._splitter = CompoundSplitter()
         zipf = self._splitter.zipf(word)
         if zipf == 0.0:

@@ -206,15 +206,13 @@ class KeywordIndex:
     def is_built_from(cls, directory: Path, *, analyzer: str, generation: str, version: int,
                       count: int) -> bool:
         """Whether the index in ``directory`` was built with ``analyzer`` from ``count``
-        chunks of that version of that generation (an older manifest without generation
-        and version counts as version 0 of its generation)."""
+        chunks of that version of that generation."""
         manifest = cls.read_manifest(directory)
         if manifest is None:
             return False
         return bool(
             manifest.get("analyzer") == analyzer
-            and manifest.get("generation", generation) == generation
-            and as_int(manifest.get("version", 0)) == version
+            and _built_from(manifest, generation, version)
             and manifest.get("count") == count
         )
 
@@ -226,9 +224,7 @@ class KeywordIndex:
         manifest = cls.read_manifest(directory)
         if manifest is None:
             return
-        generation, version = built_from
-        if (manifest.get("generation", generation) == generation
-                and as_int(manifest.get("version", 0)) == version):
+        if _built_from(manifest, *built_from):
             write_json_atomic(directory / MANIFEST, {**manifest, "generation": now_from[0],
                                                      "version": now_from[1]})
 
@@ -274,6 +270,13 @@ class KeywordIndex:
             for doc, score in zip(documents[0], scores[0], strict=True)
             if score > 0
         ]
+
+
+def _built_from(manifest: JSONObject, generation: str, version: int) -> bool:
+    """Whether a keyword index's manifest names that version of that generation as its
+    source (an older manifest without them counts as version 0 of its generation)."""
+    return (manifest.get("generation", generation) == generation
+            and as_int(manifest.get("version", 0)) == version)
 
 
 def searchable_text(title: str, location: str, text: str) -> str:
