@@ -8,7 +8,6 @@ but "[1]", copied source headers, and answers of which nothing holds."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,20 +30,11 @@ from rag.providers.vectorstore import DataDir
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from tests.conftest import Shipped
-from tests.fakes import openai_fake
+from tests.fakes import OLLAMA_MODEL, ollama_stream, openai_fake
 from tests.servers import LoopbackServer, Reply, json_reply
 
 pytestmark = pytest.mark.slow
-MODEL = "llama3.1:8b"
-
-
-def ndjson(pieces: list[str]) -> Reply:
-    lines = [{"model": MODEL, "created_at": "2026-01-01T00:00:00Z",
-              "message": {"role": "assistant", "content": p}, "done": False} for p in pieces]
-    lines.append({"model": MODEL, "created_at": "2026-01-01T00:00:01Z",
-                  "message": {"role": "assistant", "content": ""}, "done": True,
-                  "done_reason": "stop"})
-    return 200, "application/x-ndjson", [(json.dumps(x) + "\n").encode() for x in lines]
+MODEL = OLLAMA_MODEL
 
 
 def source_numbers(user_message: str, needle: str) -> list[int]:
@@ -90,14 +80,14 @@ class FakeOllama:
         self.requests.append(body)
         system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
         if system == CONDENSE_SYSTEM:
-            return ndjson(["Wer ist am Prototyp ", "AIMOS beteiligt?"])
+            return ollama_stream(["Wer ist am Prototyp ", "AIMOS beteiligt?"])
         if self.script is not None:
-            return ndjson(self.script(sources_in(user)))
+            return ollama_stream(self.script(sources_in(user)))
         found = source_numbers(user, "Scharrenbach")
         if not found:
-            return ndjson(["Dazu steht nichts in den Dokumenten."])
+            return ollama_stream(["Dazu steht nichts in den Dokumenten."])
         n = found[0]
-        return ndjson([
+        return ollama_stream([
             "Die Jahrestagung wurde von Ina Scharrenbach ", f"eröffnet [{n}]. ",
             "Sie sagte zudem 40 Millionen Euro ", f"für neue Schulen zu [{n}]. ",
             "Danach spielte eine Band aus Bochum [9].",
